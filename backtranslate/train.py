@@ -1,0 +1,209 @@
+"""Stage: fit the backward (reverse-instruction) model with LoRA through TRL's SFTTrainer.
+
+Each seed pair becomes a prompt/completion record whose prompt shows the response and whose
+completion is the instruction, so the loss covers the instruction only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import models
+from .config import TrainConfig, to_dict
+from .errors import UserError
+from .hardware import resolve_precision
+from .io import write_json_atomic
+from .records import Record
+from .seed import SeedSet, load_seed
+from .templates import Template, get_template, render
+
+log = logging.getLogger(__name__)
+MANIFEST = "backtranslate.json"
+# Tokens kept free for EOS and for BPE merges across the prompt/completion boundary.
+_MARGIN = 4
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    train_loss: float
+    val_loss: float | None
+    train_examples: int
+    val_examples: int
+    tokens_per_second: float
+    runtime_s: float
+    precision: str
+    skipped: Counter = field(default_factory=Counter)
+
+
+def fit_to_length(record: Record, template: Template, tokenizer: Any, max_length: int) -> Record | None:
+    """Cut the response so prompt + completion fit ``max_length``; the target is never cut.
+
+    Plain right-truncation would remove the instruction, which sits at the end of the sequence.
+    Returns None when the frame and instruction alone do not fit.
+    """
+    empty = Record(output="", instruction=record.instruction, input=record.input, id=record.id)
+    frame = len(tokenizer(_full_text(empty, template, tokenizer), add_special_tokens=False)["input_ids"])
+    budget = max_length - frame - _MARGIN
+    if budget < 8:
+        return None
+    ids = tokenizer(record.output, add_special_tokens=False)["input_ids"]
+    if len(ids) <= budget:
+        return record
+    cut = tokenizer.decode(ids[:budget], skip_special_tokens=True)
+    return Record(output=cut, instruction=record.instruction, input=record.input, id=record.id,
+                  meta={**record.meta, "truncated_tokens": len(ids) - budget})
+
+
+def _full_text(record: Record, template: Template, tokenizer: Any) -> str:
+    prompt, completion = template.prompt(record), template.completion(record)
+    if isinstance(prompt, str):
+        return prompt + completion
+    return tokenizer.apply_chat_template(prompt + completion, tokenize=False)
+
+
+def build_examples(records: list[Record], template: Template, tokenizer: Any, max_length: int
+                   ) -> tuple[list[dict[str, Any]], Counter]:
+    examples, skipped = [], Counter()
+    for record in records:
+        fitted = fit_to_length(record, template, tokenizer, max_length)
+        if fitted is None:
+            skipped["instruction too long for max_length"] += 1
+            continue
+        examples.append({"prompt": template.prompt(fitted), "completion": template.completion(fitted)})
+    return examples, skipped
+
+
+def split(items: list, val_fraction: float, seed: int) -> tuple[list, list]:
+    """Deterministic shuffle-split; at least one validation item when a fraction is asked for."""
+    order = list(items)
+    random.Random(seed).shuffle(order)
+    n_val = 0 if val_fraction <= 0 or len(order) < 2 else max(1, round(len(order) * val_fraction))
+    return order[n_val:], order[:n_val]
+
+
+def _target_modules(spec: str) -> str | list[str]:
+    return "all-linear" if spec.strip() == "all-linear" else [m.strip() for m in spec.split(",") if m.strip()]
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for pkg in ("backtranslate", "torch", "transformers", "peft", "trl", "datasets"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def train(cfg: TrainConfig, seed: SeedSet | None = None) -> TrainResult:
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import SFTConfig, SFTTrainer
+
+    template = get_template(cfg.template)
+    if template.direction != "reverse":
+        raise UserError(f"train fits the backward model: use a reverse template (reverse or chat), not '{template.name}'.")
+    seed = seed or load_seed(cfg.seed, cfg.fields)
+    precision = resolve_precision(cfg.precision)
+    on_gpu = torch.cuda.is_available()
+    # On GPUs the frozen base is stored in half precision; on CPUs it stays fp32 and bf16 runs as
+    # autocast, which measured faster here than bf16 weights with fp32 adapters.
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32) if on_gpu else torch.float32
+    model, tokenizer = models.load(cfg.model, dtype=dtype)
+    examples, skipped = build_examples(seed.records, template, tokenizer, cfg.max_length)
+    if not examples:
+        raise UserError(f"No seed pair fits max_length={cfg.max_length}; raise --max-length.")
+    train_rows, val_rows = split(examples, cfg.val_fraction, cfg.random_seed)
+
+    out = Path(cfg.output_dir)
+    args = SFTConfig(
+        output_dir=str(out / "checkpoints"),
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        learning_rate=cfg.learning_rate,
+        warmup_steps=cfg.warmup_ratio,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        max_length=cfg.max_length,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=not on_gpu,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+        eval_strategy="epoch" if val_rows else "no",
+        save_strategy="no",
+        logging_steps=cfg.logging_steps,
+        report_to="none",
+        seed=cfg.random_seed,
+        data_seed=cfg.random_seed,
+        include_num_input_tokens_seen="non_padding",
+        completion_only_loss=True,
+    )
+    lora = LoraConfig(
+        r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+        target_modules=_target_modules(cfg.lora_target_modules), task_type="CAUSAL_LM",
+    )
+    trainer = SFTTrainer(
+        model=model, args=args, processing_class=tokenizer, peft_config=lora,
+        train_dataset=Dataset.from_list(train_rows),
+        eval_dataset=Dataset.from_list(val_rows) if val_rows else None,
+    )
+    started = time.perf_counter()
+    output = trainer.train()
+    runtime = time.perf_counter() - started
+    val_loss = trainer.evaluate()["eval_loss"] if val_rows else None
+    tokens = trainer.state.num_input_tokens_seen
+    result = TrainResult(
+        output_dir=out, train_loss=float(output.training_loss),
+        val_loss=float(val_loss) if val_loss is not None else None,
+        train_examples=len(train_rows), val_examples=len(val_rows),
+        tokens_per_second=tokens / runtime if runtime else 0.0, runtime_s=runtime,
+        precision=precision, skipped=skipped + seed.skipped,
+    )
+    if trainer.is_world_process_zero():
+        trainer.save_model(str(out))
+        tokenizer.save_pretrained(str(out))
+        write_json_atomic(out / MANIFEST, manifest(cfg, seed, result, trainer))
+    return result
+
+
+def manifest(cfg: TrainConfig, seed: SeedSet, result: TrainResult, trainer: Any) -> dict[str, Any]:
+    """What made this adapter: enough to load it again and to tell two runs apart."""
+    return {
+        "kind": "backward-lora",
+        "base_model": cfg.model,
+        "template": cfg.template,
+        "seed": {"source": seed.source, "layout": seed.layout, "size": len(seed.records),
+                 "fingerprint": seed.fingerprint, "skipped": dict(seed.skipped)},
+        "config": to_dict(cfg),
+        "precision": result.precision,
+        "examples": {"train": result.train_examples, "val": result.val_examples,
+                     "skipped": dict(result.skipped)},
+        "losses": {"train": result.train_loss, "val": result.val_loss,
+                   "history": [h for h in trainer.state.log_history if "loss" in h or "eval_loss" in h]},
+        "throughput": {"tokens_per_second": round(result.tokens_per_second, 1),
+                       "runtime_s": round(result.runtime_s, 1),
+                       "tokens": trainer.state.num_input_tokens_seen},
+        "versions": _versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise UserError(f"{path} is missing or unreadable ({e}); is {folder} a folder written by `backtranslate train`?") from None

@@ -1,0 +1,58 @@
+from pathlib import Path
+
+import pytest
+
+from backtranslate.config import SECTIONS, TrainConfig, load_yaml, resolve
+from backtranslate.errors import UserError
+
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+
+
+def test_configs_folder_has_cpu_demo_and_a_gpu_preset():
+    names = [p.name for p in CONFIGS]
+    assert "cpu-demo.yaml" in names
+    assert any(n.startswith("gpu-") for n in names)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_every_shipped_config_loads(path):
+    for section, cls in SECTIONS.items():
+        if section in load_yaml(path):
+            cfg = resolve(cls, str(path), {})
+            assert isinstance(cfg, cls)
+
+
+def test_flags_override_yaml_and_yaml_overrides_defaults(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  lora_r: 4\n  epochs: 2\n  lora_target_modules: [q_proj, v_proj]\n")
+    cfg = resolve(TrainConfig, str(path), {"epochs": 5.0, "learning_rate": None})
+    assert cfg.lora_r == 4 and cfg.epochs == 5.0
+    assert cfg.lora_target_modules == "q_proj,v_proj"
+    assert cfg.learning_rate == TrainConfig().learning_rate
+
+
+def test_unknown_keys_and_bad_types_are_reported_together(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  lora_rank: 4\n  epochs: many\n")
+    with pytest.raises(UserError) as e:
+        resolve(TrainConfig, str(path), {})
+    assert "unknown key 'lora_rank'" in str(e.value) and "'epochs' must be a number" in str(e.value)
+
+
+def test_unknown_section_is_an_error(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("trian:\n  epochs: 1\n")
+    with pytest.raises(UserError, match="unknown section"):
+        resolve(TrainConfig, str(path), {})
+
+
+def test_value_checks(tmp_path):
+    with pytest.raises(UserError, match="val_fraction must be in"):
+        resolve(TrainConfig, None, {"val_fraction": 1.5})
+    with pytest.raises(UserError, match="precision must be one of"):
+        resolve(TrainConfig, None, {"precision": "int8"})
+
+
+def test_missing_config_file():
+    with pytest.raises(UserError, match="does not exist"):
+        resolve(TrainConfig, "no/such.yaml", {})

@@ -1,0 +1,99 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from backtranslate.config import TrainConfig
+from backtranslate.errors import UserError
+from backtranslate.records import Record
+from backtranslate.seed import load_seed
+from backtranslate.templates import get_template
+from backtranslate.train import build_examples, fit_to_length, split, train
+
+
+def _cfg(tiny_model_dir, tmp_path, **kw):
+    base = dict(model=str(tiny_model_dir), output_dir=str(tmp_path / "out"), epochs=1, max_steps=3,
+                batch_size=4, max_length=128, learning_rate=1e-2, logging_steps=1, precision="fp32")
+    return TrainConfig(**{**base, **kw})
+
+
+def test_train_changes_the_adapter_not_the_base(tiny_model_dir, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base_before = {k: v.clone() for k, v in AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict().items()}
+    result = train(_cfg(tiny_model_dir, tmp_path))
+    out = tmp_path / "out"
+
+    adapter = load_file(out / "adapter_model.safetensors")
+    lora_b = [v for k, v in adapter.items() if "lora_B" in k]
+    assert lora_b and any(v.abs().sum() > 0 for v in lora_b)  # LoRA B starts at zero; training moved it
+
+    base_after = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
+    assert all(torch.equal(base_before[k], base_after[k]) for k in base_before)
+
+    merged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), out)
+    assert merged.peft_config["default"].r == 16
+
+    manifest = json.loads((out / "backtranslate.json").read_text())
+    assert manifest["base_model"] == str(tiny_model_dir) and manifest["template"] == "reverse"
+    assert manifest["seed"]["size"] >= 150 and len(manifest["seed"]["fingerprint"]) == 16
+    assert manifest["config"]["lora_r"] == 16 and "transformers" in manifest["versions"]
+    assert manifest["losses"]["train"] == pytest.approx(result.train_loss)
+    assert manifest["losses"]["val"] is not None and result.val_examples > 0
+    assert (out / "tokenizer_config.json").exists()
+
+
+def test_loss_covers_the_instruction_only(tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    record = Record(output="The meeting moved to Tuesday.", instruction="Tell the team the meeting moved.")
+    examples, _ = build_examples([record], get_template("reverse"), tok, 128)
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir), processing_class=tok,
+                         args=SFTConfig(output_dir=str(tmp_path), report_to="none", use_cpu=True,
+                                        completion_only_loss=True),
+                         train_dataset=Dataset.from_list(examples))
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    trained = [t for t, label in zip(batch["input_ids"][0].tolist(), batch["labels"][0].tolist()) if label != -100]
+    assert tok.decode(trained) == "Tell the team the meeting moved.<|im_end|>"
+
+
+def test_long_responses_are_cut_so_the_instruction_always_fits(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    template = get_template("reverse")
+    long = Record(output="word " * 2000, instruction="Repeat the word many times.")
+    fitted = fit_to_length(long, template, tok, 96)
+    full = template.prompt(fitted) + template.completion(fitted)
+    assert len(tok(full)["input_ids"]) <= 96 - 1  # room left for EOS
+    assert full.endswith("Repeat the word many times.") and fitted.meta["truncated_tokens"] > 0
+    too_long = Record(output="x", instruction="long instruction " * 200)
+    examples, skipped = build_examples([too_long], template, tok, 64)
+    assert examples == [] and skipped["instruction too long for max_length"] == 1
+
+
+def test_split_is_deterministic_and_keeps_a_validation_item():
+    items = list(range(20))
+    assert split(items, 0.1, 1) == split(items, 0.1, 1)
+    train_part, val_part = split(items, 0.1, 1)
+    assert len(val_part) == 2 and sorted(train_part + val_part) == items
+    assert split([1, 2, 3], 0.01, 0)[1] != [] and split(items, 0, 0)[1] == []
+
+
+def test_forward_templates_are_refused_for_the_backward_model(tiny_model_dir, tmp_path):
+    with pytest.raises(UserError, match="use a reverse template"):
+        train(_cfg(tiny_model_dir, tmp_path, template="alpaca"))
+
+
+def test_chat_template_training_runs(tiny_model_dir, tmp_path):
+    seed = load_seed("default")
+    seed.records = seed.records[:12]
+    result = train(_cfg(tiny_model_dir, tmp_path, template="chat", max_steps=2, val_fraction=0.25), seed=seed)
+    assert result.train_examples == 9 and result.val_examples == 3
+    assert (tmp_path / "out" / "adapter_model.safetensors").exists()
