@@ -20,7 +20,7 @@ def test_dry_run_prints_the_resolved_config_and_trains_nothing(tmp_path):
 def test_train_end_to_end(tiny_model_dir, tmp_path, bt_home):
     out = tmp_path / "adapter"
     result = runner.invoke(app, ["train", "--model", str(tiny_model_dir), "--output-dir", str(out),
-                                 "--max-steps", "2", "--batch-size", "4", "--max-length", "128",
+                                 "--max-steps", "2", "--batch-size", "4", "--max-length", "320",
                                  "--precision", "fp32"])
     assert result.exit_code == 0, result.output
     assert "train summary" in result.output and "validation loss" in result.output

@@ -14,7 +14,7 @@ from backtranslate.train import build_examples, fit_to_length, split, train
 
 def _cfg(tiny_model_dir, tmp_path, **kw):
     base = dict(model=str(tiny_model_dir), output_dir=str(tmp_path / "out"), epochs=1, max_steps=3,
-                batch_size=4, max_length=128, learning_rate=1e-2, logging_steps=1, precision="fp32")
+                batch_size=4, max_length=320, learning_rate=1e-2, logging_steps=1, precision="fp32")
     return TrainConfig(**{**base, **kw})
 
 
@@ -69,9 +69,9 @@ def test_long_responses_are_cut_so_the_instruction_always_fits(tiny_model_dir):
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     template = get_template("reverse")
     long = Record(output="word " * 2000, instruction="Repeat the word many times.")
-    fitted = fit_to_length(long, template, tok, 96)
+    fitted = fit_to_length(long, template, tok, 200)
     full = template.prompt(fitted) + template.completion(fitted)
-    assert len(tok(full)["input_ids"]) <= 96 - 1  # room left for EOS
+    assert len(tok(full)["input_ids"]) <= 200 - 1  # room left for EOS
     assert full.endswith("Repeat the word many times.") and fitted.meta["truncated_tokens"] > 0
     too_long = Record(output="x", instruction="long instruction " * 200)
     examples, skipped = build_examples([too_long], template, tok, 64)
@@ -97,3 +97,9 @@ def test_chat_template_training_runs(tiny_model_dir, tmp_path):
     result = train(_cfg(tiny_model_dir, tmp_path, template="chat", max_steps=2, val_fraction=0.25), seed=seed)
     assert result.train_examples == 9 and result.val_examples == 3
     assert (tmp_path / "out" / "adapter_model.safetensors").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_gpu_training_runs_in_bf16(tiny_model_dir, tmp_path):
+    result = train(_cfg(tiny_model_dir, tmp_path, precision="auto"))
+    assert result.precision == "bf16" and result.train_loss > 0

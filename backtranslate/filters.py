@@ -1,0 +1,526 @@
+"""Filters: keep the good (instruction, passage) pairs and the usable passages, and say why the rest went.
+
+Each filter is a small class with a ``name`` and a ``filter(record)`` method that returns ``True``
+(keep) or ``(False, "detail")`` (drop), as in datatrove. The base class streams records through it,
+writes ``"<name>: <detail>"`` into ``record.meta["reject_reason"]``, counts kept/dropped per filter
+in a :class:`FilterStats` and hands each reject to an optional callback (the rejects file).
+
+Thresholds are constructor arguments; ``None`` turns that check off. Pair filters look at the
+generated instruction (and its passage); passage filters run on the corpus before generation.
+The dedup filters are dataset-wide and keep state, so use a fresh instance for each run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
+
+from . import templates
+from .errors import UserError
+from .records import Record
+
+Verdict = Union[bool, tuple[bool, str]]
+OnReject = Callable[[Record], None]
+
+_WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> list[str]:
+    """Lowercased word tokens: the normalisation every n-gram comparison here shares."""
+    return _WORD.findall(text.lower())
+
+
+def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return f"'{text}'" if len(text) <= limit else f"'{text[:limit]}…'"
+
+
+# --------------------------------------------------------------------------------------------- base
+
+
+@dataclass
+class FilterStats:
+    """Records each filter saw, kept and dropped, keyed by filter name (the summary table)."""
+
+    seen: Counter = field(default_factory=Counter)
+    kept: Counter = field(default_factory=Counter)
+    dropped: Counter = field(default_factory=Counter)
+
+    def rows(self) -> list[tuple[str, int, int, int]]:
+        """(filter, seen, kept, dropped), in the order the filters ran."""
+        return [(name, n, self.kept[name], self.dropped[name]) for name, n in self.seen.items()]
+
+
+class Filter:
+    """Base class: subclasses set ``name`` and implement ``filter``."""
+
+    name = "filter"
+    version = 1  # bump when a filter's behaviour changes, so datasets record which one made them
+
+    def filter(self, record: Record) -> Verdict:
+        raise NotImplementedError
+
+    def __call__(self, records: Iterable[Record], stats: FilterStats,
+                 on_reject: Optional[OnReject] = None) -> Iterator[Record]:
+        for record in records:
+            stats.seen[self.name] += 1
+            verdict = self.filter(record)
+            keep, detail = (verdict, "") if isinstance(verdict, bool) else verdict
+            if keep:
+                stats.kept[self.name] += 1
+                yield record
+                continue
+            stats.dropped[self.name] += 1
+            record.meta["reject_reason"] = f"{self.name}: {detail}" if detail else self.name
+            record.meta["rejected_by"] = self.name
+            if on_reject is not None:
+                on_reject(record)
+
+    def describe(self) -> dict[str, Any]:
+        """Name, version and settings, for the dataset folder's record of how it was made."""
+        params = inspect.signature(type(self).__init__).parameters
+        settings = {p: _plain(getattr(self, p)) for p in params if p != "self" and hasattr(self, p)}
+        return {"name": self.name, "version": self.version, **settings}
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in self.describe().items() if k not in ("name", "version"))
+        return f"{type(self).__name__}({settings})"
+
+
+def _plain(value: Any) -> Any:
+    """Settings as JSON can hold them: tuples and sets become (sorted) lists."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    return list(value) if isinstance(value, tuple) else value
+
+
+def apply_filters(records: Iterable[Record], filters: Iterable[Filter], stats: FilterStats,
+                  on_reject: Optional[OnReject] = None) -> Iterator[Record]:
+    """Chain the filters lazily: a record goes through all of them before the next one is read."""
+    stream: Iterator[Record] = iter(records)
+    for f in filters:
+        stats.seen[f.name] += 0  # so the table lists every filter, in order, even one that saw nothing
+        stream = f(stream, stats, on_reject)
+    return stream
+
+
+# --------------------------------------------------------------------------------- pair filters
+
+
+class InstructionLength(Filter):
+    """Empty, too short or runaway instructions: nothing to learn from, or the model rambled."""
+
+    name = "instruction_length"
+
+    def __init__(self, min_words: Optional[int] = 3, max_words: Optional[int] = 150,
+                 min_chars: Optional[int] = 10):
+        self.min_words, self.max_words, self.min_chars = min_words, max_words, min_chars
+
+    def filter(self, record: Record) -> Verdict:
+        text = record.instruction.strip()
+        if not text:
+            return False, "empty"
+        n = len(text.split())
+        if self.min_chars is not None and len(text) < self.min_chars:
+            return False, f"too short ({len(text)} chars < {self.min_chars})"
+        if self.min_words is not None and n < self.min_words:
+            return False, f"too short ({n} words < {self.min_words})"
+        if self.max_words is not None and n > self.max_words:
+            return False, f"too long ({n} words > {self.max_words})"
+        return True
+
+
+class Truncated(Filter):
+    """Generations cut off by max_new_tokens: the instruction is unfinished."""
+
+    name = "truncated"
+
+    def filter(self, record: Record) -> Verdict:
+        if record.meta.get("finish_reason") == "length":
+            return False, "hit max_new_tokens"
+        return True
+
+
+class TemplateLeak(Filter):
+    """Instructions that echo the prompt's own markers or task sentence instead of a real request."""
+
+    name = "template_leak"
+
+    def __init__(self, markers: Optional[tuple[str, ...]] = ("### Instruction", "### Input", "### Response",
+                                                             "Response:", "### Context"),
+                 sentences: Optional[tuple[str, ...]] = (templates.REVERSE_TASK, "Use the Input below")):
+        self.markers, self.sentences = markers, sentences
+        # "### ..." never belongs in an instruction, so it counts anywhere; a bare label such as
+        # "Response:" only at the start of a line, so "Draft a polite response: ..." survives.
+        self._markers = [
+            (m, re.compile(re.escape(m) if m.startswith("#") else r"^\s*" + re.escape(m), re.I | re.M))
+            for m in markers or ()
+        ]
+
+    def filter(self, record: Record) -> Verdict:
+        text = record.instruction
+        for marker, pattern in self._markers:
+            if pattern.search(text):
+                return False, f"contains template marker '{marker}'"
+        lowered = text.lower()
+        for sentence in self.sentences or ():
+            if sentence.lower() in lowered:
+                return False, f"repeats the template's sentence {_quote(sentence)}"
+        return True
+
+
+class CopiesPassage(Filter):
+    """Instructions that copy the passage (a long shared word run) instead of asking for it."""
+
+    name = "copies_passage"
+
+    def __init__(self, max_ngram: Optional[int] = 8, min_copied_words: Optional[int] = 6):
+        self.max_ngram, self.min_copied_words = max_ngram, min_copied_words
+
+    def filter(self, record: Record) -> Verdict:
+        instruction, output = words(record.instruction), words(record.output)
+        if self.min_copied_words is not None and len(instruction) >= self.min_copied_words:
+            # Padding with spaces keeps the match on word boundaries ("art" is not in "start").
+            if f" {' '.join(instruction)} " in f" {' '.join(output)} ":
+                return False, f"the whole instruction ({len(instruction)} words) is copied from the passage"
+        n = self.max_ngram
+        if n is not None and len(instruction) >= n:
+            passage_ngrams = set(_ngrams(output, n))
+            for gram in _ngrams(instruction, n):
+                if gram in passage_ngrams:
+                    return False, f"shares a {n}-word run with the passage: {_quote(' '.join(gram))}"
+        return True
+
+
+class Repetition(Filter):
+    """Degenerate generations that loop: repeated word n-grams, character runs or lines."""
+
+    name = "repetition"
+
+    def __init__(self, max_repeated_ngram_fraction: Optional[float] = 0.3, n: int = 3,
+                 max_char_run: Optional[int] = 20, max_line_repeats: Optional[int] = 1):
+        self.max_repeated_ngram_fraction, self.n = max_repeated_ngram_fraction, n
+        self.max_char_run, self.max_line_repeats = max_char_run, max_line_repeats
+        self._run = re.compile(r"(.)\1{%d,}" % max_char_run, re.S) if max_char_run is not None else None
+
+    def filter(self, record: Record) -> Verdict:
+        text = record.instruction
+        if self.max_repeated_ngram_fraction is not None:
+            grams = _ngrams(words(text), self.n)
+            if grams:
+                share = 1 - len(set(grams)) / len(grams)
+                if share > self.max_repeated_ngram_fraction:
+                    return False, (f"repeated {self.n}-grams make up {share:.0%} of the text "
+                                   f"(> {self.max_repeated_ngram_fraction:.0%})")
+        if self._run is not None:
+            run = self._run.search(text)
+            if run:
+                return False, f"character {run.group(1)!r} repeated {len(run.group(0))} times"
+        if self.max_line_repeats is not None:
+            # Only lines with a word in them: a list may reuse "-" or "*" separators on purpose.
+            lines = Counter(" ".join(line.lower().split()) for line in text.splitlines() if _WORD.search(line))
+            if lines:
+                line, count = lines.most_common(1)[0]
+                if count > self.max_line_repeats:
+                    return False, f"line repeated {count} times: {_quote(line)}"
+        return True
+
+
+# Refusals and assistant boilerplate. First-person phrases need their refusal verb ("I can't help
+# with that"), because backtranslated instructions are often in the user's voice ("I can't decide
+# between two laptops, compare them") and those must survive.
+_CANT = r"i\s+(?:cannot|can\s*not|can['’]?t|am\s+unable\s+to|am\s+not\s+able\s+to|won['’]?t|will\s+not)"
+DEFAULT_REFUSAL_PATTERNS: tuple[str, ...] = (
+    r"\bas an ai\b",
+    r"\bas an? (?:large )?language model\b",
+    r"\bi['’]?m (?:just |only )?an ai\b",
+    r"\bi am (?:just |only )?an ai\b",
+    r"\bi['’]?m sorry,? but\b",
+    r"\bi am sorry,? but\b",
+    r"\bi apologi[sz]e,? but\b",
+    r"\b" + _CANT + r"\s+(?:assist|help|provide|fulfill|fulfil|comply|complete|create|generate|answer)"
+    r"(?!\s+but\b)",
+    r"\bi must (?:decline|refuse)\b",
+    r"\b(?:against|violates?) my (?:programming|guidelines|policies|policy)\b",
+    r"\bi (?:do not|don['’]?t) have (?:access to|the ability to) (?:real-time|personal|the internet|browse)",
+)
+
+
+class Refusal(Filter):
+    """Instructions that are refusals or AI disclaimers rather than requests."""
+
+    name = "refusal"
+
+    def __init__(self, patterns: Optional[tuple[str, ...]] = DEFAULT_REFUSAL_PATTERNS):
+        self.patterns = patterns
+        self._pattern = re.compile("|".join(f"(?:{p})" for p in patterns), re.I) if patterns else None
+
+    def filter(self, record: Record) -> Verdict:
+        match = self._pattern.search(record.instruction) if self._pattern else None
+        if match:
+            return False, f"matches {_quote(match.group(0))}"
+        return True
+
+
+class LengthRatio(Filter):
+    """Instructions far longer than their answer: the pair is mismatched or the model rambled."""
+
+    name = "length_ratio"
+
+    def __init__(self, min_ratio: Optional[float] = None, max_ratio: Optional[float] = 1.5):
+        self.min_ratio, self.max_ratio = min_ratio, max_ratio
+
+    def filter(self, record: Record) -> Verdict:
+        n_instruction, n_output = len(record.instruction.split()), len(record.output.split())
+        ratio = n_instruction / max(n_output, 1)
+        counts = f"({n_instruction} instruction words / {n_output} passage words)"
+        if self.max_ratio is not None and ratio > self.max_ratio:
+            return False, f"ratio {ratio:.2f} > {self.max_ratio} {counts}"
+        if self.min_ratio is not None and ratio < self.min_ratio:
+            return False, f"ratio {ratio:.2f} < {self.min_ratio} {counts}"
+        return True
+
+
+class ExactDuplicate(Filter):
+    """A text already kept, up to case, spacing and trailing punctuation (dataset-wide, stateful)."""
+
+    name = "exact_duplicate"
+
+    def __init__(self, field: str = "instruction"):
+        self.field = field
+        # A 16-byte digest per kept text, not the text: constant size even for long passages.
+        self._first: dict[bytes, str] = {}
+
+    @staticmethod
+    def normalise(text: str) -> str:
+        return re.sub(r"[\W_]+$", "", " ".join(text.lower().split()))
+
+    def filter(self, record: Record) -> Verdict:
+        key = hashlib.blake2b(self.normalise(getattr(record, self.field)).encode("utf-8"), digest_size=16).digest()
+        first = self._first.get(key)
+        if first is not None:
+            return False, f"duplicate of {first}"
+        self._first[key] = record.id
+        return True
+
+
+# Function words dropped before shingling, so "to Friday's lunch" and "to the Friday lunch" give the
+# same shingles: on texts as short as instructions one changed word otherwise breaks three 3-grams.
+# Negations stay: "do not reply" and "reply" are different requests.
+STOPWORDS: frozenset[str] = frozenset(
+    "a an the s of to for in on at by with from and or is are be this that these those it its".split()
+)
+
+
+class NearDuplicate(Filter):
+    """A text close to one already kept (MinHash LSH over content-word 3-grams; dataset-wide, stateful)."""
+
+    name = "near_duplicate"
+
+    def __init__(self, field: str = "instruction", threshold: Optional[float] = 0.8, num_perm: int = 128,
+                 shingle: int = 3, seed: int = 1, stopwords: Optional[frozenset[str]] = STOPWORDS):
+        self.field, self.threshold, self.num_perm = field, threshold, num_perm
+        self.shingle, self.seed, self.stopwords = shingle, seed, stopwords
+        if threshold is None:
+            return
+        try:
+            from datasketch import MinHash, MinHashLSH
+        except ImportError:
+            raise UserError("The near_duplicate filter needs datasketch: pip install datasketch") from None
+        self._minhash = MinHash
+        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        # Permutations come from the seed alone; computing them once makes each sketch ~5x cheaper.
+        self._template = MinHash(num_perm=num_perm, seed=seed)
+        self._kept: dict[int, tuple[str, Any]] = {}  # LSH key -> (record id, sketch)
+
+    def shingles(self, text: str) -> set[bytes]:
+        tokens = words(text)
+        if self.stopwords:
+            tokens = [t for t in tokens if t not in self.stopwords] or tokens
+        n = self.shingle if len(tokens) >= self.shingle else 1  # too short for n-grams: bag of words
+        return {" ".join(gram).encode("utf-8") for gram in _ngrams(tokens, n)}
+
+    def filter(self, record: Record) -> Verdict:
+        if self.threshold is None:
+            return True
+        shingles = self.shingles(getattr(record, self.field))
+        if not shingles:  # nothing to compare; the length filters deal with empty texts
+            return True
+        sketch = self._minhash(num_perm=self.num_perm, seed=self.seed, scheme=self._template.scheme,
+                               permutations=self._template.permutations)
+        sketch.update_batch(sorted(shingles))
+        # LSH returns candidates in no fixed order; the earliest kept one is reported, for
+        # reasons that are the same on every run.
+        for key in sorted(self._lsh.query(sketch)):
+            first_id, other = self._kept[key]
+            similarity = sketch.jaccard(other)
+            if similarity >= self.threshold:
+                return False, f"near duplicate of {first_id} (estimated Jaccard {similarity:.2f} >= {self.threshold})"
+        key = len(self._kept)
+        self._kept[key] = (record.id, sketch)
+        self._lsh.insert(key, sketch)
+        return True
+
+
+# ------------------------------------------------------------------------------ passage filters
+
+
+class PassageLength(Filter):
+    """Passages too short to be a response worth an instruction (or too long, when set)."""
+
+    name = "passage_length"
+
+    def __init__(self, min_words: Optional[int] = 20, max_words: Optional[int] = None):
+        self.min_words, self.max_words = min_words, max_words
+
+    def filter(self, record: Record) -> Verdict:
+        n = len(record.output.split())
+        if n == 0:
+            return False, "empty"
+        if self.min_words is not None and n < self.min_words:
+            return False, f"too short ({n} words < {self.min_words})"
+        if self.max_words is not None and n > self.max_words:
+            return False, f"too long ({n} words > {self.max_words})"
+        return True
+
+
+class TextRatio(Filter):
+    """Passages that are mostly symbols, markup, numbers or code rather than prose."""
+
+    name = "text_ratio"
+
+    def __init__(self, min_alpha_ratio: Optional[float] = 0.6):
+        self.min_alpha_ratio = min_alpha_ratio
+
+    def filter(self, record: Record) -> Verdict:
+        if self.min_alpha_ratio is None:
+            return True
+        chars = "".join(record.output.split())
+        if not chars:
+            return False, "no text"
+        ratio = sum(c.isalpha() for c in chars) / len(chars)
+        if ratio < self.min_alpha_ratio:
+            return False, f"letters are {ratio:.0%} of the characters (< {self.min_alpha_ratio:.0%})"
+        return True
+
+
+DEFAULT_BOILERPLATE: tuple[str, ...] = (
+    r"\b(?:we|this (?:web)?site) uses? cookies\b",
+    r"\b(?:accept|reject) (?:all )?cookies\b",
+    r"\bcookie (?:policy|settings|preferences)\b",
+    r"\ball rights reserved\b",
+    r"(?:©|\bcopyright\s*(?:©|\(c\))?\s*(?:19|20)\d\d)",
+    r"\bunsubscribe\b",
+    r"\b(?:you are|you're) receiving this (?:e-?mail|message)\b",
+    r"\bif you (?:no longer|do not|don['’]t) wish to receive\b",
+    r"\bview (?:this (?:e-?mail|message) )?in (?:your |a )?browser\b",
+    r"\bthis (?:e-?mail|message)(?: and any (?:attachments?|files)(?: transmitted with it)?)? "
+    r"(?:is|are|may be|may contain|contains?) (?:strictly )?(?:confidential|privileged)",
+    r"\bdo not reply to this (?:e-?mail|message)\b",
+    r"^\s*sent from my \w+",
+    r"\bclick here\b",
+    r"\bprivacy policy\b",
+    r"\bterms (?:of (?:use|service)|and conditions)\b",
+    r"\b(?:subscribe|sign up) (?:to|for) (?:our|the) newsletter\b",
+    r"\bfollow us on\b",
+    r"\bskip to (?:main )?content\b",
+    r"\bpowered by (?:wordpress|shopify|squarespace|wix)\b",
+)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+class Boilerplate(Filter):
+    """Passages that are mostly boilerplate: cookie notices, legal footers, mail signatures, menus."""
+
+    name = "boilerplate"
+
+    def __init__(self, patterns: Optional[tuple[str, ...]] = DEFAULT_BOILERPLATE,
+                 max_fraction: Optional[float] = 0.5, short_line_words: Optional[int] = 3):
+        self.patterns, self.max_fraction, self.short_line_words = patterns, max_fraction, short_line_words
+        self._pattern = re.compile("|".join(f"(?:{p})" for p in patterns), re.I | re.M) if patterns else None
+
+    def filter(self, record: Record) -> Verdict:
+        if self.max_fraction is None:
+            return True
+        # Weighted by words, not lines, so a letter's "Best,\nAnna" does not outvote its body; and
+        # matched sentence by sentence, so one "Click here" does not condemn a whole paragraph.
+        total = boiler = 0
+        example = ""
+        for line in record.output.splitlines():
+            n = len(line.split())
+            total += n
+            if n and self.short_line_words is not None and n <= self.short_line_words:
+                boiler += n  # a run of one-to-three-word lines is a menu: "Home", "About us", ...
+                example = example or line
+                continue
+            for sentence in _SENTENCE_END.split(line) if self._pattern is not None else ():
+                if self._pattern.search(sentence):
+                    boiler += len(sentence.split())
+                    example = example or sentence
+        if total and boiler / total > self.max_fraction:
+            share = boiler / total
+            return False, f"boilerplate is {share:.0%} of the words (> {self.max_fraction:.0%}), e.g. {_quote(example)}"
+        return True
+
+
+# ----------------------------------------------------------------------------------- registry
+
+FILTERS: dict[str, type[Filter]] = {
+    cls.name: cls
+    for cls in (InstructionLength, Truncated, TemplateLeak, Refusal, Repetition, LengthRatio, CopiesPassage,
+                ExactDuplicate, NearDuplicate, PassageLength, TextRatio, Boilerplate)
+}
+
+# Cheap per-record checks first, dataset-wide dedup last (so only good pairs claim a first slot).
+# Truncated comes first because a cut-off generation fails the other checks for that one reason.
+_PAIR_DEFAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("truncated", {}), ("instruction_length", {}), ("template_leak", {}), ("refusal", {}),
+    ("repetition", {}), ("length_ratio", {}), ("copies_passage", {}),
+    ("exact_duplicate", {"field": "instruction"}), ("near_duplicate", {"field": "instruction"}),
+)
+_PASSAGE_DEFAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("passage_length", {}), ("text_ratio", {}), ("boilerplate", {}), ("exact_duplicate", {"field": "output"}),
+)
+
+
+def _build(defaults: tuple[tuple[str, dict[str, Any]], ...], overrides: dict[str, Any]) -> list[Filter]:
+    names = [name for name, _ in defaults]
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise UserError(f"Unknown filter {', '.join(repr(u) for u in unknown)}: choose from {', '.join(names)}.")
+    filters = []
+    for name, kwargs in defaults:
+        settings = overrides.get(name, {})
+        if settings is None or settings is False:  # left out on purpose
+            continue
+        cls = FILTERS[name]
+        accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        bad = sorted(set(settings) - accepted)
+        if bad:
+            raise UserError(f"Filter '{name}' has no setting {', '.join(repr(b) for b in bad)}: "
+                            f"its settings are {', '.join(sorted(accepted)) or 'none'}.")
+        filters.append(cls(**{**kwargs, **settings}))
+    return filters
+
+
+def default_pair_filters(**overrides: Any) -> list[Filter]:
+    """The pair filters in their default order; ``name={...}`` changes settings, ``name=None`` leaves one out.
+
+    Example: ``default_pair_filters(length_ratio={"max_ratio": 2.0}, near_duplicate=None)``.
+    """
+    return _build(_PAIR_DEFAULTS, overrides)
+
+
+def default_passage_filters(**overrides: Any) -> list[Filter]:
+    """The passage filters run on the corpus before generation; overrides as in default_pair_filters."""
+    return _build(_PASSAGE_DEFAULTS, overrides)

@@ -1,0 +1,313 @@
+import json
+
+import pytest
+
+from backtranslate.errors import UserError
+from backtranslate.filters import (
+    FILTERS, Boilerplate, CopiesPassage, ExactDuplicate, Filter, FilterStats, InstructionLength,
+    LengthRatio, NearDuplicate, PassageLength, Refusal, Repetition, TemplateLeak, TextRatio, Truncated,
+    apply_filters, default_pair_filters, default_passage_filters,
+)
+from backtranslate.records import Record
+from backtranslate.templates import REVERSE_TASK
+
+PASSAGE = (
+    "Dear team, the office will be closed on Friday for the building's annual electrical inspection. "
+    "Please take your laptops home on Thursday evening and work remotely. The usual meetings move to "
+    "video calls, and the kitchen will be cleaned out, so take any food you want to keep."
+)
+GOOD = "Write an email telling the team the office is closed on Friday."
+
+
+def pair(instruction: str = GOOD, output: str = PASSAGE, **meta) -> Record:
+    return Record(output=output, instruction=instruction, meta=dict(meta))
+
+
+def verdict(f: Filter, record: Record) -> tuple[bool, str]:
+    """Run one record through the filter the way the pipeline does; (kept, reject reason)."""
+    kept = list(f([record], FilterStats()))
+    return bool(kept), record.meta.get("reject_reason", "")
+
+
+def assert_drops(f: Filter, record: Record, *details: str) -> str:
+    kept, reason = verdict(f, record)
+    assert not kept, f"{f.name} kept {record}"
+    assert reason.startswith(f"{f.name}: ") and record.meta["rejected_by"] == f.name
+    for detail in details:
+        assert detail in reason, reason
+    return reason
+
+
+def assert_keeps(f: Filter, record: Record) -> None:
+    kept, reason = verdict(f, record)
+    assert kept, reason
+    assert "reject_reason" not in record.meta
+
+
+# ------------------------------------------------------------------------------- pair filters
+
+
+def test_instruction_length():
+    f = InstructionLength()
+    assert_keeps(f, pair())
+    assert_drops(f, pair("   "), "empty")
+    assert_drops(f, pair("Summarise everything"), "too short (2 words < 3)")
+    assert_drops(f, pair("Do it now"), "too short (9 chars < 10)")
+    assert_drops(f, pair("word " * 151), "too long (151 words > 150)")
+
+
+def test_instruction_length_none_turns_checks_off():
+    f = InstructionLength(min_words=None, max_words=None, min_chars=None)
+    assert_keeps(f, pair("Go"))
+    assert_keeps(f, pair("word " * 500))
+    assert_drops(f, pair(""), "empty")  # an empty instruction is never a pair
+
+
+def test_truncated():
+    assert_keeps(Truncated(), pair(finish_reason="stop"))
+    assert_keeps(Truncated(), pair())
+    assert_drops(Truncated(), pair(finish_reason="length"), "hit max_new_tokens")
+
+
+def test_template_leak():
+    f = TemplateLeak()
+    assert_keeps(f, pair())
+    assert_keeps(f, pair("Draft a polite response: decline the invitation to the gala."))
+    assert_drops(f, pair("Write a note.\n### response\nDear all"), "template marker '### Response'")
+    assert_drops(f, pair("Write a note.\nResponse: Dear all"), "template marker 'Response:'")
+    assert_drops(f, pair(REVERSE_TASK), "template's sentence 'Use the Input below to create an")
+    assert_drops(f, pair("use the input below to write a memo"), "'Use the Input below'")
+
+
+def test_template_leak_none_turns_checks_off():
+    f = TemplateLeak(markers=None, sentences=None)
+    assert_keeps(f, pair("### Response: " + REVERSE_TASK))
+
+
+def test_copies_passage():
+    f = CopiesPassage()
+    assert_keeps(f, pair())
+    copied = "Summarise: please take your laptops home on Thursday evening and work remotely"
+    assert_drops(f, pair(copied), "8-word run", "'please take your laptops home on thursday evening'")
+    assert_drops(f, pair("The usual meetings move to video calls."),
+                 "whole instruction (7 words) is copied from the passage")
+
+
+def test_copies_passage_short_quotes_and_none():
+    # Five shared words are a topic, not a copy.
+    assert_keeps(CopiesPassage(), pair("Explain why the office will be closed."))
+    copied = "please take your laptops home on thursday evening and work remotely"
+    assert_keeps(CopiesPassage(max_ngram=None, min_copied_words=None), pair(copied))
+    assert_drops(CopiesPassage(max_ngram=None), pair(copied), "whole instruction")
+
+
+def test_repetition():
+    f = Repetition()
+    assert_keeps(f, pair())
+    assert_drops(f, pair("Write a poem write a poem write a poem write a poem"), "repeated 3-grams make up", "> 30%")
+    assert_drops(f, pair("Write a cheerful note to the team!!!!!!!!!!!!!!!!!!!!!!!!!"), "character '!' repeated 25 times")
+    assert_drops(f, pair("Summarise it.\nSummarise it."), "line repeated 2 times: 'summarise it.'")
+
+
+def test_repetition_none_turns_checks_off():
+    f = Repetition(max_repeated_ngram_fraction=None, max_char_run=None, max_line_repeats=None)
+    assert_keeps(f, pair("Write a poem write a poem write a poem\nWrite a poem write a poem write a poem!!!!!!!!!!!!!!!!!!!!!!!"))
+
+
+@pytest.mark.parametrize("text", [
+    "As an AI, I do not write emails.",
+    "I'm sorry, but I cannot help with that request.",
+    "I can't assist with that.",
+    "As a language model I have no opinions.",
+    "I am unable to provide that information.",
+    "I apologize, but this passage has no clear task.",
+])
+def test_refusal_drops(text):
+    reason = assert_drops(Refusal(), pair(text), "matches '")
+    assert reason.split("'")[1].lower() in text.lower()
+
+
+@pytest.mark.parametrize("text", [
+    GOOD,
+    "I can't decide between two laptops; compare them for a student.",
+    "I cannot help but wonder about black holes: explain how they form.",
+    "I am unable to attend Friday's meeting; write my apology to the team.",
+])
+def test_refusal_keeps_requests_in_the_users_voice(text):
+    assert_keeps(Refusal(), pair(text))
+
+
+def test_refusal_none_turns_check_off():
+    assert_keeps(Refusal(patterns=None), pair("As an AI I cannot help with that."))
+
+
+def test_length_ratio():
+    f = LengthRatio()
+    assert_keeps(f, pair())
+    reason = assert_drops(f, pair("Write a long and detailed note to everyone saying thanks", output="Thanks all!"),
+                          "ratio 5.00 > 1.5", "10 instruction words / 2 passage words")
+    assert reason
+    assert_drops(LengthRatio(min_ratio=0.5), pair(), "ratio 0.25 < 0.5 (12 instruction words / 48 passage words)")
+    assert_keeps(LengthRatio(max_ratio=None), pair("one two three four", output="ok"))
+
+
+def test_exact_duplicate_ignores_case_spacing_and_trailing_punctuation():
+    f = ExactDuplicate()
+    first = pair("Write an email about Friday.")
+    assert_keeps(f, first)
+    assert_drops(f, pair("  write AN   email\nabout friday!! "), f"duplicate of {first.id}")
+    assert_keeps(f, pair("Write an email about Monday."))
+    assert_keeps(f, pair("Write an email, about Friday"))  # inner punctuation still counts
+
+
+def test_exact_duplicate_on_passages():
+    f = ExactDuplicate(field="output")
+    first = Record(output=PASSAGE, id="p1")
+    assert_keeps(f, first)
+    assert_drops(f, Record(output=PASSAGE.upper() + "  ", id="p2"), "duplicate of p1")
+
+
+def test_near_duplicate_catches_a_rewording_and_keeps_a_different_instruction():
+    f = NearDuplicate()
+    first = pair("Write a short email inviting the team to Friday's lunch.")
+    assert_keeps(f, first)
+    assert_drops(f, pair("Write a short email inviting the team to the Friday lunch."),
+                 f"near duplicate of {first.id}", "estimated Jaccard")
+    assert_keeps(f, pair("Summarise the quarterly sales report in three bullet points."))
+    assert_keeps(f, pair("Write a short email inviting the team to Friday's dinner."))
+
+
+def test_near_duplicate_short_texts_and_word_order():
+    f = NearDuplicate()
+    assert_keeps(f, pair("Translate English to French."))
+    assert_keeps(f, pair("Translate French to English."))  # order matters
+    assert_keeps(f, pair("Write haiku"))  # too short for 3-grams: bag of words
+    assert_drops(f, pair("Haiku, write!"), "near duplicate of")
+    assert_keeps(f, pair("..."))  # no words: nothing to compare
+
+
+def test_near_duplicate_none_turns_check_off():
+    f = NearDuplicate(threshold=None)
+    assert_keeps(f, pair())
+    assert_keeps(f, pair())
+
+
+def test_near_duplicate_is_deterministic():
+    texts = [f"Write a short email inviting the team to {d}'s {m}." for d in ("Friday", "Monday") for m in
+             ("lunch", "lunch meeting", "team lunch", "breakfast")] + ["Write a short email inviting the team to the Friday lunch."]
+
+    def run() -> list[str]:
+        f = NearDuplicate()
+        return [f"{ok}:{reason}" for ok, reason in (verdict(f, pair(t)) for t in texts)]
+
+    first = run()
+    assert first == run()
+    assert any(r.startswith("False:near_duplicate") for r in first)
+
+
+# ---------------------------------------------------------------------------- passage filters
+
+
+def test_passage_length():
+    assert_keeps(PassageLength(), Record(output=PASSAGE))
+    assert_drops(PassageLength(), Record(output="Too short to use."), "too short (4 words < 20)")
+    assert_drops(PassageLength(), Record(output=" \n "), "empty")
+    assert_drops(PassageLength(max_words=10), Record(output=PASSAGE), "too long", "> 10)")
+    assert_keeps(PassageLength(min_words=None), Record(output="Short."))
+
+
+def test_text_ratio():
+    assert_keeps(TextRatio(), Record(output=PASSAGE))
+    assert_drops(TextRatio(), Record(output="| 12.5 | 33.1 | 90 |\n|----|----|----|\n| a | 7 | 8.0 |"),
+                 "letters are", "(< 60%)")
+    assert_drops(TextRatio(), Record(output="  "), "no text")
+    assert_keeps(TextRatio(min_alpha_ratio=None), Record(output="1234 5678"))
+
+
+def test_boilerplate():
+    f = Boilerplate()
+    assert_keeps(f, Record(output=PASSAGE))
+    letter = f"Hi all,\n\n{PASSAGE}\n\nBest,\nAnna\n\nSent from my iPhone"
+    assert_keeps(f, Record(output=letter))
+    # One boilerplate sentence inside a paragraph does not condemn it.
+    assert_keeps(f, Record(output=PASSAGE + " Click here for the floor plan."))
+    cookies = ("We use cookies to improve your experience. By continuing you accept all cookies.\n"
+               "Privacy Policy | Terms of Use\nCopyright 2024 Example Ltd. All rights reserved.\nNice shoes.")
+    assert_drops(f, Record(output=cookies), "boilerplate is", "(> 50%)", "e.g. 'We use cookies")
+    assert_drops(f, Record(output="Sent from my iPhone"), "100% of the words")
+    menu = "Home\nAbout us\nProducts\nOur blog\nContact us\nCareers\nWelcome to our shop of fine goods."
+    assert_drops(f, Record(output=menu), "e.g. 'Home'")
+
+
+def test_boilerplate_none_turns_checks_off():
+    assert_keeps(Boilerplate(max_fraction=None), Record(output="Sent from my iPhone"))
+    menu = "Home\nAbout us\nProducts\nBlog\nContact\nCareers\nWelcome to our shop of fine goods."
+    assert_keeps(Boilerplate(short_line_words=None), Record(output=menu))
+    assert_keeps(Boilerplate(patterns=None, short_line_words=None), Record(output="Sent from my iPhone"))
+
+
+# ------------------------------------------------------------------------- pipeline and registry
+
+
+def test_apply_filters_streams_lazily_and_counts_by_filter():
+    pulled = []
+
+    def corpus():
+        for i in range(1000):
+            pulled.append(i)
+            yield pair(f"Write item number {i} of the list." if i else "bad")
+
+    stats, rejects = FilterStats(), []
+    stream = apply_filters(corpus(), default_pair_filters(), stats, on_reject=rejects.append)
+    first = next(stream)
+    assert first.instruction == "Write item number 1 of the list."
+    assert pulled == [0, 1]  # only what it took to find one kept record
+    assert stats.dropped == {"instruction_length": 1}
+    assert [r.meta["reject_reason"] for r in rejects] == ["instruction_length: too short (3 chars < 10)"]
+
+
+def test_apply_filters_summary_and_rejects():
+    records = [pair(), pair(" write an email telling the team the office is closed on friday "),
+               pair(finish_reason="length"), pair("I'm sorry, but I can't help with that.")]
+    stats, rejects = FilterStats(), []
+    kept = list(apply_filters(records, default_pair_filters(), stats, on_reject=rejects.append))
+    assert kept == [records[0]]
+    assert stats.dropped == {"truncated": 1, "refusal": 1, "exact_duplicate": 1}
+    assert stats.rows()[0] == ("truncated", 4, 3, 1)
+    assert dict((name, seen) for name, seen, _, _ in stats.rows())["near_duplicate"] == 1
+    assert all(r.meta["reject_reason"].startswith(r.meta["rejected_by"]) for r in rejects)
+    empty = FilterStats()
+    assert list(apply_filters(iter([]), default_pair_filters(), empty)) == []
+    assert [row[0] for row in empty.rows()][:2] == ["truncated", "instruction_length"]
+    assert all(row[1:] == (0, 0, 0) for row in empty.rows())
+
+
+def test_default_filter_lists_and_registry():
+    pairs = default_pair_filters()
+    assert [f.name for f in pairs] == ["truncated", "instruction_length", "template_leak", "refusal", "repetition",
+                                       "length_ratio", "copies_passage", "exact_duplicate", "near_duplicate"]
+    passages = default_passage_filters()
+    assert [f.name for f in passages] == ["passage_length", "text_ratio", "boilerplate", "exact_duplicate"]
+    assert passages[-1].field == "output" and pairs[-1].field == "instruction"
+    assert set(FILTERS) >= {f.name for f in pairs + passages}
+    assert all(cls.__doc__ and "\n" not in cls.__doc__.strip() for cls in FILTERS.values())
+    # Fresh state per call: two pipelines do not share what they have seen.
+    assert default_pair_filters()[-2] is not pairs[-2]
+
+
+def test_default_filter_overrides():
+    pairs = default_pair_filters(length_ratio={"max_ratio": 2.0}, near_duplicate=None)
+    assert "near_duplicate" not in [f.name for f in pairs]
+    assert next(f for f in pairs if f.name == "length_ratio").max_ratio == 2.0
+    with pytest.raises(UserError, match="Unknown filter 'nope'"):
+        default_pair_filters(nope={})
+    with pytest.raises(UserError, match="Filter 'length_ratio' has no setting 'max'"):
+        default_pair_filters(length_ratio={"max": 2})
+
+
+def test_describe_records_the_settings():
+    assert LengthRatio(max_ratio=2.0).describe() == {"name": "length_ratio", "version": 1,
+                                                     "min_ratio": None, "max_ratio": 2.0}
+    assert "threshold=0.8" in repr(NearDuplicate())
+    described = json.loads(json.dumps([f.describe() for f in default_pair_filters() + default_passage_filters()]))
+    assert described[-1] == {"name": "exact_duplicate", "version": 1, "field": "output"}
