@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/backtranslate train --config configs/cpu-demo.yaml --output-dir $(DEMO_OUT)/backward
-	@echo "Backward model written to $(DEMO_OUT)/backward (adapter, tokenizer, backtranslate.json)"
+	$(BIN)/backtranslate generate --config configs/cpu-demo.yaml --model $(DEMO_OUT)/backward \
+		--out $(DEMO_OUT)/dataset --overwrite
 
 test: setup
 	$(BIN)/python -m pytest -q

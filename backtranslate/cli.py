@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .config import TrainConfig, field_help, field_types, resolve, to_dict
+from .config import GenerateConfig, TrainConfig, field_help, field_types, resolve, section_of, to_dict
 from .errors import UserError
 
 app = typer.Typer(
@@ -60,7 +60,7 @@ def config_command(cls: type) -> Callable:
             config_path, dry_run = kwargs.pop("config"), kwargs.pop("dry_run")
             with user_errors():
                 cfg = resolve(cls, config_path, kwargs)
-                section = "train" if cls is TrainConfig else cls.__name__
+                section = section_of(cls)
                 resolved = yaml.safe_dump({section: to_dict(cfg)}, sort_keys=False)
                 if dry_run:
                     typer.echo(resolved, nl=False)
@@ -111,6 +111,48 @@ def train(cfg: TrainConfig) -> None:
     table.add_row("time", f"{result.runtime_s:.1f} s")
     table.add_row("adapter", str(result.output_dir))
     console.print(table)
+
+
+@app.command()
+@config_command(GenerateConfig)
+def generate(cfg: GenerateConfig) -> None:
+    """Backtranslate a corpus into an Alpaca dataset: passages, candidate instructions, filters.
+
+    Example: backtranslate generate --corpus corpora/emails --model runs/demo/backward --out runs/demo/dataset
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .generate import generate as run_generate
+
+    columns = (TextColumn("[bold]generate"), BarColumn(), MofNCompleteColumn(), TextColumn("passages,"),
+               TextColumn("{task.fields[kept]} pairs kept"), TimeElapsedColumn())
+    total = cfg.max_passages
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("generate", total=total, kept=0)
+        result = run_generate(cfg, on_progress=lambda n, kept: progress.update(task, completed=n, kept=kept))
+    print_generate_summary(result)
+
+
+def print_generate_summary(result) -> None:
+    s = result.stats
+    table = Table(title="generate summary")
+    table.add_column("stage")
+    table.add_column("kept", justify="right")
+    table.add_column("dropped by reason")
+    skipped = ", ".join(f"{k} {v}" for k, v in s["read"]["skipped"].items()) or "-"
+    table.add_row("files -> documents", str(s["read"]["documents"]), skipped)
+    dropped = ", ".join(f"{k} {v}" for k, v in s["passages"]["dropped"].items()) or "-"
+    table.add_row("passages", f"{s['passages']['kept']} of {s['passages']['segmented']}", dropped)
+    dropped = ", ".join(f"{k} {v}" for k, v in s["pairs"]["dropped"].items()) or "-"
+    table.add_row("pairs", f"{s['pairs']['kept']} of {s['pairs']['candidates']}", dropped)
+    gen = s["generation"]
+    table.add_row("generation", f"{gen['tokens_per_second']} tok/s", f"{gen['generated_tokens']} tokens in {gen['seconds']} s")
+    console.print(table)
+    for i, ex in enumerate(result.examples, 1):
+        output = ex["output"] if len(ex["output"]) < 300 else ex["output"][:300] + " ..."
+        console.print(f"[bold]Example {i}[/bold]\n[cyan]instruction:[/cyan] {ex['instruction']}\n"
+                      f"[cyan]output:[/cyan] {output}\n", highlight=False)
+    console.print(f"Dataset written to [bold]{result.out}[/bold] ({', '.join(s['files'])})", highlight=False)
 
 
 @app.command()

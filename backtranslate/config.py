@@ -72,7 +72,62 @@ class TrainConfig:
         return problems
 
 
-SECTIONS: dict[str, type] = {"train": TrainConfig}
+@dataclass
+class GenerateConfig:
+    """Backtranslate a corpus: passages -> candidate instructions -> filtered Alpaca dataset."""
+
+    corpus: str = opt("corpora/emails", "A folder (walked recursively), a file, or a Hugging Face dataset name.")
+    out: str = opt("runs/dataset", "Output folder for data.json, data.jsonl, rejected.jsonl, stats.json, README.md.")
+    model: str = opt("default", "A folder written by `backtranslate train`, or a base model for zero-shot reverse prompting.")
+    template: Optional[str] = opt(None, "Prompt template; default: the one the trained model was trained with, else 'reverse'.")
+    text_field: str = opt("text", "Column holding the text in JSONL/JSON/CSV/Parquet corpora and datasets.")
+    id_field: Optional[str] = opt(None, "Column holding each row's own id (default: 'id' when present).")
+    min_tokens: int = opt(24, "Shortest passage in tokens; shorter pieces join their neighbour.")
+    max_tokens: int = opt(384, "Longest passage in tokens; longer documents are cut along paragraphs and headings.")
+    max_passages: Optional[int] = opt(None, "Stop after this many passages (a quick look at a big corpus).")
+    num_candidates: int = opt(1, "Instructions sampled per passage.")
+    greedy: bool = opt(False, "Greedy decoding instead of sampling (top_p 0.9, temperature 0.9).")
+    temperature: float = opt(0.9, "Sampling temperature.")
+    top_p: float = opt(0.9, "Nucleus sampling threshold.")
+    max_new_tokens: int = opt(100, "Longest instruction in tokens; one that hits it is rejected as truncated.")
+    batch_size: int = opt(16, "Prompts per generation batch (sorted by length).")
+    filter: bool = opt(True, "Filter the pairs; --no-filter keeps every candidate (for evaluations).")
+    max_instruction_words: int = opt(150, "Instructions longer than this are rejected.")
+    near_duplicate_threshold: float = opt(0.8, "MinHash Jaccard above which an instruction counts as a near duplicate.")
+    format: str = opt("alpaca", "Extra outputs besides data.json/data.jsonl, comma list: alpaca, parquet, hf.")
+    precision: str = opt("auto", "auto (bf16 where supported), bf16, fp16 or fp32.")
+    random_seed: int = opt(42, "Seed for sampling; the same seed gives the same candidates.")
+    overwrite: bool = opt(False, "Replace an existing dataset in --out.")
+
+    def validate(self) -> list[str]:
+        problems = []
+        if self.min_tokens < 1 or self.max_tokens < self.min_tokens:
+            problems.append("need 1 <= min_tokens <= max_tokens")
+        if self.num_candidates < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
+            problems.append("num_candidates, batch_size and max_new_tokens must be positive")
+        if self.greedy and self.num_candidates > 1:
+            problems.append("greedy decoding gives one candidate per passage: drop --greedy or set --num-candidates 1")
+        if not 0 < self.top_p <= 1 or self.temperature <= 0:
+            problems.append("top_p must be in (0, 1] and temperature positive")
+        if not 0 < self.near_duplicate_threshold <= 1:
+            problems.append("near_duplicate_threshold must be in (0, 1]")
+        unknown = set(self.formats) - {"alpaca", "parquet", "hf"}
+        if unknown:
+            problems.append(f"unknown format(s) {', '.join(sorted(unknown))}: choose from alpaca, parquet, hf")
+        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
+            problems.append("precision must be one of auto, bf16, fp16, fp32")
+        return problems
+
+    @property
+    def formats(self) -> list[str]:
+        return [f.strip() for f in self.format.split(",") if f.strip()]
+
+
+SECTIONS: dict[str, type] = {"train": TrainConfig, "generate": GenerateConfig}
+
+
+def section_of(cls: type) -> str:
+    return next(name for name, c in SECTIONS.items() if c is cls)
 
 
 def field_help(cls: type) -> dict[str, str]:
@@ -137,7 +192,7 @@ def load_yaml(path: str | Path) -> dict[str, dict[str, Any]]:
 
 def resolve(cls: type, config_path: Optional[str], overrides: dict[str, Any]) -> Any:
     """Defaults, then the YAML section for this command, then flags (``None`` means not given)."""
-    section = next(name for name, c in SECTIONS.items() if c is cls)
+    section = section_of(cls)
     values: dict[str, Any] = {}
     problems: list[str] = []
     types_ = field_types(cls)

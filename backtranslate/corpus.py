@@ -121,31 +121,38 @@ def read_corpus(spec: str, text_field: str = "text", id_field: Optional[str] = N
 
 def _read_folder(root: Path, opts: _Options, stats: ReadStats) -> Iterator[Record]:
     for path in _walk(root, stats):
-        yield from _read_file(path, path.relative_to(root).as_posix(), opts, stats)
+        yield from _read_file(path, _relative(path, root), opts, stats)
 
 
 def _walk(root: Path, stats: ReadStats) -> Iterator[Path]:
-    """Files under root in sorted order, following symlinks but entering each real folder once."""
+    """Files under root in sorted path order, following symlinks but entering each real folder once."""
     seen = {os.path.realpath(root)}
-
-    def unreadable(e: OSError) -> None:
-        stats.skip(_unreadable(e), os.path.relpath(e.filename or root, root))
-
-    for folder, subfolders, files in os.walk(root, followlinks=True, onerror=unreadable):
-        here = os.path.realpath(folder)
-        keep = []
-        for name in sorted(subfolders):
-            real = os.path.realpath(os.path.join(folder, name))
-            if real in seen:
-                is_loop = here == real or here.startswith(real + os.sep)
-                reason = SYMLINK_LOOP if is_loop else "folder already read through another link"
-                stats.skip(reason, Path(folder, name).relative_to(root).as_posix())
-                continue
+    stack = [iter(_entries(root, root, stats))]  # one listing per open folder, never the whole tree
+    while stack:
+        path = next(stack[-1], None)
+        if path is None:
+            stack.pop()
+        elif not path.is_dir():  # files, and broken links, which fail later with a counted reason
+            yield path
+        elif (real := os.path.realpath(path)) in seen:
+            # A link to one of its own ancestors is a loop; any other repeat is a second way in.
+            is_loop = os.path.commonpath([real, os.path.realpath(path.parent)]) == real
+            stats.skip(SYMLINK_LOOP if is_loop else "folder already read through another link", _relative(path, root))
+        else:
             seen.add(real)
-            keep.append(name)
-        subfolders[:] = keep  # os.walk descends only into what is left here
-        for name in sorted(files):
-            yield Path(folder, name)
+            stack.append(iter(_entries(path, root, stats)))
+
+
+def _entries(folder: Path, root: Path, stats: ReadStats) -> list[Path]:
+    try:
+        return [folder / name for name in sorted(os.listdir(folder))]
+    except OSError as e:
+        stats.skip(_unreadable(e), _relative(folder, root))
+        return []
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
 
 
 def _read_dataset(spec: str, opts: _Options, stats: ReadStats) -> Iterator[Record]:
@@ -157,10 +164,6 @@ def _read_dataset(spec: str, opts: _Options, stats: ReadStats) -> Iterator[Recor
         first = str(e).splitlines()[0] if str(e) else ""
         raise UserError(f"Corpus {spec} is not a local path and could not be loaded as a Hugging Face "
                         f"dataset ({type(e).__name__}: {first}); check the name, your network and access rights.") from None
-    return _dataset_records(rows, spec, opts, stats)
-
-
-def _dataset_records(rows: Iterable[Any], spec: str, opts: _Options, stats: ReadStats) -> Iterator[Record]:
     return _records(_row_docs(enumerate(rows), spec, opts, stats), spec, "dataset", stats)
 
 
@@ -296,8 +299,7 @@ def _read_json(path: Path, source: str, opts: _Options, stats: ReadStats) -> Ite
     text = decode_text(_read_small(path, opts))
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
-        # JSON lines named .json
+    except json.JSONDecodeError:  # JSON lines named .json
         yield from _row_docs(_json_lines(text.splitlines(), source, stats), source, opts, stats)
         return
     if isinstance(data, dict) and opts.text_field not in data:

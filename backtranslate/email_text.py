@@ -32,7 +32,10 @@ class BrokenMessage(ValueError):
 
 
 def email_document(data: bytes, mbox: bool = False) -> tuple[str, dict[str, str]]:
-    """Parse one message into ("Subject: ...\\n\\nbody", header fields); the text is "" when no body is left."""
+    """Parse one message into ("Subject: ...\\n\\nbody", header fields).
+
+    The subject line is left out when there is none; the text is "" when no body is left.
+    """
     try:
         msg = email.message_from_bytes(data, policy=policy.default)
     except Exception as e:  # the parser is lenient; anything it does raise means the bytes are not mail
@@ -45,7 +48,9 @@ def email_document(data: bytes, mbox: bool = False) -> tuple[str, dict[str, str]
         # mbox files escape body lines starting with "From " as ">From "; undo it before quotes are cut.
         body = _MANGLED_FROM.sub(r"\1", body)
     body = clean_body(body)
-    return (f"Subject: {fields['subject']}\n\n{body}" if body else ""), fields
+    if not body:
+        return "", fields
+    return (f"Subject: {fields['subject']}\n\n{body}" if fields["subject"] else body), fields
 
 
 def _header(msg: EmailMessage, name: str) -> str:

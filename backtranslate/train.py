@@ -22,7 +22,7 @@ from .hardware import resolve_precision
 from .io import write_json_atomic
 from .records import Record
 from .seed import SeedSet, load_seed
-from .templates import Template, get_template, render
+from .templates import Template, get_template
 
 log = logging.getLogger(__name__)
 MANIFEST = "backtranslate.json"
@@ -93,6 +93,14 @@ def _target_modules(spec: str) -> str | list[str]:
     return "all-linear" if spec.strip() == "all-linear" else [m.strip() for m in spec.split(",") if m.strip()]
 
 
+def _checkpointing(enabled: bool, config_cls: type) -> dict[str, bool]:
+    """transformers 5.2x renamed gradient_checkpointing to activation_checkpointing."""
+    if not enabled:
+        return {}
+    fields = getattr(config_cls, "__dataclass_fields__", {})
+    return {"activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing": True}
+
+
 def _versions() -> dict[str, str]:
     import importlib.metadata as md
 
@@ -140,7 +148,7 @@ def train(cfg: TrainConfig, seed: SeedSet | None = None) -> TrainResult:
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=not on_gpu,
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        **_checkpointing(cfg.gradient_checkpointing, SFTConfig),
         train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         eval_strategy="epoch" if val_rows else "no",
         save_strategy="no",

@@ -1,0 +1,126 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from backtranslate.cli import app
+from backtranslate.config import GenerateConfig, TrainConfig
+from backtranslate.errors import UserError
+from backtranslate.generate import generate
+from backtranslate.seed import load_seed
+from backtranslate.train import train
+
+CORPORA = Path(__file__).resolve().parents[1] / "corpora"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny_adapter(tiny_model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("adapter")
+    seed = load_seed("default")
+    train(TrainConfig(model=str(tiny_model_dir), output_dir=str(out), max_steps=2, batch_size=4,
+                      max_length=320, precision="fp32"), seed=seed)
+    return out
+
+
+def _cfg(model, tmp_path, **kw):
+    base = dict(corpus=str(CORPORA / "emails"), out=str(tmp_path / "ds"), model=str(model), greedy=True,
+                max_new_tokens=12, batch_size=8, precision="fp32")
+    return GenerateConfig(**{**base, **kw})
+
+
+def test_generate_end_to_end_writes_a_self_describing_dataset(tiny_adapter, tiny_model_dir, tmp_path):
+    result = generate(_cfg(tiny_adapter, tmp_path, filter=False))
+    out = tmp_path / "ds"
+    data = json.loads((out / "data.json").read_text())
+    stats = json.loads((out / "stats.json").read_text())
+    candidates = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
+    # --no-filter keeps every candidate, one per passage with greedy decoding
+    assert len(data) == len(candidates) == stats["passages"]["kept"] == stats["pairs"]["kept"] > 20
+    assert all(set(r) == {"instruction", "input", "output"} and r["input"] == "" for r in data)
+    assert stats["model"]["template"] == "reverse" and stats["model"]["base"] == str(tiny_model_dir)
+    # provenance: the passage is the exact slice of its source document
+    first = rows[0]["meta"]
+    assert first["source"].endswith((".eml", ".mbox")) and first["end"] > first["start"]
+    assert result.stats["settings"]["corpus"] == str(CORPORA / "emails")
+    assert (out / "README.md").read_text().startswith("---\n")
+    assert "pairs kept" in (out / "README.md").read_text()
+
+
+def test_filters_reject_with_reasons_and_counts_add_up(tiny_adapter, tmp_path):
+    generate(_cfg(tiny_adapter, tmp_path))
+    out = tmp_path / "ds"
+    stats = json.loads((out / "stats.json").read_text())
+    rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    pair_rejects = [r for r in rejected if r["stage"] == "pair"]
+    assert stats["pairs"]["kept"] + len(pair_rejects) == stats["pairs"]["candidates"]
+    assert sum(stats["pairs"]["dropped"].values()) == len(pair_rejects)
+    assert all(r["reason"].split(":")[0] in stats["pairs"]["dropped"] for r in pair_rejects)
+
+
+def test_existing_dataset_is_not_overwritten_without_flag(tiny_adapter, tmp_path):
+    cfg = _cfg(tiny_adapter, tmp_path, max_passages=2)
+    generate(cfg)
+    with pytest.raises(UserError, match="already holds a dataset"):
+        generate(cfg)
+    cfg.overwrite = True
+    assert generate(cfg).stats["passages"]["kept"] == 2
+
+
+def test_parquet_and_hf_formats(tiny_adapter, tmp_path):
+    from datasets import load_from_disk
+    import pyarrow.parquet as pq
+
+    generate(_cfg(tiny_adapter, tmp_path, max_passages=3, filter=False, format="alpaca,parquet,hf"))
+    out = tmp_path / "ds"
+    assert pq.read_table(out / "data.parquet").num_rows == 3
+    assert load_from_disk(str(out / "hf")).column_names == ["instruction", "input", "output"]
+
+
+def test_alpaca_output_loads_with_datasets_and_trains_one_sft_step(tiny_adapter, tiny_model_dir, tmp_path):
+    from datasets import load_dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from backtranslate.templates import get_template
+    from backtranslate.records import Record
+
+    generate(_cfg(tiny_adapter, tmp_path, max_passages=4, filter=False))
+    ds = load_dataset("json", data_files=str(tmp_path / "ds" / "data.json"), split="train")
+    assert ds.num_rows == 4
+    alpaca = get_template("alpaca")
+    ds = ds.map(lambda r: {"prompt": alpaca.prompt(Record(**r)), "completion": r["output"]},
+                remove_columns=ds.column_names)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir), processing_class=tok,
+                         train_dataset=ds, args=SFTConfig(output_dir=str(tmp_path / "sft"), max_steps=1,
+                                                          report_to="none", use_cpu=True, max_length=256))
+    assert trainer.train().global_step == 1
+
+
+def test_generate_cli_prints_summary_examples_and_path(tiny_adapter, tmp_path):
+    result = runner.invoke(app, ["generate", "--corpus", str(CORPORA / "docs"), "--model", str(tiny_adapter),
+                                 "--out", str(tmp_path / "cli"), "--greedy", "--max-new-tokens", "8",
+                                 "--max-passages", "3", "--no-filter", "--precision", "fp32"])
+    assert result.exit_code == 0, result.output
+    assert "generate summary" in result.output and "Example 1" in result.output
+    assert f"Dataset written to {tmp_path / 'cli'}" in result.output.replace("\n", "")
+
+
+def test_generate_cli_errors_are_one_line(tmp_path):
+    result = runner.invoke(app, ["generate", "--corpus", str(tmp_path / "missing"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "Error:" in result.output and "Traceback" not in result.output
+
+
+def test_zero_shot_with_a_base_model(tiny_model_dir, tmp_path):
+    result = generate(_cfg(tiny_model_dir, tmp_path, max_passages=2, filter=False))
+    assert result.stats["model"]["template"] == "reverse" and result.stats["pairs"]["candidates"] == 2
+
+
+def test_sampling_with_a_seed_is_reproducible(tiny_adapter, tmp_path):
+    a = generate(_cfg(tiny_adapter, tmp_path / "a", greedy=False, num_candidates=2, max_passages=3, filter=False))
+    b = generate(_cfg(tiny_adapter, tmp_path / "b", greedy=False, num_candidates=2, max_passages=3, filter=False))
+    read = lambda r: (r.out / "candidates.jsonl").read_text()
+    assert read(a) == read(b) and a.stats["pairs"]["candidates"] == 6
