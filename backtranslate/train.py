@@ -101,6 +101,14 @@ def _checkpointing(enabled: bool, config_cls: type) -> dict[str, bool]:
     return {"activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing": True}
 
 
+def _length_grouping(enabled: bool, config_cls: type) -> dict[str, Any]:
+    """transformers 5.2x replaced group_by_length with train_sampling_strategy."""
+    fields = getattr(config_cls, "__dataclass_fields__", {})
+    if "train_sampling_strategy" in fields:
+        return {"train_sampling_strategy": "group_by_length" if enabled else "random"}
+    return {"group_by_length": enabled}
+
+
 def _versions() -> dict[str, str]:
     import importlib.metadata as md
 
@@ -149,7 +157,7 @@ def train(cfg: TrainConfig, seed: SeedSet | None = None) -> TrainResult:
         fp16=precision == "fp16",
         use_cpu=not on_gpu,
         **_checkpointing(cfg.gradient_checkpointing, SFTConfig),
-        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+        **_length_grouping(cfg.group_by_length, SFTConfig),
         eval_strategy="epoch" if val_rows else "no",
         save_strategy="no",
         logging_steps=cfg.logging_steps,

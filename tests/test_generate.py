@@ -124,3 +124,12 @@ def test_sampling_with_a_seed_is_reproducible(tiny_adapter, tmp_path):
     b = generate(_cfg(tiny_adapter, tmp_path / "b", greedy=False, num_candidates=2, max_passages=3, filter=False))
     read = lambda r: (r.out / "candidates.jsonl").read_text()
     assert read(a) == read(b) and a.stats["pairs"]["candidates"] == 6
+
+
+def test_gpu_generation_in_bf16(tiny_adapter, tmp_path):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a GPU")
+    result = generate(_cfg(tiny_adapter, tmp_path, precision="auto", max_passages=4, filter=False))
+    assert result.stats["model"]["precision"] == "bf16" and result.stats["pairs"]["candidates"] == 4
