@@ -120,34 +120,52 @@ def generate(cfg: GenerateConfig) -> None:
 
     Example: backtranslate generate --corpus corpora/emails --model runs/demo/backward --out runs/demo/dataset
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from .generate import generate as run_generate
 
-    columns = (TextColumn("[bold]generate"), BarColumn(), MofNCompleteColumn(), TextColumn("passages,"),
-               TextColumn("{task.fields[kept]} pairs kept"), TimeElapsedColumn())
-    total = cfg.max_passages
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("generate", total=total, kept=0)
-        result = run_generate(cfg, on_progress=lambda n, kept: progress.update(task, completed=n, kept=kept))
+    # The stages stream into each other, so each gets its own running count rather than a total.
+    with Progress(SpinnerColumn(), TextColumn("{task.description:<22}"), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        tasks = {key: progress.add_task(label, total=None) for key, label in (
+            ("documents", "read documents"), ("segmented", "cut passages"),
+            ("passages", "passages to the model"), ("candidates", "candidate instructions"),
+            ("kept", "pairs kept"))}
+        if cfg.max_passages:
+            progress.update(tasks["passages"], total=cfg.max_passages)
+
+        def show(counts: dict) -> None:
+            for key, task in tasks.items():
+                progress.update(task, completed=counts[key])
+
+        result = run_generate(cfg, on_progress=show)
     print_generate_summary(result)
 
 
 def print_generate_summary(result) -> None:
     s = result.stats
     table = Table(title="generate summary")
-    table.add_column("stage")
-    table.add_column("kept", justify="right")
-    table.add_column("dropped by reason")
-    skipped = ", ".join(f"{k} {v}" for k, v in s["read"]["skipped"].items()) or "-"
-    table.add_row("files -> documents", str(s["read"]["documents"]), skipped)
-    dropped = ", ".join(f"{k} {v}" for k, v in s["passages"]["dropped"].items()) or "-"
-    table.add_row("passages", f"{s['passages']['kept']} of {s['passages']['segmented']}", dropped)
-    dropped = ", ".join(f"{k} {v}" for k, v in s["pairs"]["dropped"].items()) or "-"
-    table.add_row("pairs", f"{s['pairs']['kept']} of {s['pairs']['candidates']}", dropped)
-    gen = s["generation"]
-    table.add_row("generation", f"{gen['tokens_per_second']} tok/s", f"{gen['generated_tokens']} tokens in {gen['seconds']} s")
+    for col, justify in (("stage", "left"), ("in", "right"), ("kept", "right"), ("dropped", "right")):
+        table.add_column(col, justify=justify)
+    read_skipped = sum(s["read"]["skipped"].values())
+    table.add_row("files -> documents", str(s["read"]["files"]), str(s["read"]["documents"]), str(read_skipped))
+    p, q = s["passages"], s["pairs"]
+    table.add_row("passages", str(p["segmented"]), str(p["kept"]), str(sum(p["dropped"].values())))
+    table.add_row("pairs", str(q["candidates"]), str(q["kept"]), str(q["rejected"]))
     console.print(table)
+    reasons = [("file", k, v) for k, v in s["read"]["skipped"].items()]
+    reasons += [("passage", k, v) for k, v in p["dropped"].items()]
+    reasons += [("pair", k, v) for k, v in q["dropped"].items()]
+    if reasons:
+        why = Table(title="dropped by reason (see rejected.jsonl)")
+        for col in ("stage", "reason", "count"):
+            why.add_column(col, justify="right" if col == "count" else "left")
+        for stage, reason, n in reasons:
+            why.add_row(stage, reason, str(n))
+        console.print(why)
+    gen = s["generation"]
+    console.print(f"generation: {gen['generated_tokens']} tokens in {gen['seconds']} s "
+                  f"({gen['tokens_per_second']} tokens/s, {s['model']['precision']})", highlight=False)
     for i, ex in enumerate(result.examples, 1):
         output = ex["output"] if len(ex["output"]) < 300 else ex["output"][:300] + " ..."
         console.print(f"[bold]Example {i}[/bold]\n[cyan]instruction:[/cyan] {ex['instruction']}\n"

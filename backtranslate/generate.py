@@ -67,8 +67,9 @@ def pair_filters(cfg: GenerateConfig) -> list:
     )
 
 
-def generate(cfg: GenerateConfig, on_progress: Callable[[int, int], None] | None = None) -> GenerateResult:
-    """Run the whole pipeline into ``cfg.out``; ``on_progress(passages, kept)`` after each chunk."""
+def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] | None = None) -> GenerateResult:
+    """Run the whole pipeline into ``cfg.out``; ``on_progress(counts)`` after each chunk, with the
+    documents read, passages segmented, passages sent to the model and pairs kept so far."""
     out = Path(cfg.out)
     read_stats = ReadStats()
     docs = read_corpus(cfg.corpus, text_field=cfg.text_field, id_field=cfg.id_field, stats=read_stats)
@@ -106,7 +107,9 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[int, int], None] | None
             for pair in apply_filters(candidates, filters, pair_stats, on_reject=reject("pair")):
                 writers["data"].write(record_row(pair))
             if on_progress:
-                on_progress(kept_passages, writers["data"].count)
+                on_progress({"documents": read_stats.documents, "segmented": segmented.count,
+                             "passages": kept_passages, "candidates": writers["candidates"].count,
+                             "kept": writers["data"].count})
     finally:
         for w in writers.values():
             w.close()

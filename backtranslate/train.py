@@ -94,11 +94,10 @@ def _target_modules(spec: str) -> str | list[str]:
 
 
 def _checkpointing(enabled: bool, config_cls: type) -> dict[str, bool]:
-    """transformers 5.2x renamed gradient_checkpointing to activation_checkpointing."""
-    if not enabled:
-        return {}
+    """Always explicit: TRL turns checkpointing on by default (~20-30% slower), and transformers
+    5.2x renamed gradient_checkpointing to activation_checkpointing."""
     fields = getattr(config_cls, "__dataclass_fields__", {})
-    return {"activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing": True}
+    return {"activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing": enabled}
 
 
 def _length_grouping(enabled: bool, config_cls: type) -> dict[str, Any]:
