@@ -11,6 +11,7 @@ import functools
 import inspect
 import logging
 import sys
+import warnings
 from typing import Any, Callable, Optional
 
 import typer
@@ -181,6 +182,8 @@ def version() -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    # Deprecation notices that libraries raise about their own internals say nothing a user can act on.
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|trl|peft)\.")
     app()
 
 
