@@ -175,6 +175,23 @@ def print_generate_summary(result) -> None:
 
 
 @app.command()
+def merge(out: str = typer.Argument(..., help="The --out of a sharded generate run (holds shard-I-of-N folders)."),
+          shards: Optional[list[str]] = typer.Option(None, "--shard-dir", help="Shard folders, if not under OUT.")) -> None:
+    """Merge the shard folders of a sharded generate run into one dataset in OUT.
+
+    Example: torchrun --nproc_per_node 2 -m backtranslate.cli generate --out ds && backtranslate merge ds
+    """
+    from pathlib import Path
+
+    from .generate import GenerateResult
+    from .merge import merge as run_merge
+
+    with user_errors():
+        stats, examples = run_merge(out, [Path(s) for s in shards] if shards else None)
+    print_generate_summary(GenerateResult(out=Path(out), stats=stats, examples=examples))
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)

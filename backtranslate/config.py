@@ -97,7 +97,10 @@ class GenerateConfig:
     format: str = opt("alpaca", "Extra outputs besides data.json/data.jsonl, comma list: alpaca, parquet, hf.")
     precision: str = opt("auto", "auto (bf16 where supported), bf16, fp16 or fp32.")
     random_seed: int = opt(42, "Seed for sampling; the same seed gives the same candidates.")
-    overwrite: bool = opt(False, "Replace an existing dataset in --out.")
+    overwrite: bool = opt(False, "Replace an existing run in --out instead of resuming it.")
+    resume: bool = opt(False, "Insist on resuming the run in --out (a rerun of the same command resumes anyway).")
+    shard: Optional[str] = opt(None, "Process only shard I of N ('I/N', 0-based), into --out/shard-I-of-N; "
+                                     "under torchrun/accelerate the rank picks it. Combine with `backtranslate merge`.")
 
     def validate(self) -> list[str]:
         problems = []
@@ -116,11 +119,24 @@ class GenerateConfig:
             problems.append(f"unknown format(s) {', '.join(sorted(unknown))}: choose from alpaca, parquet, hf")
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             problems.append("precision must be one of auto, bf16, fp16, fp32")
+        if self.shard is not None:
+            try:
+                parse_shard(self.shard)
+            except ValueError:
+                problems.append(f"shard must look like I/N with 0 <= I < N, got '{self.shard}'")
         return problems
 
     @property
     def formats(self) -> list[str]:
         return [f.strip() for f in self.format.split(",") if f.strip()]
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    index, _, count = spec.partition("/")
+    i, n = int(index), int(count)
+    if not 0 <= i < n:
+        raise ValueError(spec)
+    return i, n
 
 
 SECTIONS: dict[str, type] = {"train": TrainConfig, "generate": GenerateConfig}

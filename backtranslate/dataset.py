@@ -16,9 +16,9 @@ from .records import Record
 class JsonlWriter:
     """Append records as JSON lines, flushed per write so a crash loses nothing finished."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, count: int = 0) -> None:
         self.path = path
-        self.count = 0
+        self.count = count  # lines written so far, those of earlier (resumed) sessions included
         self._f: IO[str] = path.open("a", encoding="utf-8")
 
     def write(self, row: dict[str, Any]) -> None:
@@ -26,8 +26,13 @@ class JsonlWriter:
         self._f.flush()
         self.count += 1
 
-    def close(self) -> None:
+    def sync(self) -> None:
+        """On disk, not just in the OS cache: a chunk is recorded as done only after this."""
+        self._f.flush()
         os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        self.sync()
         self._f.close()
 
 
@@ -142,5 +147,25 @@ def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]])
     write_text_atomic(out / "README.md", "\n".join(lines))
 
 
-def write_stats(out: Path, stats: dict[str, Any]) -> None:
+def finalize(out: Path, stats: dict[str, Any], formats: list[str]) -> list[dict[str, Any]]:
+    """The final files, each written whole under a temporary name and renamed: data.json,
+    extra formats, stats.json (completed here with lengths and the file list) and the card.
+    Returns three example records."""
+    from . import __version__
+
+    write_alpaca_json(out / "data.jsonl", out / "data.json")
+    extra = write_extra_formats(out, formats)
+    instruction_words, output_words, examples = [], [], []
+    for row in read_jsonl(out / "data.jsonl"):
+        instruction_words.append(len(row["instruction"].split()))
+        output_words.append(len(row["output"].split()))
+        if len(examples) < 3:
+            examples.append({k: row[k] for k in ("instruction", "input", "output")})
+    stats.update(
+        version=__version__,
+        lengths={"instruction_words": length_stats(instruction_words), "output_words": length_stats(output_words)},
+        files=["data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md"] + extra,
+    )
     write_json_atomic(out / "stats.json", stats)
+    write_card(out, stats, examples)
+    return examples

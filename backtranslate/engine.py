@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -48,7 +49,8 @@ class BackwardModel:
 
             model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        # Under torchrun / accelerate launch each process takes the GPU of its local rank.
+        self.device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu"
         self.model = model.to(device=self.device, dtype=dtype).eval()
         tokenizer.padding_side = "left"  # generation continues from the right end of each row
         self.tokenizer = tokenizer

@@ -54,6 +54,14 @@ class FilterStats:
     kept: Counter = field(default_factory=Counter)
     dropped: Counter = field(default_factory=Counter)
 
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        return {"seen": dict(self.seen), "kept": dict(self.kept), "dropped": dict(self.dropped)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, dict[str, int]]) -> "FilterStats":
+        """Counts saved by an interrupted run, to carry on from."""
+        return cls(Counter(data.get("seen", {})), Counter(data.get("kept", {})), Counter(data.get("dropped", {})))
+
     def rows(self) -> list[tuple[str, int, int, int]]:
         """(filter, seen, kept, dropped), in the order the filters ran."""
         return [(name, n, self.kept[name], self.dropped[name]) for name, n in self.seen.items()]

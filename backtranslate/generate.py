@@ -1,31 +1,33 @@
 """The generate run: corpus -> passages -> candidate instructions -> filtered Alpaca dataset.
 
-Every stage streams: documents are read lazily, passages go to the model in chunks, and each
-chunk's candidates, kept pairs and rejects are appended to their files as soon as they exist.
+Every stage streams: documents are read lazily, passages go to the model in fixed chunks, and
+each chunk's candidates, kept pairs and rejects are appended to their files as soon as they
+exist. A finished chunk is recorded in progress.jsonl (resume.py), so a killed run resumes at
+the next chunk; chunk boundaries depend only on the passage stream, which makes a resumed run
+produce exactly what an uninterrupted one would, sampled runs included.
 """
 
 from __future__ import annotations
 
 import itertools
-import shutil
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Optional
 
-from . import __version__
-from .config import GenerateConfig, to_dict
+from .config import GenerateConfig, parse_shard, to_dict
 from .corpus import ReadStats, read_corpus
-from .dataset import (JsonlWriter, length_stats, read_jsonl, record_row, write_alpaca_json, write_card,
-                      write_extra_formats, write_stats)
+from .dataset import JsonlWriter, finalize, record_row
 from .engine import BackwardModel, Decoding
-from .errors import UserError
 from .filters import FilterStats, apply_filters, default_pair_filters, default_passage_filters
 from .passages import TokenMeter, segment_all
 from .records import Record
+from .resume import mark_done, open_run, record_chunk
 
 OUTPUTS = ("data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md",
            "data.parquet", "hf")
+CHUNK_BATCHES = 8  # batches per chunk: enough to sort by length, little to redo after a crash
 
 
 @dataclass
@@ -35,27 +37,28 @@ class GenerateResult:
     examples: list[dict[str, Any]] = field(default_factory=list)
 
 
-def prepare_out(out: Path, overwrite: bool) -> None:
-    """Refuse to mix two runs in one folder; --overwrite clears only what a run writes."""
-    existing = [name for name in OUTPUTS if (out / name).exists()]
-    if existing and not overwrite:
-        raise UserError(f"{out} already holds a dataset ({', '.join(existing)}); pass --overwrite or choose another --out.")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name in existing:
-            path = out / name
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise UserError(f"Cannot write to output folder {out} ({e.strerror or e}).") from None
-
-
 def chunks(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
     it = iter(items)
     while chunk := list(itertools.islice(it, size)):
         yield chunk
+
+
+def shard_of(record_id: str, count: int) -> int:
+    """Deterministic shard of a passage, from its stable (hex) id."""
+    return int(record_id[:12], 16) % count
+
+
+def resolve_shard(cfg: GenerateConfig) -> Optional[tuple[int, int]]:
+    """--shard I/N, else the rank and world size set by torchrun / accelerate launch."""
+    if cfg.shard:
+        return parse_shard(cfg.shard)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return (int(os.environ.get("RANK", "0")), world) if world > 1 else None
+
+
+def output_folder(cfg: GenerateConfig, shard: Optional[tuple[int, int]]) -> Path:
+    out = Path(cfg.out)
+    return out / f"shard-{shard[0]}-of-{shard[1]}" if shard else out
 
 
 def pair_filters(cfg: GenerateConfig) -> list:
@@ -68,89 +71,126 @@ def pair_filters(cfg: GenerateConfig) -> list:
 
 
 def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] | None = None) -> GenerateResult:
-    """Run the whole pipeline into ``cfg.out``; ``on_progress(counts)`` after each chunk, with the
-    documents read, passages segmented, passages sent to the model and pairs kept so far."""
-    out = Path(cfg.out)
+    """Run (or resume) the pipeline into the output folder; ``on_progress(counts)`` after each
+    chunk, with the documents read, passages cut, passages sent to the model and pairs kept."""
+    shard = resolve_shard(cfg)
+    out = output_folder(cfg, shard)
+    settings = {**to_dict(cfg), "shard": f"{shard[0]}/{shard[1]}" if shard else None}
     read_stats = ReadStats()
     docs = read_corpus(cfg.corpus, text_field=cfg.text_field, id_field=cfg.id_field, stats=read_stats)
-    first_doc = next(docs, None)  # fail fast on an unusable corpus before loading the model
-    prepare_out(out, cfg.overwrite)
+    progress = open_run(out, settings, OUTPUTS, cfg.overwrite, cfg.resume)
+    if progress.done and (out / "stats.json").exists():
+        return _finished(out)
     model = BackwardModel(cfg.model, cfg.template, cfg.precision)
     decoding = Decoding(num_candidates=cfg.num_candidates, greedy=cfg.greedy, temperature=cfg.temperature,
                         top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                         seed=cfg.random_seed)
-    started = time.perf_counter()
-    passage_stats, pair_stats = FilterStats(), FilterStats()
-    writers = {name: JsonlWriter(out / f"{name}.jsonl") for name in ("data", "candidates", "rejected")}
+    counters = {"pair_stats": {"seen": {}, "kept": {}, "dropped": {}}, "generated_tokens": 0, "seconds": 0.0,
+                "candidates": 0, "kept": 0, **progress.counters}
+    passage_stats, pair_stats = FilterStats(), FilterStats.from_dict(counters["pair_stats"])
+    filters = pair_filters(cfg)
+    writers = {name: JsonlWriter(out / f"{name}.jsonl", counters.get(name, 0))
+               for name in ("data", "candidates", "rejected")}
+    _replay_kept(out, filters)
+    replaying = [progress.chunks > 0]  # while true, passage rejects are already on disk
 
     def reject(stage: str) -> Callable[[Record], None]:
-        return lambda r: writers["rejected"].write({**record_row(r), "stage": stage,
-                                                    "reason": r.meta.get("reject_reason", "")})
+        def write(r: Record) -> None:
+            if not (stage == "passage" and replaying[0]):
+                writers["rejected"].write({**record_row(r), "stage": stage, "reason": r.meta.get("reject_reason", "")})
+        return write
 
-    all_docs = itertools.chain([first_doc] if first_doc else [], docs)
-    passages = segment_all(all_docs, TokenMeter(model.tokenizer), cfg.min_tokens, cfg.max_tokens)
+    passages: Iterable[Record] = segment_all(docs, TokenMeter(model.tokenizer), cfg.min_tokens, cfg.max_tokens)
     segmented = _Counted(passages)
-    passages = apply_filters(segmented, default_passage_filters(), passage_stats, on_reject=reject("passage"))
+    passages = segmented
+    if shard:
+        passages = (p for p in passages if shard_of(p.id, shard[1]) == shard[0])
+    passages = apply_filters(passages, default_passage_filters(), passage_stats, on_reject=reject("passage"))
     if cfg.max_passages:
         passages = itertools.islice(passages, cfg.max_passages)
-    filters = pair_filters(cfg)
-    kept_passages, generated_tokens = 0, 0
+    sent, started = 0, time.perf_counter()
     try:
-        # Chunks of several batches: sorting by length inside a chunk removes most padding while
-        # memory stays bounded by the chunk, whatever the corpus size.
-        for chunk in chunks(passages, cfg.batch_size * 8):
-            kept_passages += len(chunk)
-            candidates = list(model.generate(chunk, decoding))
-            for c in candidates:
-                writers["candidates"].write(record_row(c))
-                generated_tokens += c.meta["generated_tokens"]
-            for pair in apply_filters(candidates, filters, pair_stats, on_reject=reject("pair")):
-                writers["data"].write(record_row(pair))
+        for index, chunk in enumerate(chunks(passages, cfg.batch_size * CHUNK_BATCHES)):
+            sent += len(chunk)
+            if index < progress.chunks:  # finished before the interruption
+                replaying[0] = index + 1 < progress.chunks
+                continue
+            replaying[0] = False
+            for candidate in model.generate(chunk, decoding):
+                writers["candidates"].write(record_row(candidate))
+                counters["generated_tokens"] += candidate.meta["generated_tokens"]
+                for pair in apply_filters([candidate], filters, pair_stats, on_reject=reject("pair")):
+                    writers["data"].write(record_row(pair))
+            for w in writers.values():
+                w.sync()
+            counters.update({name: w.count for name, w in writers.items()},
+                            pair_stats=pair_stats.to_dict(),
+                            seconds=counters["seconds"] + time.perf_counter() - started)
+            started = time.perf_counter()
+            record_chunk(out, index, sent, [p.id for p in chunk], counters)
             if on_progress:
                 on_progress({"documents": read_stats.documents, "segmented": segmented.count,
-                             "passages": kept_passages, "candidates": writers["candidates"].count,
+                             "passages": sent, "candidates": writers["candidates"].count,
                              "kept": writers["data"].count})
     finally:
         for w in writers.values():
             w.close()
-    elapsed = time.perf_counter() - started
-
-    write_alpaca_json(out / "data.jsonl", out / "data.json")
-    extra = write_extra_formats(out, cfg.formats)
-    kept_rows = list(read_jsonl(out / "data.jsonl"))
     stats = {
-        "version": __version__,
-        "settings": to_dict(cfg),
+        "settings": settings,
         "model": {"spec": cfg.model, "base": model.base, "template": model.template.name,
                   "precision": model.precision},
         "read": {"files": read_stats.files, "documents": read_stats.documents,
                  "skipped": dict(read_stats.skipped)},
-        "passages": {"segmented": segmented.count, "kept": kept_passages,
+        "passages": {"segmented": segmented.count, "kept": sent,
                      "dropped": {k: v for k, v in passage_stats.dropped.items() if v}},
-        "pairs": {"candidates": writers["candidates"].count, "kept": len(kept_rows),
-                  "rejected": writers["candidates"].count - len(kept_rows),
+        "pairs": {"candidates": writers["candidates"].count, "kept": writers["data"].count,
+                  "rejected": writers["candidates"].count - writers["data"].count,
                   "dropped": {k: v for k, v in pair_stats.dropped.items() if v}},
-        "lengths": {"instruction_words": length_stats([len(r["instruction"].split()) for r in kept_rows]),
-                    "output_words": length_stats([len(r["output"].split()) for r in kept_rows])},
-        "generation": {"seconds": round(elapsed, 1), "generated_tokens": generated_tokens,
-                       "tokens_per_second": round(generated_tokens / elapsed, 1) if elapsed else 0.0},
-        "files": ["data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md"] + extra,
+        "generation": {"seconds": round(counters["seconds"], 1), "generated_tokens": counters["generated_tokens"],
+                       "tokens_per_second": round(counters["generated_tokens"] / counters["seconds"], 1)
+                       if counters["seconds"] else 0.0},
         "filters": {"passage": [f.describe() for f in default_passage_filters()],
                     "pair": [f.describe() for f in filters]},
     }
-    examples = [{k: r[k] for k in ("instruction", "input", "output")} for r in kept_rows[:3]]
-    write_stats(out, stats)
-    write_card(out, stats, examples)
+    examples = finalize(out, stats, cfg.formats)
+    mark_done(out)
     return GenerateResult(out=out, stats=stats, examples=examples)
 
 
+def _finished(out: Path) -> GenerateResult:
+    """A run that completed earlier: report it as it stands."""
+    import json
+
+    from .dataset import read_jsonl
+
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    examples = [{k: r[k] for k in ("instruction", "input", "output")}
+                for r in itertools.islice(read_jsonl(out / "data.jsonl"), 3)]
+    return GenerateResult(out=out, stats=stats, examples=examples)
+
+
+def _replay_kept(out: Path, filters: list) -> None:
+    """Rebuild the dataset-wide filters' memory (seen instructions) from the pairs already kept."""
+    path = out / "data.jsonl"
+    if not filters or not path.exists() or path.stat().st_size == 0:
+        return
+    from .dataset import read_jsonl
+
+    kept = (Record(output=r["output"], instruction=r["instruction"], input=r["input"], id=r["id"], meta=r["meta"])
+            for r in read_jsonl(path))
+    for _ in apply_filters(kept, filters, FilterStats()):
+        pass
+
+
 class _Counted:
-    """Pass records through, counting them (the number of passages before filtering)."""
+    """Pass records through, counting them and stamping each with its position in the whole
+    (unsharded) passage stream, by which `merge` restores the single-run order."""
 
     def __init__(self, items: Iterable[Record]) -> None:
         self._items, self.count = items, 0
 
     def __iter__(self) -> Iterator[Record]:
         for item in self._items:
+            item.meta["seq"] = self.count
             self.count += 1
             yield item

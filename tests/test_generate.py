@@ -60,13 +60,16 @@ def test_filters_reject_with_reasons_and_counts_add_up(tiny_adapter, tmp_path):
     assert all(r["reason"].split(":")[0] in stats["pairs"]["dropped"] for r in pair_rejects)
 
 
-def test_existing_dataset_is_not_overwritten_without_flag(tiny_adapter, tmp_path):
+def test_rerun_resumes_other_settings_are_refused_and_overwrite_replaces(tiny_adapter, tmp_path):
     cfg = _cfg(tiny_adapter, tmp_path, max_passages=2)
-    generate(cfg)
-    with pytest.raises(UserError, match="already holds a dataset"):
-        generate(cfg)
-    cfg.overwrite = True
-    assert generate(cfg).stats["passages"]["kept"] == 2
+    first = generate(cfg)
+    again = generate(cfg)  # the same command on a finished run: nothing to redo
+    assert again.stats == first.stats
+    with pytest.raises(UserError, match="other settings \\(changed: max_passages\\)"):
+        generate(_cfg(tiny_adapter, tmp_path, max_passages=3))
+    assert generate(_cfg(tiny_adapter, tmp_path, max_passages=3, overwrite=True)).stats["passages"]["kept"] == 3
+    with pytest.raises(UserError, match="no run to resume"):
+        generate(_cfg(tiny_adapter, tmp_path / "new", resume=True))
 
 
 def test_parquet_and_hf_formats(tiny_adapter, tmp_path):

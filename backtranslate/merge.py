@@ -1,0 +1,135 @@
+"""Combine the shard folders of one run into one dataset, as if it had run on one machine.
+
+Shards split passages by stable id, so dataset-wide filters (exact and near-duplicate
+instructions, duplicate passages) only saw their own shard; they run again here over the union,
+in the order of the original passage stream, so the result matches a single-machine run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterator
+
+from .dataset import JsonlWriter, finalize, read_jsonl
+from .errors import UserError
+from .filters import ExactDuplicate, Filter, FilterStats, NearDuplicate, Verdict, apply_filters
+from .records import Record
+from .resume import RUN_FILE, fingerprint
+
+
+def shard_folders(out: Path) -> list[Path]:
+    return sorted(out.glob("shard-*-of-*"), key=lambda p: int(p.name.split("-")[1]))
+
+
+def _check(folders: list[Path]) -> dict[str, Any]:
+    """All shards of one run, all finished; returns that run's settings."""
+    if not folders:
+        raise UserError("No shard folders (shard-I-of-N) to merge; pass the --out of a sharded generate run.")
+    runs = []
+    for folder in folders:
+        try:
+            runs.append(json.loads((folder / RUN_FILE).read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError):
+            raise UserError(f"{folder} has no readable {RUN_FILE}; is it a shard written by `backtranslate generate`?") from None
+    unsharded = [{**r["settings"], "shard": None} for r in runs]
+    if len({fingerprint(s) for s in unsharded}) > 1:
+        raise UserError("The shards were made with different settings; merge only shards of one run.")
+    counts = {int(r["settings"]["shard"].split("/")[1]) for r in runs}
+    seen = sorted(int(r["settings"]["shard"].split("/")[0]) for r in runs)
+    total = counts.pop() if len(counts) == 1 else None
+    if total is None or seen != list(range(total)):
+        raise UserError(f"Shards {seen} do not make a whole run of {total or '?'}; finish or add the missing ones.")
+    unfinished = [f.name for f, r in zip(folders, runs) if not r.get("done")]
+    if unfinished:
+        raise UserError(f"Shard(s) {', '.join(unfinished)} did not finish; rerun their generate command to resume them.")
+    return unsharded[0]
+
+
+def _rows(path: Path) -> Iterator[dict[str, Any]]:
+    return read_jsonl(path) if path.exists() else iter(())
+
+
+def merge(out: str | Path, folders: list[Path] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    out = Path(out)
+    folders = folders or shard_folders(out)
+    settings = _check(folders)
+    shard_stats = [json.loads((f / "stats.json").read_text(encoding="utf-8")) for f in folders]
+    filters = [DuplicatePassage()]  # a single run drops these before generation, filtered or not
+    if settings.get("filter", True):
+        filters += [ExactDuplicate(field="instruction"),
+                    NearDuplicate(field="instruction", threshold=settings.get("near_duplicate_threshold", 0.8))]
+    filters_stats = FilterStats()
+    for name in ("data", "candidates", "rejected"):
+        (out / f"{name}.jsonl").write_text("")
+    writers = {name: JsonlWriter(out / f"{name}.jsonl") for name in ("data", "candidates", "rejected")}
+    try:
+        by_seq = lambda row: row["meta"].get("seq", 0)  # noqa: E731
+        for name in ("candidates", "rejected"):
+            for row in heapq.merge(*(_rows(f / f"{name}.jsonl") for f in folders), key=by_seq):
+                writers[name].write(row)
+        rows = heapq.merge(*(_rows(f / "data.jsonl") for f in folders), key=by_seq)
+        records = (Record(output=r["output"], instruction=r["instruction"], input=r["input"], id=r["id"], meta=r["meta"])
+                   for r in rows)
+
+        def reject(r: Record) -> None:
+            writers["rejected"].write({**{k: getattr(r, k) for k in ("instruction", "input", "output", "id")},
+                                       "meta": r.meta, "stage": "merge", "reason": r.meta["reject_reason"]})
+
+        for record in apply_filters(records, filters, filters_stats, on_reject=reject):
+            writers["data"].write({**record.to_alpaca(), "id": record.id, "meta": record.meta})
+    finally:
+        for w in writers.values():
+            w.close()
+    stats = _sum_stats(shard_stats, settings, writers, filters_stats)
+    examples = finalize(out, stats, [f for f in settings.get("format", "alpaca").split(",") if f])
+    return stats, examples
+
+
+def _sum_stats(shards: list[dict[str, Any]], settings: dict[str, Any], writers: dict[str, JsonlWriter],
+               merge_stats: FilterStats) -> dict[str, Any]:
+    def total(*keys: str) -> Counter:
+        c: Counter = Counter()
+        for s in shards:
+            value = s
+            for k in keys:
+                value = value[k]
+            c.update(value if isinstance(value, dict) else {"_": value})
+        return c
+
+    pair_dropped = total("pairs", "dropped") + Counter({f"merge:{k}": v for k, v in merge_stats.dropped.items() if v})
+    seconds = total("generation", "seconds")["_"]
+    tokens = total("generation", "generated_tokens")["_"]
+    return {
+        "settings": settings,
+        "model": shards[0]["model"],
+        "shards": len(shards),
+        # every shard read the whole corpus and kept only its passages, so reading counts once
+        "read": shards[0]["read"],
+        "passages": {"segmented": shards[0]["passages"]["segmented"], "kept": total("passages", "kept")["_"],
+                     "dropped": dict(total("passages", "dropped"))},
+        "pairs": {"candidates": writers["candidates"].count, "kept": writers["data"].count,
+                  "rejected": writers["candidates"].count - writers["data"].count, "dropped": dict(pair_dropped)},
+        "generation": {"seconds": round(seconds, 1), "generated_tokens": tokens,
+                       "tokens_per_second": round(tokens / seconds, 1) if seconds else 0.0},
+        "filters": {**shards[0]["filters"], "merge": [name for name in merge_stats.seen]},
+    }
+
+
+class DuplicatePassage(Filter):
+    """The same passage text under another passage id: shards cannot see each other's passages,
+    so exact-duplicate passages in different shards each got instructions; keep the first."""
+
+    name = "duplicate_passage"
+
+    def __init__(self) -> None:
+        self.first: dict[str, str] = {}
+
+    def filter(self, record: Record) -> Verdict:
+        key = hashlib.blake2b(ExactDuplicate.normalise(record.output).encode("utf-8"), digest_size=16).hexdigest()
+        passage = record.meta.get("passage_id", record.id)
+        first = self.first.setdefault(key, passage)
+        return True if first == passage else (False, f"same passage as {first}")

@@ -1,0 +1,108 @@
+"""Kill a real generate process with SIGKILL, resume it, and compare with an uninterrupted run;
+shard a run over two real processes (torchrun) and merge it."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from backtranslate.config import GenerateConfig, TrainConfig
+from backtranslate.errors import UserError
+from backtranslate.generate import generate
+from backtranslate.merge import merge
+from backtranslate.seed import load_seed
+from backtranslate.train import train
+
+CORPORA = Path(__file__).resolve().parents[1] / "corpora"
+FILES = ("data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl")
+
+
+@pytest.fixture(scope="module")
+def adapter(tiny_model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("adapter")
+    train(TrainConfig(model=str(tiny_model_dir), output_dir=str(out), max_steps=2, batch_size=4,
+                      max_length=320, precision="fp32"), seed=load_seed("default"))
+    return out
+
+
+def _args(adapter, out, *extra):
+    return ["generate", "--corpus", str(CORPORA), "--model", str(adapter), "--out", str(out),
+            "--max-new-tokens", "16", "--batch-size", "2", "--precision", "fp32", *extra]
+
+
+def _cli(*args, env=None):
+    return [sys.executable, "-m", "backtranslate.cli", *args]
+
+
+def _files(out):
+    return {name: (out / name).read_text() for name in FILES}
+
+
+@pytest.mark.parametrize("decoding", [["--greedy"], ["--num-candidates", "2"]], ids=["greedy", "sampling"])
+def test_sigkill_then_resume_gives_the_uninterrupted_dataset(adapter, tmp_path, decoding):
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    subprocess.run(_cli(*_args(adapter, clean, *decoding)), check=True, capture_output=True)
+
+    proc = subprocess.Popen(_cli(*_args(adapter, killed, *decoding)), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    progress = killed / "progress.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if progress.exists() and progress.read_text().count("\n") >= 1:
+            break
+        time.sleep(0.01)
+    time.sleep(0.15)  # land the kill somewhere inside the next chunk
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (killed / "data.json").exists()  # no final file was half-written
+
+    resumed = subprocess.run(_cli(*_args(adapter, killed, *decoding)), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _files(killed) == _files(clean)
+    rows = [json.loads(line) for line in (killed / "candidates.jsonl").read_text().splitlines()]
+    assert len({r["id"] for r in rows}) == len(rows)  # nothing generated twice
+
+
+def test_final_files_are_replaced_atomically(adapter, tmp_path):
+    out = tmp_path / "ds"
+    generate(GenerateConfig(corpus=str(CORPORA / "emails"), out=str(out), model=str(adapter), greedy=True,
+                            max_new_tokens=8, precision="fp32", max_passages=3))
+    leftovers = [p.name for p in out.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_two_process_torchrun_shards_merge_into_the_single_run(adapter, tmp_path):
+    single, sharded = tmp_path / "single", tmp_path / "sharded"
+    subprocess.run(_cli(*_args(adapter, single, "--greedy")), check=True, capture_output=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m",
+              "backtranslate.cli", *_args(adapter, sharded, "--greedy")]
+    done = subprocess.run(launch, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    shard_runs = [json.loads((sharded / f"shard-{i}-of-2" / "run.json").read_text()) for i in (0, 1)]
+    assert [r["settings"]["shard"] for r in shard_runs] == ["0/2", "1/2"] and all(r["done"] for r in shard_runs)
+    ids = [{json.loads(line)["meta"]["passage_id"] for line in (sharded / f"shard-{i}-of-2" / "candidates.jsonl")
+            .read_text().splitlines()} for i in (0, 1)]
+    assert ids[0] and ids[1] and not ids[0] & ids[1]  # each passage went to exactly one shard
+
+    stats, _ = merge(sharded)
+    merged = json.loads((sharded / "data.json").read_text())
+    expected = json.loads((single / "data.json").read_text())
+    assert merged == expected
+    assert stats["pairs"]["kept"] == len(expected)
+
+
+def test_merge_refuses_incomplete_runs(adapter, tmp_path):
+    out = tmp_path / "partial"
+    generate(GenerateConfig(corpus=str(CORPORA / "emails"), out=str(out), model=str(adapter), greedy=True,
+                            max_new_tokens=8, precision="fp32", shard="0/2"))
+    with pytest.raises(UserError, match="do not make a whole run of 2"):
+        merge(out)
+    with pytest.raises(UserError, match="No shard folders"):
+        merge(tmp_path / "nothing")
