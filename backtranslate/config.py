@@ -52,6 +52,8 @@ class TrainConfig:
     group_by_length: bool = opt(True, "Batch examples of similar length together (less padding, faster).")
     gradient_checkpointing: bool = opt(False, "Trade compute for memory (large models on small GPUs).")
     logging_steps: int = opt(5, "Log the training loss every N steps.")
+    checkpoint_steps: int = opt(0, "Save a checkpoint every N steps into OUTPUT_DIR/checkpoints (0: at each epoch's end).")
+    resume_from_checkpoint: Optional[str] = opt(None, "Continue an interrupted run: 'last' or a checkpoint folder.")
 
     def validate(self) -> list[str]:
         problems = []
@@ -69,6 +71,8 @@ class TrainConfig:
             problems.append("max_length must be at least 32 tokens")
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             problems.append("precision must be one of auto, bf16, fp16, fp32")
+        if self.checkpoint_steps < 0:
+            problems.append("checkpoint_steps must be 0 or positive")
         return problems
 
 

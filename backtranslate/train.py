@@ -40,6 +40,7 @@ class TrainResult:
     tokens_per_second: float
     runtime_s: float
     precision: str
+    steps: int
     skipped: Counter = field(default_factory=Counter)
 
 
@@ -91,6 +92,19 @@ def split(items: list, val_fraction: float, seed: int) -> tuple[list, list]:
 
 def _target_modules(spec: str) -> str | list[str]:
     return "all-linear" if spec.strip() == "all-linear" else [m.strip() for m in spec.split(",") if m.strip()]
+
+
+def _checkpoint(spec: str | None, folder: Path) -> str | bool | None:
+    """'last' -> the newest checkpoint in folder (the Trainer finds it); a path must exist."""
+    if not spec:
+        return None
+    if spec == "last":
+        if not any(folder.glob("checkpoint-*")):
+            raise UserError(f"No checkpoint to resume in {folder}; train without --resume-from-checkpoint first.")
+        return True
+    if not Path(spec).is_dir():
+        raise UserError(f"Checkpoint folder {spec} does not exist.")
+    return spec
 
 
 def _checkpointing(enabled: bool, config_cls: type) -> dict[str, bool]:
@@ -158,7 +172,9 @@ def train(cfg: TrainConfig, seed: SeedSet | None = None) -> TrainResult:
         **_checkpointing(cfg.gradient_checkpointing, SFTConfig),
         **_length_grouping(cfg.group_by_length, SFTConfig),
         eval_strategy="epoch" if val_rows else "no",
-        save_strategy="no",
+        save_strategy="steps" if cfg.checkpoint_steps else "epoch",
+        save_steps=cfg.checkpoint_steps or 500,
+        save_total_limit=2,
         logging_steps=cfg.logging_steps,
         report_to="none",
         seed=cfg.random_seed,
@@ -176,7 +192,7 @@ def train(cfg: TrainConfig, seed: SeedSet | None = None) -> TrainResult:
         eval_dataset=Dataset.from_list(val_rows) if val_rows else None,
     )
     started = time.perf_counter()
-    output = trainer.train()
+    output = trainer.train(resume_from_checkpoint=_checkpoint(cfg.resume_from_checkpoint, out / "checkpoints"))
     runtime = time.perf_counter() - started
     val_loss = trainer.evaluate()["eval_loss"] if val_rows else None
     tokens = trainer.state.num_input_tokens_seen
@@ -185,7 +201,7 @@ def train(cfg: TrainConfig, seed: SeedSet | None = None) -> TrainResult:
         val_loss=float(val_loss) if val_loss is not None else None,
         train_examples=len(train_rows), val_examples=len(val_rows),
         tokens_per_second=tokens / runtime if runtime else 0.0, runtime_s=runtime,
-        precision=precision, skipped=skipped + seed.skipped,
+        precision=precision, steps=trainer.state.global_step, skipped=skipped + seed.skipped,
     )
     if trainer.is_world_process_zero():
         trainer.save_model(str(out))

@@ -114,3 +114,19 @@ def test_checkpointing_is_off_unless_asked(tiny_model_dir, tmp_path):
 
     assert SFTConfig(output_dir=str(tmp_path), use_cpu=True, **_checkpointing(False, SFTConfig)).gradient_checkpointing is False
     assert SFTConfig(output_dir=str(tmp_path), use_cpu=True, **_checkpointing(True, SFTConfig)).gradient_checkpointing is True
+
+
+def test_checkpoints_and_resume_from_checkpoint(tiny_model_dir, tmp_path):
+    first = train(_cfg(tiny_model_dir, tmp_path, max_steps=2, checkpoint_steps=1, val_fraction=0))
+    checkpoints = sorted(p.name for p in (tmp_path / "out" / "checkpoints").glob("checkpoint-*"))
+    assert first.steps == 2 and checkpoints == ["checkpoint-1", "checkpoint-2"]
+    resumed = train(_cfg(tiny_model_dir, tmp_path, max_steps=4, checkpoint_steps=1, val_fraction=0,
+                         resume_from_checkpoint="last"))
+    assert resumed.steps == 4  # continued from step 2, not from scratch
+    history = json.loads((tmp_path / "out" / "backtranslate.json").read_text())["losses"]["history"]
+    assert [h["step"] for h in history if "loss" in h] == [1, 2, 3, 4]
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tiny_model_dir, tmp_path):
+    with pytest.raises(UserError, match="No checkpoint to resume"):
+        train(_cfg(tiny_model_dir, tmp_path, resume_from_checkpoint="last"))
