@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import inspect
 import logging
+import os
 import sys
 import warnings
 from typing import Any, Callable, Optional
@@ -66,6 +67,8 @@ def config_command(cls: type) -> Callable:
                 if dry_run:
                     typer.echo(resolved, nl=False)
                     return
+                # Data-parallel training (accelerate/torchrun): one process speaks for all.
+                console.quiet = section == "train" and int(os.environ.get("RANK", "0")) > 0
                 console.rule(f"[bold]{section}")
                 console.print(resolved.rstrip(), highlight=False)
                 fn(cfg)
