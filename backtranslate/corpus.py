@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from .email_text import BrokenMessage, email_document
+from .email_text import BrokenMessage, NoTextPart, email_document
 from .errors import UserError
 from .records import Record, stable_id
 
@@ -31,6 +31,16 @@ log = logging.getLogger(__name__)
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _SNIFF_BYTES = 8192  # a NUL byte this early means binary, as git and grep decide it
 _MAX_INVALID_SHARE = 0.02  # invalid UTF-8 sequences per byte above which a file is not text at all
+# Latin-1 / Windows-1252 text: no UTF-8 multi-byte sequence, and its non-ASCII bytes sit inside
+# words, next to an ASCII letter ("café", "Größe", "don’t"); random bytes and Greek or Cyrillic
+# code pages do not look like that.
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+_HIGH_BYTE_IN_WORD = re.compile(rb"(?<=[A-Za-z])[\x80-\xff]|[\x80-\xff](?=[A-Za-z])")
+_MIN_IN_WORD_SHARE = 0.5
+# Lone UTF-16 surrogates: JSON escapes such as "\ud83d" without their pair, or raw header bytes
+# the e-mail parser keeps as surrogate escapes. No tokenizer or UTF-8 file can take them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _EXAMPLES = 3
 _DATASET_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 _BOMS = (  # UTF-32 first: its little-endian BOM starts with the UTF-16 one
@@ -47,9 +57,12 @@ EMPTY = "empty"
 TOO_LARGE = "file too large"
 UNSUPPORTED = "unsupported extension"
 MALFORMED_JSON = "malformed JSON line"
+MALFORMED_JSON_FILE = "malformed JSON file"
 NOT_OBJECT = "row is not a JSON object"
 NO_HTML_TEXT = "no main text in HTML"
 BROKEN_EMAIL = "broken e-mail message"
+NO_EMAIL_TEXT = "e-mail has no text part"
+BROKEN_PARQUET = "broken Parquet file"
 SYMLINK_LOOP = "symlink loop"
 
 
@@ -186,6 +199,8 @@ def _read_file(path: Path, source: str, opts: _Options, stats: ReadStats) -> Ite
 
 def _records(docs: Iterable[Doc], source: str, fmt: str, stats: ReadStats) -> Iterator[Record]:
     for row, text, meta in docs:
+        text = _scrub(text)
+        meta = {k: _scrub(v) if isinstance(v, str) else v for k, v in meta.items()}
         if not text.strip():
             stats.skip(EMPTY, source if fmt in _SINGLE else f"{source}#{row}")
             continue
@@ -193,6 +208,11 @@ def _records(docs: Iterable[Doc], source: str, fmt: str, stats: ReadStats) -> It
         stats.documents += 1
         yield Record(output=text, id=stable_id(source, str(row), *([doc_id] if doc_id else [])),
                      meta={"source": source, "row": row, "format": fmt, **meta})
+
+
+def _scrub(text: str) -> str:
+    """Lone surrogates become U+FFFD; left in, they crash the tokenizer or the dataset writer later."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def _unreadable(e: OSError) -> str:
@@ -210,7 +230,8 @@ def _read_small(path: Path, opts: _Options) -> bytes:
 
 
 def decode_text(data: bytes) -> str:
-    """UTF-8 (or UTF-16/32 with a BOM); a few bad bytes become U+FFFD, many mean it is not text."""
+    """UTF-8 (or UTF-16/32 with a BOM, or Latin-1/Windows-1252); a few bad bytes become U+FFFD,
+    many mean it is not text."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding, errors="replace")
@@ -219,11 +240,23 @@ def decode_text(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        text = data.decode("utf-8", errors="replace")
+        pass
+    # Without this, a Latin-1 file lost every accented letter to U+FFFD, or, with enough of
+    # them (French, German), was skipped whole as undecodable.
+    if _looks_western_8bit(data):
+        return data.decode("cp1252", errors="replace")  # a superset of Latin-1's printable characters
+    text = data.decode("utf-8", errors="replace")
     invalid = text.count("\ufffd") - data.count("\ufffd".encode("utf-8"))
     if invalid > _MAX_INVALID_SHARE * len(data):
         raise _Skip(UNDECODABLE)
     return text
+
+
+def _looks_western_8bit(data: bytes) -> bool:
+    if _UTF8_MULTIBYTE.search(data):
+        return False  # some real UTF-8: the invalid bytes are damage, not another encoding
+    high = len(_HIGH_BYTE.findall(data))
+    return len(_HIGH_BYTE_IN_WORD.findall(data)) >= _MIN_IN_WORD_SHARE * high
 
 
 def _read_text(path: Path, source: str, opts: _Options, stats: ReadStats) -> Iterator[Doc]:
@@ -233,6 +266,8 @@ def _read_text(path: Path, source: str, opts: _Options, stats: ReadStats) -> Ite
 def _read_eml(path: Path, source: str, opts: _Options, stats: ReadStats) -> Iterator[Doc]:
     try:
         text, headers = email_document(_read_small(path, opts))
+    except NoTextPart:
+        raise _Skip(NO_EMAIL_TEXT) from None
     except BrokenMessage:
         raise _Skip(BROKEN_EMAIL) from None
     yield 0, text, headers
@@ -249,6 +284,9 @@ def _read_mbox(path: Path, source: str, opts: _Options, stats: ReadStats) -> Ite
         for row, key in enumerate(box.keys()):
             try:
                 text, headers = email_document(box.get_bytes(key), mbox=True)
+            except NoTextPart:
+                stats.skip(NO_EMAIL_TEXT, f"{source}#{row}")
+                continue
             except BrokenMessage:
                 stats.skip(BROKEN_EMAIL, f"{source}#{row}")
                 continue
@@ -289,7 +327,7 @@ def _json_lines(lines: Iterable[str], source: str, stats: ReadStats) -> Iterator
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: [[[[... nested too deep
             stats.skip(MALFORMED_JSON, f"{source}#{row}")
             continue
         yield row, obj
@@ -299,13 +337,24 @@ def _read_json(path: Path, source: str, opts: _Options, stats: ReadStats) -> Ite
     text = decode_text(_read_small(path, opts))
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:  # JSON lines named .json
+    except (json.JSONDecodeError, RecursionError):  # JSON lines named .json, or broken JSON
+        # A file none of whose lines parses is one broken file, not as many broken lines as it has.
+        if not any(_parses(line) for line in text.splitlines() if line.strip()):
+            raise _Skip(MALFORMED_JSON_FILE) from None
         yield from _row_docs(_json_lines(text.splitlines(), source, stats), source, opts, stats)
         return
     if isinstance(data, dict) and opts.text_field not in data:
         lists = [v for v in data.values() if isinstance(v, list)]  # {"data": [...]}
         data = lists[0] if len(lists) == 1 else data
     yield from _row_docs(enumerate(data if isinstance(data, list) else [data]), source, opts, stats)
+
+
+def _parses(line: str) -> bool:
+    try:
+        json.loads(line)
+        return True
+    except (json.JSONDecodeError, RecursionError):
+        return False
 
 
 def _read_csv(path: Path, source: str, opts: _Options, stats: ReadStats) -> Iterator[Doc]:
@@ -322,6 +371,7 @@ def _read_csv(path: Path, source: str, opts: _Options, stats: ReadStats) -> Iter
 
 
 def _read_parquet(path: Path, source: str, opts: _Options, stats: ReadStats) -> Iterator[Doc]:
+    import pyarrow
     import pyarrow.parquet as pq
 
     try:
@@ -333,8 +383,12 @@ def _read_parquet(path: Path, source: str, opts: _Options, stats: ReadStats) -> 
         batches = table.iter_batches(batch_size=1024, columns=columns)  # only the columns we use
         rows = (obj for batch in batches for obj in batch.to_pylist())
         yield from _row_docs(enumerate(rows), source, opts, stats)
-    except ValueError:  # pyarrow's ArrowInvalid: not Parquet, or a corrupt page
-        raise _Skip("broken Parquet file") from None
+    except (ValueError, pyarrow.ArrowException):  # ArrowInvalid and kin: not Parquet, or a corrupt page
+        raise _Skip(BROKEN_PARQUET) from None
+    except OSError as e:
+        if e.errno is not None:  # a real I/O error (vanished, permission): _read_file names it
+            raise
+        raise _Skip(BROKEN_PARQUET) from None  # pyarrow reports corrupt pages ("Corrupt snappy data") as errno-less OSError
 
 
 def _row_docs(rows: Iterable[tuple[int, Any]], source: str, opts: _Options, stats: ReadStats) -> Iterator[Doc]:

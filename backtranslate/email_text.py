@@ -31,10 +31,16 @@ class BrokenMessage(ValueError):
     """The bytes do not parse into a message whose text can be read."""
 
 
+class NoTextPart(ValueError):
+    """The message parses but has no text/plain or text/html part (attachments only)."""
+
+
 def email_document(data: bytes, mbox: bool = False) -> tuple[str, dict[str, str]]:
     """Parse one message into ("Subject: ...\\n\\nbody", header fields).
 
     The subject line is left out when there is none; the text is "" when no body is left.
+    Raises BrokenMessage for bytes that are not a readable message, NoTextPart for one whose only
+    parts are attachments.
     """
     try:
         msg = email.message_from_bytes(data, policy=policy.default)
@@ -66,9 +72,15 @@ def _body(msg: EmailMessage) -> str:
         raise BrokenMessage("MIME structure is broken")
     part = msg.get_body(preferencelist=("plain", "html"))  # attachments are never the body
     if part is None:
-        return ""
+        raise NoTextPart("no text part")
     try:
-        text = part.get_content()
+        raw = part.get_payload(decode=True) or b""
+        if part.get_content_charset() in (None, "us-ascii") and not raw.isascii():
+            # 8-bit text under an ASCII (or no) label is nearly always UTF-8 sent without a
+            # charset; the ASCII decoder would turn every accented letter into U+FFFD.
+            text = raw.decode("utf-8", errors="replace")
+        else:
+            text = part.get_content()
     except LookupError:  # unknown charset label: most such mail is UTF-8 or ASCII anyway
         text = (part.get_payload(decode=True) or b"").decode("utf-8", errors="replace")
     except Exception as e:
