@@ -29,7 +29,7 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
 )
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line in logs and CI
 
 
 def _option(name: str, tp: Any, help: str, default: Any) -> inspect.Parameter:
@@ -152,12 +152,14 @@ def print_generate_summary(result) -> None:
     for col, justify in (("stage", "left"), ("in", "right"), ("kept", "right"), ("dropped", "right")):
         table.add_column(col, justify=justify)
     read_skipped = sum(s["read"]["skipped"].values())
-    table.add_row("files -> documents", str(s["read"]["files"]), str(s["read"]["documents"]), str(read_skipped))
+    # Reading turns files into documents (an mbox or a JSONL file holds many); skips count both
+    # whole files and single rows or messages.
+    table.add_row("read (files -> documents)", str(s["read"]["files"]), str(s["read"]["documents"]), str(read_skipped))
     p, q = s["passages"], s["pairs"]
     table.add_row("passages", str(p["segmented"]), str(p["kept"]), str(sum(p["dropped"].values())))
     table.add_row("pairs", str(q["candidates"]), str(q["kept"]), str(q["rejected"]))
     console.print(table)
-    reasons = [("file", k, v) for k, v in s["read"]["skipped"].items()]
+    reasons = [("read", k, v) for k, v in s["read"]["skipped"].items()]
     reasons += [("passage", k, v) for k, v in p["dropped"].items()]
     reasons += [("pair", k, v) for k, v in q["dropped"].items()]
     if reasons:

@@ -255,8 +255,8 @@ def decode_text(data: bytes) -> str:
 def _looks_western_8bit(data: bytes) -> bool:
     if _UTF8_MULTIBYTE.search(data):
         return False  # some real UTF-8: the invalid bytes are damage, not another encoding
-    high = len(_HIGH_BYTE.findall(data))
-    return len(_HIGH_BYTE_IN_WORD.findall(data)) >= _MIN_IN_WORD_SHARE * high
+    high = _HIGH_BYTE.subn(b"", data)[1]  # counts without a list of matches
+    return _HIGH_BYTE_IN_WORD.subn(b"", data)[1] >= _MIN_IN_WORD_SHARE * high
 
 
 def _read_text(path: Path, source: str, opts: _Options, stats: ReadStats) -> Iterator[Doc]:
@@ -385,10 +385,10 @@ def _read_parquet(path: Path, source: str, opts: _Options, stats: ReadStats) -> 
         yield from _row_docs(enumerate(rows), source, opts, stats)
     except (ValueError, pyarrow.ArrowException):  # ArrowInvalid and kin: not Parquet, or a corrupt page
         raise _Skip(BROKEN_PARQUET) from None
-    except OSError as e:
+    except OSError as e:  # pyarrow reports a corrupt page ("Corrupt snappy compressed data") as an errno-less OSError
         if e.errno is not None:  # a real I/O error (vanished, permission): _read_file names it
             raise
-        raise _Skip(BROKEN_PARQUET) from None  # pyarrow reports corrupt pages ("Corrupt snappy data") as errno-less OSError
+        raise _Skip(BROKEN_PARQUET) from None
 
 
 def _row_docs(rows: Iterable[tuple[int, Any]], source: str, opts: _Options, stats: ReadStats) -> Iterator[Doc]:

@@ -23,7 +23,7 @@ from .engine import BackwardModel, Decoding
 from .filters import FilterStats, apply_filters, default_pair_filters, default_passage_filters
 from .passages import TokenMeter, segment_all
 from .records import Record
-from .resume import mark_done, open_run, record_chunk
+from .resume import check_writable, mark_done, open_run, record_chunk
 
 OUTPUTS = ("data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md",
            "data.parquet", "hf")
@@ -78,10 +78,13 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
     settings = {**to_dict(cfg), "shard": f"{shard[0]}/{shard[1]}" if shard else None}
     read_stats = ReadStats()
     docs = read_corpus(cfg.corpus, text_field=cfg.text_field, id_field=cfg.id_field, stats=read_stats)
+    check_writable(out)
+    # The model loads before the output folder is touched: a typo in --model must neither clear
+    # an earlier dataset (--overwrite) nor leave a run.json behind.
+    model = BackwardModel(cfg.model, cfg.template, cfg.precision)
     progress = open_run(out, settings, OUTPUTS, cfg.overwrite, cfg.resume)
     if progress.done and (out / "stats.json").exists():
         return _finished(out)
-    model = BackwardModel(cfg.model, cfg.template, cfg.precision)
     decoding = Decoding(num_candidates=cfg.num_candidates, greedy=cfg.greedy, temperature=cfg.temperature,
                         top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                         seed=cfg.random_seed)
@@ -140,7 +143,7 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
         "model": {"spec": cfg.model, "base": model.base, "template": model.template.name,
                   "precision": model.precision},
         "read": {"files": read_stats.files, "documents": read_stats.documents,
-                 "skipped": dict(read_stats.skipped)},
+                 "skipped": dict(read_stats.skipped), "skipped_examples": read_stats.examples},
         "passages": {"segmented": segmented.count, "kept": sent,
                      "dropped": {k: v for k, v in passage_stats.dropped.items() if v}},
         "pairs": {"candidates": writers["candidates"].count, "kept": writers["data"].count,

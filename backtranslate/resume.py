@@ -54,6 +54,17 @@ def _read_progress(path: Path) -> list[dict[str, Any]]:
     return lines
 
 
+def check_writable(out: Path) -> None:
+    """Fail before any slow work when the output folder cannot be made or written."""
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"Cannot write to output folder {out}: {probe} is not a folder.")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"Cannot write to output folder {out}: {probe} is not writable.")
+
+
 def open_run(out: Path, settings: dict[str, Any], outputs: tuple[str, ...], overwrite: bool, resume: bool) -> Progress:
     """Start, resume or refuse a run in ``out``; returns the progress to continue from."""
     run_path = out / RUN_FILE

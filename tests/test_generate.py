@@ -136,3 +136,15 @@ def test_gpu_generation_in_bf16(tiny_adapter, tmp_path):
         pytest.skip("needs a GPU")
     result = generate(_cfg(tiny_adapter, tmp_path, precision="auto", max_passages=4, filter=False))
     assert result.stats["model"]["precision"] == "bf16" and result.stats["pairs"]["candidates"] == 4
+
+
+def test_a_bad_model_leaves_an_earlier_dataset_and_folder_untouched(tiny_adapter, tmp_path):
+    cfg = _cfg(tiny_adapter, tmp_path, max_passages=2)
+    generate(cfg)
+    before = sorted(p.name for p in (tmp_path / "ds").iterdir())
+    with pytest.raises(UserError, match="not found"):
+        generate(_cfg("./nowhere", tmp_path, max_passages=2, overwrite=True))
+    assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == before
+    with pytest.raises(UserError, match="not found"):
+        generate(_cfg("./nowhere", tmp_path / "fresh"))
+    assert not (tmp_path / "fresh").exists()
