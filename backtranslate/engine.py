@@ -49,8 +49,12 @@ class BackwardModel:
 
             model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
-        # Under torchrun / accelerate launch each process takes the GPU of its local rank.
-        self.device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}" if torch.cuda.is_available() else "cpu"
+        # Under torchrun / accelerate launch each process takes the GPU of its local rank (ranks
+        # share GPUs round-robin when there are more processes than GPUs).
+        if torch.cuda.is_available():
+            self.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"
+        else:
+            self.device = "cpu"
         self.model = model.to(device=self.device, dtype=dtype).eval()
         tokenizer.padding_side = "left"  # generation continues from the right end of each row
         self.tokenizer = tokenizer
