@@ -134,6 +134,7 @@ def test_resume_without_a_checkpoint_is_a_clear_error(tiny_model_dir, tmp_path):
 
 def test_data_parallel_training_over_two_processes(tiny_model_dir, tmp_path):
     # torchrun is what `accelerate launch --multi_gpu` runs underneath; on CPUs it uses gloo.
+    import os
     import subprocess
     import sys
 
@@ -141,7 +142,9 @@ def test_data_parallel_training_over_two_processes(tiny_model_dir, tmp_path):
     launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "backtranslate.cli", "train", "--model", str(tiny_model_dir), "--output-dir", str(out),
               "--max-steps", "2", "--batch-size", "4", "--max-length", "320", "--precision", "fp32",
               "--val-fraction", "0", "--logging-steps", "1"]
-    done = subprocess.run(launch, capture_output=True, text=True, timeout=300)
+    # On the CPU (gloo) everywhere: DDP wants one GPU per process, and a test machine may have one.
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(launch, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.count("train summary") == 1  # rank 0 speaks for both
     manifest = json.loads((out / "backtranslate.json").read_text())
