@@ -197,6 +197,31 @@ def merge(out: str = typer.Argument(..., help="The --out of a sharded generate r
 
 
 @app.command()
+def curate(dataset: str = typer.Argument(..., help="A generate output folder, or a JSON/JSONL/CSV/Parquet file of pairs."),
+           out: Optional[str] = typer.Option(None, "--out", help="Where the curated dataset goes [default: DATASET/curated]."),
+           scorer: str = typer.Option("likelihood", "--scorer", help="likelihood (instruction-following gain) or rubric (Humpback's 1-5 rating)."),
+           model: str = typer.Option("default", "--model", "--judge", help="Forward model (likelihood) or judge (rubric)."),
+           threshold: Optional[float] = typer.Option(None, "--threshold", help="Keep pairs scoring at least this (rubric: 1-5; likelihood: nats/token, e.g. 0)."),
+           ) -> None:
+    """Self-curation: score every pair and keep those at or above --threshold (all, if none is given).
+
+    Example: backtranslate curate runs/demo/dataset --scorer rubric --threshold 4
+    """
+    from pathlib import Path
+
+    from .curate import curate_dataset
+
+    target = out or str(Path(dataset) / "curated")
+    with user_errors():
+        stats = curate_dataset(dataset, target, scorer, model, threshold)
+    table = Table(title="curate summary", show_header=False)
+    for key in ("scorer", "threshold", "pairs", "kept", "rejected", "unparsed", "mean_score"):
+        table.add_row(key, str(stats[key]))
+    table.add_row("output", target)
+    console.print(table)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)

@@ -1,0 +1,221 @@
+"""Stage: self-curation. Score each (instruction, output) pair and keep those above a threshold.
+
+Two scorers, as in Humpback and the instruction-following-difficulty (IFD) line of work:
+- ``rubric``: an instruct model (the judge) rates the pair on Humpback's 5-point quality scale;
+  the score is parsed from its answer, and answers with no score are counted, not guessed.
+- ``likelihood``: how much the instruction helps a forward model predict the output,
+  mean log p(output | instruction) - mean log p(output), in nats per token. Cheap, and useful
+  even with small models: a mismatched instruction does not help.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional
+
+from . import models
+from .records import Record
+from .templates import get_template
+
+RUBRIC = """Below is an instruction from a user and a candidate answer. Evaluate whether or not the answer is a good example of how an AI assistant should respond to the instruction. Rate it on this 5-point scale:
+1: The answer is incomplete, vague, off-topic, controversial, or not what the user asked for; content may be missing or in the wrong order.
+2: The answer addresses most of the request but not directly; it may only outline a method instead of doing the task.
+3: The answer is helpful and covers the basic request, but it reads like another person's writing (a blog post, web page or search result) rather than an assistant's reply.
+4: The answer is written as an assistant's reply, focused on the instruction, complete, clear and well organised; it could be a little more concise or focused.
+5: The answer is a perfect reply from an AI assistant: focused, helpful, expert, well written, with nothing irrelevant.
+
+Instruction: {instruction}
+
+Answer: {output}
+
+Give a brief reason, then write "Score: <rating>" on the last line."""
+
+_SCORE_PATTERNS = (
+    re.compile(r"score\W{0,4}\s*([1-5])(?:\s*/\s*5)?\b", re.IGNORECASE),
+    re.compile(r"\b([1-5])\s*/\s*5\b"),
+    re.compile(r"(?:rating|rate it|rated)\W{0,4}\s*([1-5])\b", re.IGNORECASE),
+    re.compile(r"^\W*([1-5])\W*$"),
+)
+
+
+def parse_score(answer: str) -> Optional[int]:
+    """The 1-5 score in a judge's answer ("Score: 4", "**Score:** 4/5", "Rating: 3", "5"), the
+    last one when there are several; None when there is none."""
+    for pattern in _SCORE_PATTERNS:
+        found = pattern.findall(answer.strip())
+        if found:
+            return int(found[-1])
+    return None
+
+
+@dataclass
+class ScoredPair:
+    record: Record
+    score: Optional[float]
+    detail: str = ""
+
+
+class LikelihoodScorer:
+    """Instruction-following gain of a forward model, batched, on CPU or GPU."""
+
+    name = "likelihood"
+
+    def __init__(self, model: str = "default", max_tokens: int = 256, batch_size: int = 8) -> None:
+        import torch
+
+        self.model, self.tokenizer = models.load(model, dtype=torch.float32)
+        self.model.eval()
+        self.template = get_template("alpaca")
+        self.max_tokens, self.batch_size = max_tokens, batch_size
+
+    def _mean_logprob(self, prefixes: list[str], outputs: list[str]) -> list[float]:
+        """Mean log p(output tokens | prefix), one forward pass per batch."""
+        import torch
+
+        tok = self.tokenizer
+        rows, spans = [], []
+        for prefix, output in zip(prefixes, outputs):
+            p = tok(prefix, add_special_tokens=False)["input_ids"] if prefix else []
+            o = tok(output, add_special_tokens=False)["input_ids"][: self.max_tokens]
+            if not p:  # an unconditional score still needs one token to predict the first from
+                p = [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
+            rows.append(p + o)
+            spans.append((len(p), len(p) + len(o)))
+        width = max(len(r) for r in rows)
+        pad = tok.pad_token_id
+        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        with torch.inference_mode():
+            logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
+        logprobs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+        out = []
+        for i, (start, end) in enumerate(spans):
+            token_lp = logprobs[i, start - 1:end - 1]
+            out.append(float(token_lp.mean()) if end > start else 0.0)
+        return out
+
+    def score(self, records: list[Record]) -> list[ScoredPair]:
+        scored = []
+        for i in range(0, len(records), self.batch_size):
+            batch = records[i:i + self.batch_size]
+            prompts = [self.template.prompt(r) for r in batch]
+            outputs = [r.output for r in batch]
+            conditional = self._mean_logprob(prompts, outputs)
+            unconditional = self._mean_logprob(["" for _ in batch], outputs)
+            for r, c, u in zip(batch, conditional, unconditional):
+                scored.append(ScoredPair(r, round(c - u, 4), f"log p(out|instr) {c:.3f}, log p(out) {u:.3f}"))
+        return scored
+
+
+class RubricScorer:
+    """Humpback's 5-point rating, asked of an instruct model through its chat template."""
+
+    name = "rubric"
+
+    def __init__(self, judge: str = "default", max_new_tokens: int = 96, batch_size: int = 8,
+                 precision: str = "auto") -> None:
+        import torch
+
+        from .hardware import resolve_precision
+
+        self.model, self.tokenizer = models.load(judge, dtype=torch.float32)
+        precision = resolve_precision(precision)
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model = self.model.to(device=self.device, dtype=dtype).eval()
+        self.tokenizer.padding_side = "left"
+        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+
+    def _prompt(self, r: Record) -> str:
+        instruction = f"{r.instruction}\n\n{r.input}" if r.input else r.instruction
+        messages = [{"role": "user", "content": RUBRIC.format(instruction=instruction, output=r.output)}]
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return messages[0]["content"] + "\n\n"
+
+    def score(self, records: list[Record]) -> list[ScoredPair]:
+        import torch
+
+        scored = []
+        for i in range(0, len(records), self.batch_size):
+            batch = records[i:i + self.batch_size]
+            enc = self.tokenizer([self._prompt(r) for r in batch], return_tensors="pt", padding=True,
+                                 add_special_tokens=False).to(self.device)
+            with torch.inference_mode():
+                out = self.model.generate(**enc, do_sample=False, max_new_tokens=self.max_new_tokens,
+                                          pad_token_id=self.tokenizer.pad_token_id)
+            answers = self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            for r, answer in zip(batch, answers):
+                scored.append(ScoredPair(r, parse_score(answer), answer.strip()[-300:]))
+        return scored
+
+
+SCORERS = {"likelihood": LikelihoodScorer, "rubric": RubricScorer}
+
+
+def curate(records: Iterable[Record], scorer: Any, threshold: Optional[float]) -> tuple[list[Record], list[Record], dict]:
+    """Score every pair into ``meta["scores"][scorer.name]``; keep those at or above threshold.
+    Unscored pairs (a rubric answer without a score) are rejected and counted."""
+    records = list(records)
+    kept, rejected, unparsed = [], [], 0
+    for pair in scorer.score(records):
+        r = pair.record
+        r.meta.setdefault("scores", {})[scorer.name] = pair.score
+        r.meta.setdefault("score_details", {})[scorer.name] = pair.detail
+        if pair.score is None:
+            unparsed += 1
+            r.meta["reject_reason"] = f"curate_{scorer.name}: no score in the judge's answer"
+            rejected.append(r)
+        elif threshold is not None and pair.score < threshold:
+            r.meta["reject_reason"] = f"curate_{scorer.name}: score {pair.score} < {threshold}"
+            rejected.append(r)
+        else:
+            kept.append(r)
+    scores = [p for p in (r.meta["scores"][scorer.name] for r in records) if p is not None]
+    stats = {"scorer": scorer.name, "threshold": threshold, "pairs": len(records), "kept": len(kept),
+             "rejected": len(rejected), "unparsed": unparsed,
+             "mean_score": round(sum(scores) / len(scores), 4) if scores else None}
+    return kept, rejected, stats
+
+
+def load_pairs(dataset: str) -> list[Record]:
+    """A generate output folder (its data.jsonl, scores and provenance kept) or any seed layout."""
+    from pathlib import Path
+
+    from .dataset import read_jsonl
+    from .seed import load_seed
+
+    folder = Path(dataset)
+    if (folder / "data.jsonl").is_file():
+        return [Record(output=r["output"], instruction=r["instruction"], input=r["input"], id=r["id"],
+                       meta=r.get("meta", {})) for r in read_jsonl(folder / "data.jsonl")]
+    return load_seed(dataset).records
+
+
+def curate_dataset(dataset: str, out: str, scorer_name: str = "likelihood", model: str = "default",
+                   threshold: Optional[float] = None) -> dict:
+    """Score a dataset and write the curated copy (data.json, data.jsonl, rejected.jsonl, stats.json)."""
+    from pathlib import Path
+
+    from .dataset import JsonlWriter, record_row, write_alpaca_json
+    from .errors import UserError
+    from .io import write_json_atomic
+
+    if scorer_name not in SCORERS:
+        raise UserError(f"Unknown scorer '{scorer_name}': choose {' or '.join(SCORERS)}.")
+    records = load_pairs(dataset)
+    scorer = SCORERS[scorer_name](model)
+    kept, rejected, stats = curate(records, scorer, threshold)
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    for name, rows in (("data", kept), ("rejected", rejected)):
+        (target / f"{name}.jsonl").write_text("")
+        writer = JsonlWriter(target / f"{name}.jsonl")
+        for r in rows:
+            writer.write({**record_row(r), **({"reason": r.meta["reject_reason"]} if name == "rejected" else {})})
+        writer.close()
+    write_alpaca_json(target / "data.jsonl", target / "data.json")
+    stats.update(dataset=dataset, model=model)
+    write_json_atomic(target / "stats.json", stats)
+    return stats
