@@ -196,6 +196,47 @@ def merge(out: str = typer.Argument(..., help="The --out of a sharded generate r
     print_generate_summary(GenerateResult(out=Path(out), stats=stats, examples=examples))
 
 
+@app.command("eval")
+def eval_command(
+    model: str = typer.Option(..., "--model", help="A folder written by `train` (compared with its base, zero-shot), or any model."),
+    heldout: str = typer.Option(..., "--heldout", help="Held-out (instruction, response) pairs in any seed layout."),
+    fields: Optional[str] = typer.Option(None, "--fields", help="Map columns by hand, as for --seed."),
+    baseline: str = typer.Option("auto", "--baseline", help="'auto' (the trained model's base, zero-shot), 'none', or a model."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate only the first N pairs."),
+    report: Optional[str] = typer.Option(None, "--report", help="Where the JSON report goes [default: MODEL/eval.json or eval.json]."),
+    precision: str = typer.Option("auto", "--precision", help="auto, bf16, fp16 or fp32."),
+) -> None:
+    """Measure how well the backward model recovers human instructions: ROUGE-L and embedding
+    cosine against the held-out instruction, side by side with zero-shot reverse prompting.
+
+    Example: backtranslate eval --model runs/demo/backward --heldout ../shared/data/self-instruct-seed-tasks.jsonl
+    """
+    from pathlib import Path
+
+    from .evaluate import evaluate, write_report
+
+    with user_errors():
+        result = evaluate(model, heldout, fields=fields, baseline=None if baseline == "none" else baseline,
+                          limit=limit, precision=precision)
+        target = report or str(Path(model) / "eval.json" if Path(model).is_dir() else "eval.json")
+        write_report(result, target)
+    table = Table(title=f"eval on {result['heldout']['pairs']} held-out pairs")
+    for col in ("model", "ROUGE-L", "cosine"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for key, name in (("model", result["model"]), ("baseline", result.get("baseline_model"))):
+        m = (result["metrics"] or {}).get(key)
+        if m:
+            table.add_row(f"{name} ({key})", f"{m['rouge_l']:.4f}", f"{m['cosine']:.4f}")
+    console.print(table)
+    if result.get("ratio"):
+        console.print(f"trained / zero-shot: ROUGE-L {result['ratio']['rouge_l']}, cosine {result['ratio']['cosine']}")
+    for ex in result["examples"][:3]:
+        console.print(f"[cyan]human:[/cyan] {ex['human']}\n[cyan]model:[/cyan] {ex['model']}"
+                      + (f"\n[cyan]baseline:[/cyan] {ex['baseline']}" if ex.get("baseline") is not None else "") + "\n",
+                      highlight=False)
+    console.print(f"Report written to {target}", highlight=False)
+
+
 @app.command()
 def curate(dataset: str = typer.Argument(..., help="A generate output folder, or a JSON/JSONL/CSV/Parquet file of pairs."),
            out: Optional[str] = typer.Option(None, "--out", help="Where the curated dataset goes [default: DATASET/curated]."),
