@@ -113,6 +113,11 @@ def train(cfg: TrainConfig) -> None:
     table.add_row("validation loss", "-" if result.val_loss is None else f"{result.val_loss:.4f}")
     table.add_row("tokens/s", f"{result.tokens_per_second:.1f}")
     table.add_row("time", f"{result.runtime_s:.1f} s")
+    if result.eval:
+        for role in ("model", "baseline"):
+            m = (result.eval["metrics"] or {}).get(role)
+            if m:
+                table.add_row(f"held-out {role} ROUGE-L / cosine", f"{m['rouge_l']:.4f} / {m['cosine']:.4f}")
     table.add_row("adapter", str(result.output_dir))
     console.print(table)
 

@@ -47,6 +47,8 @@ class TrainConfig:
     gradient_accumulation_steps: int = opt(1, "Steps to accumulate before each optimizer update.")
     max_length: int = opt(512, "Most tokens per example; long responses are cut so the instruction always fits.")
     val_fraction: float = opt(0.1, "Share of the seed held out to report validation loss (0 turns it off).")
+    eval_fraction: float = opt(0.0, "Share of the seed held out of training entirely and evaluated at the end "
+                                    "(ROUGE-L and cosine vs zero-shot, as `backtranslate eval`); 0 turns it off.")
     random_seed: int = opt(42, "Seed for the split, LoRA init and data order.")
     precision: str = opt("auto", "auto (bf16 where the CPU/GPU supports it, else fp32), bf16, fp16 or fp32.")
     group_by_length: bool = opt(True, "Batch examples of similar length together (less padding, faster).")
@@ -63,6 +65,8 @@ class TrainConfig:
             problems.append("lora_dropout must be in [0, 1)")
         if not 0 <= self.val_fraction < 1:
             problems.append("val_fraction must be in [0, 1)")
+        if not 0 <= self.eval_fraction < 1:
+            problems.append("eval_fraction must be in [0, 1)")
         if self.epochs <= 0 and self.max_steps <= 0:
             problems.append("set epochs > 0 or max_steps > 0")
         if self.learning_rate <= 0 or self.batch_size <= 0 or self.gradient_accumulation_steps <= 0:

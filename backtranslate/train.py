@@ -19,7 +19,7 @@ from . import models
 from .config import TrainConfig, to_dict
 from .errors import UserError
 from .hardware import resolve_precision
-from .io import write_json_atomic
+from .io import write_json_atomic, write_text_atomic
 from .records import Record
 from .seed import SeedSet, load_seed
 from .templates import Template, get_template
@@ -42,6 +42,7 @@ class TrainResult:
     precision: str
     steps: int
     skipped: Counter = field(default_factory=Counter)
+    eval: dict[str, Any] | None = None
 
 
 def fit_to_length(record: Record, template: Template, tokenizer: Any, max_length: int) -> Record | None:
@@ -150,7 +151,9 @@ def train(cfg: TrainConfig, seed: SeedSet | None = None) -> TrainResult:
     # autocast, which measured faster here than bf16 weights with fp32 adapters.
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32) if on_gpu else torch.float32
     model, tokenizer = models.load(cfg.model, dtype=dtype)
-    examples, skipped = build_examples(seed.records, template, tokenizer, cfg.max_length)
+    # Pairs held out for the end-of-training evaluation never reach the trainer, not even as validation.
+    train_records, eval_records = split(seed.records, cfg.eval_fraction, cfg.random_seed)
+    examples, skipped = build_examples(train_records, template, tokenizer, cfg.max_length)
     if not examples:
         raise UserError(f"No seed pair fits max_length={cfg.max_length}; raise --max-length.")
     train_rows, val_rows = split(examples, cfg.val_fraction, cfg.random_seed)
@@ -206,8 +209,25 @@ def train(cfg: TrainConfig, seed: SeedSet | None = None) -> TrainResult:
     if trainer.is_world_process_zero():
         trainer.save_model(str(out))
         tokenizer.save_pretrained(str(out))
-        write_json_atomic(out / MANIFEST, manifest(cfg, seed, result, trainer))
+        record = manifest(cfg, seed, result, trainer)
+        write_json_atomic(out / MANIFEST, record)
+        if eval_records:
+            record["eval"] = _evaluate_heldout(out, eval_records, cfg.precision)
+            result.eval = record["eval"]
+            write_json_atomic(out / MANIFEST, record)
     return result
+
+
+def _evaluate_heldout(out: Path, records: list[Record], precision: str) -> dict[str, Any]:
+    """The `eval` command on the held-out seed pairs: the saved adapter against its base, zero-shot."""
+    from .evaluate import evaluate, write_report
+
+    heldout = out / "heldout.jsonl"
+    write_text_atomic(heldout, "".join(json.dumps(r.to_alpaca(), ensure_ascii=False) + "\n" for r in records))
+    report = evaluate(str(out), str(heldout), baseline="auto", precision=precision)
+    write_report(report, out / "eval.json")
+    return {"pairs": report["heldout"]["pairs"], "metrics": report["metrics"], "ratio": report["ratio"],
+            "report": "eval.json"}
 
 
 def manifest(cfg: TrainConfig, seed: SeedSet, result: TrainResult, trainer: Any) -> dict[str, Any]:

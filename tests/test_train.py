@@ -154,3 +154,15 @@ def test_data_parallel_training_over_two_processes(tiny_model_dir, tmp_path):
 
     steps_per_epoch = math.ceil(manifest["examples"]["train"] / 8)
     assert manifest["losses"]["history"][-1]["epoch"] == pytest.approx(2 / steps_per_epoch)
+
+
+def test_eval_fraction_holds_pairs_out_and_evaluates_them(tiny_model_dir, tmp_path):
+    seed = load_seed("default")
+    seed.records = seed.records[:20]
+    result = train(_cfg(tiny_model_dir, tmp_path, max_steps=1, eval_fraction=0.2, val_fraction=0.25), seed=seed)
+    out = tmp_path / "out"
+    heldout = [json.loads(line) for line in (out / "heldout.jsonl").read_text().splitlines()]
+    assert len(heldout) == 4 and result.train_examples + result.val_examples + result.skipped.total() == 16
+    manifest = json.loads((out / "backtranslate.json").read_text())
+    assert manifest["eval"]["pairs"] == 4 and set(manifest["eval"]["metrics"]) == {"model", "baseline"}
+    assert json.loads((out / "eval.json").read_text())["heldout"]["pairs"] == 4
