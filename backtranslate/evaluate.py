@@ -53,8 +53,16 @@ def _passages(pairs: list[Record], tokenizer: Any, max_tokens: int | None) -> li
     return passages
 
 
-def _write_instructions(model: BackwardModel, passages: list[Record], decoding: Decoding) -> list[str]:
-    candidates = list(model.generate(passages, replace(decoding, num_candidates=1)))
+def _write_instructions(model: BackwardModel, passages: list[Record], decoding: Decoding, label: str = "") -> list[str]:
+    from tqdm.auto import tqdm
+
+    candidates: list[Record] = []
+    step = decoding.batch_size * 4  # a few length-sorted batches at a time, so progress moves
+    with tqdm(total=len(passages), desc=f"eval: {label} writes instructions", unit="pair") as bar:
+        for start in range(0, len(passages), step):
+            chunk = passages[start:start + step]
+            candidates.extend(model.generate(chunk, replace(decoding, num_candidates=1)))
+            bar.update(len(chunk))
     got = [c.meta["passage_id"] for c in candidates]
     if got != [p.id for p in passages]:  # the metrics compare by position, so this must hold
         raise RuntimeError("backward model returned candidates out of order")
@@ -113,7 +121,7 @@ def evaluate(model: str, heldout: str, fields: str | None = None, baseline: str 
                                  precision=precision)
         # Cut once, with the first model's tokenizer, so both models see exactly the same text.
         passages = passages or _passages(pairs, backward.tokenizer, max_response_tokens)
-        predictions[role] = _write_instructions(backward, passages, decoding)
+        predictions[role] = _write_instructions(backward, passages, decoding, role)
         _release(backward)
         seconds[role] = round(time.perf_counter() - t, 2)
 
