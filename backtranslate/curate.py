@@ -65,7 +65,9 @@ class LikelihoodScorer:
         import torch
 
         self.model, self.tokenizer = models.load(model, dtype=torch.float32)
-        self.model.eval()
+        # Log-probabilities stay in fp32 on every device: the score is a small difference of two.
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model = self.model.to(self.device).eval()
         self.template = get_template("alpaca")
         self.max_tokens, self.batch_size = max_tokens, batch_size
 
@@ -86,6 +88,7 @@ class LikelihoodScorer:
         pad = tok.pad_token_id
         ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
         mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        ids, mask = ids.to(self.device), mask.to(self.device)
         with torch.inference_mode():
             logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
         logprobs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
