@@ -2,12 +2,9 @@ import json
 
 import pytest
 
-from backtranslate.config import TrainConfig
 from backtranslate.engine import Decoding
 from backtranslate.evaluate import evaluate, heldout_pairs, write_report
 from backtranslate.metrics import default_embedder, roc_auc, rouge_l
-from backtranslate.seed import load_seed
-from backtranslate.train import train
 from tests.conftest import SHARED_DATA
 
 FAST = Decoding(greedy=True, max_new_tokens=8, batch_size=4)
@@ -21,14 +18,6 @@ HELDOUT = [
     {"instruction": "Write a haiku about rain.", "input": "",
      "output": "Soft rain on the roof\nwhispers to the sleeping town\nmorning comes washed clean"},
 ]
-
-
-@pytest.fixture(scope="module")
-def tiny_adapter(tiny_model_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("adapter")
-    train(TrainConfig(model=str(tiny_model_dir), output_dir=str(out), max_steps=2, batch_size=4,
-                      max_length=320, precision="fp32"), seed=load_seed("default"))
-    return out
 
 
 @pytest.fixture()

@@ -5,23 +5,12 @@ import pytest
 from typer.testing import CliRunner
 
 from backtranslate.cli import app
-from backtranslate.config import GenerateConfig, TrainConfig
+from backtranslate.config import GenerateConfig
 from backtranslate.errors import UserError
 from backtranslate.generate import generate
-from backtranslate.seed import load_seed
-from backtranslate.train import train
 
 CORPORA = Path(__file__).resolve().parents[1] / "corpora"
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def tiny_adapter(tiny_model_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("adapter")
-    seed = load_seed("default")
-    train(TrainConfig(model=str(tiny_model_dir), output_dir=str(out), max_steps=2, batch_size=4,
-                      max_length=320, precision="fp32"), seed=seed)
-    return out
 
 
 def _cfg(model, tmp_path, **kw):

@@ -11,23 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from backtranslate.config import GenerateConfig, TrainConfig
+from backtranslate.config import GenerateConfig
 from backtranslate.errors import UserError
 from backtranslate.generate import generate
 from backtranslate.merge import merge
-from backtranslate.seed import load_seed
-from backtranslate.train import train
 
 CORPORA = Path(__file__).resolve().parents[1] / "corpora"
 FILES = ("data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl")
-
-
-@pytest.fixture(scope="module")
-def adapter(tiny_model_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("adapter")
-    train(TrainConfig(model=str(tiny_model_dir), output_dir=str(out), max_steps=2, batch_size=4,
-                      max_length=320, precision="fp32"), seed=load_seed("default"))
-    return out
 
 
 def _args(adapter, out, *extra):
@@ -44,11 +34,11 @@ def _files(out):
 
 
 @pytest.mark.parametrize("decoding", [["--greedy"], ["--num-candidates", "2"]], ids=["greedy", "sampling"])
-def test_sigkill_then_resume_gives_the_uninterrupted_dataset(adapter, tmp_path, decoding):
+def test_sigkill_then_resume_gives_the_uninterrupted_dataset(tiny_adapter, tmp_path, decoding):
     clean, killed = tmp_path / "clean", tmp_path / "killed"
-    subprocess.run(_cli(*_args(adapter, clean, *decoding)), check=True, capture_output=True)
+    subprocess.run(_cli(*_args(tiny_adapter, clean, *decoding)), check=True, capture_output=True)
 
-    proc = subprocess.Popen(_cli(*_args(adapter, killed, *decoding)), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(_cli(*_args(tiny_adapter, killed, *decoding)), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     progress = killed / "progress.jsonl"
     deadline = time.time() + 120
@@ -62,27 +52,27 @@ def test_sigkill_then_resume_gives_the_uninterrupted_dataset(adapter, tmp_path, 
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert not (killed / "data.json").exists()  # no final file was half-written
 
-    resumed = subprocess.run(_cli(*_args(adapter, killed, *decoding)), capture_output=True, text=True)
+    resumed = subprocess.run(_cli(*_args(tiny_adapter, killed, *decoding)), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert _files(killed) == _files(clean)
     rows = [json.loads(line) for line in (killed / "candidates.jsonl").read_text().splitlines()]
     assert len({r["id"] for r in rows}) == len(rows)  # nothing generated twice
 
 
-def test_final_files_are_replaced_atomically(adapter, tmp_path):
+def test_final_files_are_replaced_atomically(tiny_adapter, tmp_path):
     out = tmp_path / "ds"
-    generate(GenerateConfig(corpus=str(CORPORA / "emails"), out=str(out), model=str(adapter), greedy=True,
+    generate(GenerateConfig(corpus=str(CORPORA / "emails"), out=str(out), model=str(tiny_adapter), greedy=True,
                             max_new_tokens=8, precision="fp32", max_passages=3))
     leftovers = [p.name for p in out.iterdir() if p.name.startswith(".")]
     assert leftovers == []
 
 
-def test_two_process_torchrun_shards_merge_into_the_single_run(adapter, tmp_path):
+def test_two_process_torchrun_shards_merge_into_the_single_run(tiny_adapter, tmp_path):
     single, sharded = tmp_path / "single", tmp_path / "sharded"
-    subprocess.run(_cli(*_args(adapter, single, "--greedy")), check=True, capture_output=True)
+    subprocess.run(_cli(*_args(tiny_adapter, single, "--greedy")), check=True, capture_output=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m",
-              "backtranslate.cli", *_args(adapter, sharded, "--greedy")]
+              "backtranslate.cli", *_args(tiny_adapter, sharded, "--greedy")]
     done = subprocess.run(launch, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     shard_runs = [json.loads((sharded / f"shard-{i}-of-2" / "run.json").read_text()) for i in (0, 1)]
@@ -98,9 +88,9 @@ def test_two_process_torchrun_shards_merge_into_the_single_run(adapter, tmp_path
     assert stats["pairs"]["kept"] == len(expected)
 
 
-def test_merge_refuses_incomplete_runs(adapter, tmp_path):
+def test_merge_refuses_incomplete_runs(tiny_adapter, tmp_path):
     out = tmp_path / "partial"
-    generate(GenerateConfig(corpus=str(CORPORA / "emails"), out=str(out), model=str(adapter), greedy=True,
+    generate(GenerateConfig(corpus=str(CORPORA / "emails"), out=str(out), model=str(tiny_adapter), greedy=True,
                             max_new_tokens=8, precision="fp32", shard="0/2"))
     with pytest.raises(UserError, match="do not make a whole run of 2"):
         merge(out)
