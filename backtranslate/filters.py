@@ -120,6 +120,15 @@ def apply_filters(records: Iterable[Record], filters: Iterable[Filter], stats: F
     return stream
 
 
+def _word_bounds(n: int, min_words: Optional[int], max_words: Optional[int]) -> Verdict:
+    """The shared length check of instructions and passages; None turns a bound off."""
+    if min_words is not None and n < min_words:
+        return False, f"too short ({n} words < {min_words})"
+    if max_words is not None and n > max_words:
+        return False, f"too long ({n} words > {max_words})"
+    return True
+
+
 # --------------------------------------------------------------------------------- pair filters
 
 
@@ -139,11 +148,7 @@ class InstructionLength(Filter):
         n = len(text.split())
         if self.min_chars is not None and len(text) < self.min_chars:
             return False, f"too short ({len(text)} chars < {self.min_chars})"
-        if self.min_words is not None and n < self.min_words:
-            return False, f"too short ({n} words < {self.min_words})"
-        if self.max_words is not None and n > self.max_words:
-            return False, f"too long ({n} words > {self.max_words})"
-        return True
+        return _word_bounds(n, self.min_words, self.max_words)
 
 
 class Truncated(Filter):
@@ -393,11 +398,7 @@ class PassageLength(Filter):
         n = len(record.output.split())
         if n == 0:
             return False, "empty"
-        if self.min_words is not None and n < self.min_words:
-            return False, f"too short ({n} words < {self.min_words})"
-        if self.max_words is not None and n > self.max_words:
-            return False, f"too long ({n} words > {self.max_words})"
-        return True
+        return _word_bounds(n, self.min_words, self.max_words)
 
 
 class TextRatio(Filter):
