@@ -102,6 +102,11 @@ class GenerateConfig:
     filter: bool = opt(True, "Filter the pairs; --no-filter keeps every candidate (for evaluations).")
     max_instruction_words: int = opt(150, "Instructions longer than this are rejected.")
     near_duplicate_threshold: float = opt(0.8, "MinHash Jaccard above which an instruction counts as a near duplicate.")
+    curate: Optional[str] = opt(None, "Self-curate the kept pairs as they are made: 'likelihood' or 'rubric' "
+                                      "(see `backtranslate curate`); the score goes into each record.")
+    curate_model: str = opt("default", "Forward model (likelihood) or judge (rubric) for --curate.")
+    curate_threshold: Optional[float] = opt(None, "Keep curated pairs scoring at least this (rubric 1-5; "
+                                                  "likelihood nats/token, e.g. 0); none keeps all, scored.")
     format: str = opt("alpaca", "Extra outputs besides data.json/data.jsonl, comma list: alpaca, parquet, hf.")
     precision: str = opt("auto", "auto (bf16 where supported), bf16, fp16 or fp32.")
     random_seed: int = opt(42, "Seed for sampling; the same seed gives the same candidates.")
@@ -127,6 +132,10 @@ class GenerateConfig:
             problems.append(f"unknown format(s) {', '.join(sorted(unknown))}: choose from alpaca, parquet, hf")
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             problems.append("precision must be one of auto, bf16, fp16, fp32")
+        if self.curate not in (None, "likelihood", "rubric"):
+            problems.append(f"curate must be 'likelihood' or 'rubric', got '{self.curate}'")
+        if self.curate_threshold is not None and self.curate is None:
+            problems.append("curate_threshold needs --curate likelihood or --curate rubric")
         if self.shard is not None:
             try:
                 parse_shard(self.shard)

@@ -10,11 +10,13 @@ Two scorers, as in Humpback and the instruction-following-difficulty (IFD) line 
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from . import models
+from .filters import Filter, FilterStats, Verdict
 from .records import Record
 from .templates import get_template
 
@@ -157,28 +159,56 @@ class RubricScorer:
 SCORERS = {"likelihood": LikelihoodScorer, "rubric": RubricScorer}
 
 
+class Curation(Filter):
+    """Self-curation as a filter: scores pairs in the scorer's batches, writes each score into
+    ``meta["scores"]``, and drops pairs below the threshold or without a score. It keeps running
+    totals (scored, unparsed, score sum) that a resumed run carries on from."""
+
+    version = 1
+
+    def __init__(self, scorer: Any, threshold: Optional[float] = None, totals: Optional[dict] = None) -> None:
+        self.scorer, self.threshold = scorer, threshold
+        self.name = f"curate_{scorer.name}"
+        self.totals = {"scored": 0, "unparsed": 0, "score_sum": 0.0, **(totals or {})}
+
+    def verdicts(self, records: Iterable[Record]) -> Iterator[tuple[Record, Verdict]]:
+        batch_size = getattr(self.scorer, "batch_size", 8)
+        it = iter(records)
+        while batch := list(itertools.islice(it, batch_size)):
+            for pair in self.scorer.score(batch):
+                yield pair.record, self._verdict(pair)
+
+    def _verdict(self, pair: ScoredPair) -> Verdict:
+        r = pair.record
+        r.meta.setdefault("scores", {})[self.scorer.name] = pair.score
+        r.meta.setdefault("score_details", {})[self.scorer.name] = pair.detail
+        self.totals["scored"] += 1
+        if pair.score is None:
+            self.totals["unparsed"] += 1
+            return False, "no score in the judge's answer"
+        self.totals["score_sum"] += pair.score
+        if self.threshold is not None and pair.score < self.threshold:
+            return False, f"score {pair.score} < {self.threshold}"
+        return True
+
+    def summary(self) -> dict[str, Any]:
+        t = self.totals
+        parsed = t["scored"] - t["unparsed"]
+        return {"scorer": self.scorer.name, "threshold": self.threshold, "scored": t["scored"],
+                "unparsed": t["unparsed"], "mean_score": round(t["score_sum"] / parsed, 4) if parsed else None}
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "threshold": self.threshold}
+
+
 def curate(records: Iterable[Record], scorer: Any, threshold: Optional[float]) -> tuple[list[Record], list[Record], dict]:
     """Score every pair into ``meta["scores"][scorer.name]``; keep those at or above threshold.
     Unscored pairs (a rubric answer without a score) are rejected and counted."""
-    records = list(records)
-    kept, rejected, unparsed = [], [], 0
-    for pair in scorer.score(records):
-        r = pair.record
-        r.meta.setdefault("scores", {})[scorer.name] = pair.score
-        r.meta.setdefault("score_details", {})[scorer.name] = pair.detail
-        if pair.score is None:
-            unparsed += 1
-            r.meta["reject_reason"] = f"curate_{scorer.name}: no score in the judge's answer"
-            rejected.append(r)
-        elif threshold is not None and pair.score < threshold:
-            r.meta["reject_reason"] = f"curate_{scorer.name}: score {pair.score} < {threshold}"
-            rejected.append(r)
-        else:
-            kept.append(r)
-    scores = [p for p in (r.meta["scores"][scorer.name] for r in records) if p is not None]
-    stats = {"scorer": scorer.name, "threshold": threshold, "pairs": len(records), "kept": len(kept),
-             "rejected": len(rejected), "unparsed": unparsed,
-             "mean_score": round(sum(scores) / len(scores), 4) if scores else None}
+    curation, rejected = Curation(scorer, threshold), []
+    kept = list(curation(records, FilterStats(), on_reject=rejected.append))
+    summary = curation.summary()
+    stats = {"scorer": scorer.name, "threshold": threshold, "pairs": summary["scored"], "kept": len(kept),
+             "rejected": len(rejected), "unparsed": summary["unparsed"], "mean_score": summary["mean_score"]}
     return kept, rejected, stats
 
 

@@ -92,6 +92,14 @@ def length_stats(values: list[int]) -> dict[str, float]:
             "mean": round(statistics.fmean(values), 1), "max": max(values)}
 
 
+def _curation_lines(curation: dict[str, Any] | None) -> list[str]:
+    if not curation:
+        return ["- self-curation: none"]
+    kept = "all pairs kept, scored" if curation["threshold"] is None else f"kept at score >= {curation['threshold']}"
+    return [f"- self-curation: `{curation['scorer']}` scorer with `{curation['model']}`, {kept}; "
+            f"mean score {curation['mean_score']}, {curation['unparsed']} unscored of {curation['scored']}"]
+
+
 def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]]) -> None:
     """README.md: what made the dataset, what was kept and dropped, and a few records."""
     kept = stats["pairs"]["kept"]
@@ -123,6 +131,7 @@ def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]])
         f"- decoding: {decoding}, {settings['num_candidates']} candidate(s) per passage, "
         f"max {settings['max_new_tokens']} new tokens",
         f"- passages: {settings['min_tokens']}-{settings['max_tokens']} tokens",
+        *_curation_lines(stats.get("curation")),
         "",
         "## Counts",
         "",

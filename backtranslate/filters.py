@@ -78,9 +78,8 @@ class Filter:
 
     def __call__(self, records: Iterable[Record], stats: FilterStats,
                  on_reject: Optional[OnReject] = None) -> Iterator[Record]:
-        for record in records:
+        for record, verdict in self.verdicts(records):
             stats.seen[self.name] += 1
-            verdict = self.filter(record)
             keep, detail = (verdict, "") if isinstance(verdict, bool) else verdict
             if keep:
                 stats.kept[self.name] += 1
@@ -91,6 +90,11 @@ class Filter:
             record.meta["rejected_by"] = self.name
             if on_reject is not None:
                 on_reject(record)
+
+    def verdicts(self, records: Iterable[Record]) -> Iterator[tuple[Record, Verdict]]:
+        """Each record with its verdict; a filter that judges in batches (a model) overrides this."""
+        for record in records:
+            yield record, self.filter(record)
 
     def describe(self) -> dict[str, Any]:
         """Name, version and settings, for the dataset folder's record of how it was made."""

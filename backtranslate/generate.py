@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from .config import GenerateConfig, parse_shard, to_dict
 from .corpus import ReadStats, read_corpus
+from .curate import SCORERS, Curation
 from .dataset import JsonlWriter, finalize, record_row
 from .engine import BackwardModel, Decoding
 from .filters import FilterStats, apply_filters, default_pair_filters, default_passage_filters
@@ -70,6 +71,13 @@ def pair_filters(cfg: GenerateConfig) -> list:
     )
 
 
+def curation(cfg: GenerateConfig, totals: Optional[dict] = None) -> Optional[Curation]:
+    """--curate: the last pair filter, so the model scores only pairs the cheap filters kept."""
+    if not cfg.curate:
+        return None
+    return Curation(SCORERS[cfg.curate](cfg.curate_model), cfg.curate_threshold, totals)
+
+
 def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] | None = None) -> GenerateResult:
     """Run (or resume) the pipeline into the output folder; ``on_progress(counts)`` after each
     chunk, with the documents read, passages cut, passages sent to the model and pairs kept."""
@@ -82,9 +90,12 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
     # The model loads before the output folder is touched: a typo in --model must neither clear
     # an earlier dataset (--overwrite) nor leave a run.json behind.
     model = BackwardModel(cfg.model, cfg.template, cfg.precision)
+    curator = curation(cfg)  # loads its model here too, for the same reason
     progress = open_run(out, settings, OUTPUTS, cfg.overwrite, cfg.resume)
     if progress.done and (out / "stats.json").exists():
         return _finished(out)
+    if curator:
+        curator.totals.update(progress.counters.get("curation", {}))
     decoding = Decoding(num_candidates=cfg.num_candidates, greedy=cfg.greedy, temperature=cfg.temperature,
                         top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                         seed=cfg.random_seed)
@@ -95,6 +106,8 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
     writers = {name: JsonlWriter(out / f"{name}.jsonl", counters.get(name, 0))
                for name in ("data", "candidates", "rejected")}
     _replay_kept(out, filters)
+    if curator:
+        filters.append(curator)
     replaying = [progress.chunks > 0]  # while true, passage rejects are already on disk
 
     def reject(stage: str) -> Callable[[Record], None]:
@@ -119,15 +132,13 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
                 replaying[0] = index + 1 < progress.chunks
                 continue
             replaying[0] = False
-            for candidate in model.generate(chunk, decoding):
-                writers["candidates"].write(record_row(candidate))
-                counters["generated_tokens"] += candidate.meta["generated_tokens"]
-                for pair in apply_filters([candidate], filters, pair_stats, on_reject=reject("pair")):
-                    writers["data"].write(record_row(pair))
+            for pair in apply_filters(_written(model.generate(chunk, decoding), writers["candidates"], counters),
+                                      filters, pair_stats, on_reject=reject("pair")):
+                writers["data"].write(record_row(pair))
             for w in writers.values():
                 w.sync()
             counters.update({name: w.count for name, w in writers.items()},
-                            pair_stats=pair_stats.to_dict(),
+                            pair_stats=pair_stats.to_dict(), curation=curator.totals if curator else {},
                             seconds=counters["seconds"] + time.perf_counter() - started)
             started = time.perf_counter()
             record_chunk(out, index, sent, [p.id for p in chunk], counters)
@@ -155,6 +166,8 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
         "filters": {"passage": [f.describe() for f in default_passage_filters()],
                     "pair": [f.describe() for f in filters]},
     }
+    if curator:
+        stats["curation"] = {**curator.summary(), "model": cfg.curate_model}
     examples = finalize(out, stats, cfg.formats)
     mark_done(out)
     return GenerateResult(out=out, stats=stats, examples=examples)
@@ -172,16 +185,27 @@ def _finished(out: Path) -> GenerateResult:
     return GenerateResult(out=out, stats=stats, examples=examples)
 
 
+def _written(candidates: Iterable[Record], writer: JsonlWriter, counters: dict) -> Iterator[Record]:
+    """Pass the candidates on to the filters, each first appended to candidates.jsonl."""
+    for candidate in candidates:
+        writer.write(record_row(candidate))
+        counters["generated_tokens"] += candidate.meta["generated_tokens"]
+        yield candidate
+
+
 def _replay_kept(out: Path, filters: list) -> None:
-    """Rebuild the dataset-wide filters' memory (seen instructions) from the pairs already kept."""
+    """Rebuild the dataset-wide filters' memory (seen instructions) from the pairs that passed
+    them before an interruption: those kept, and those that only curation (after them) dropped."""
     path = out / "data.jsonl"
     if not filters or not path.exists() or path.stat().st_size == 0:
         return
     from .dataset import read_jsonl
 
-    kept = (Record(output=r["output"], instruction=r["instruction"], input=r["input"], id=r["id"], meta=r["meta"])
-            for r in read_jsonl(path))
-    for _ in apply_filters(kept, filters, FilterStats()):
+    rows = itertools.chain(read_jsonl(path), (r for r in read_jsonl(out / "rejected.jsonl")
+                                              if r.get("meta", {}).get("rejected_by", "").startswith("curate_")))
+    passed = (Record(output=r["output"], instruction=r["instruction"], input=r["input"], id=r["id"], meta=r["meta"])
+              for r in rows)
+    for _ in apply_filters(passed, filters, FilterStats()):
         pass
 
 

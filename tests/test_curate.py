@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -93,3 +94,33 @@ def test_curate_cli_writes_the_curated_dataset(forward_model, tmp_path):
     assert all(isinstance(r["meta"]["scores"]["likelihood"], float) for r in rows)
     bad = CliRunner().invoke(app, ["curate", str(seed), "--scorer", "vibes", "--out", str(out)])
     assert bad.exit_code == 2 and "Unknown scorer 'vibes'" in bad.output
+
+
+def test_generate_curate_scores_every_kept_pair_and_drops_below_the_threshold(tiny_adapter, forward_model, tmp_path):
+    corpus = Path(__file__).resolve().parents[1] / "corpora" / "emails"
+    args = ["generate", "--corpus", str(corpus), "--model", str(tiny_adapter), "--greedy", "--max-new-tokens", "12",
+            "--precision", "fp32", "--no-filter", "--curate", "likelihood", "--curate-model", str(forward_model)]
+    scored = CliRunner().invoke(app, args + ["--out", str(tmp_path / "all")])
+    assert scored.exit_code == 0, scored.output
+    rows = [json.loads(line) for line in (tmp_path / "all" / "data.jsonl").read_text().splitlines()]
+    scores = sorted(r["meta"]["scores"]["likelihood"] for r in rows)
+    median = scores[len(scores) // 2]
+
+    result = CliRunner().invoke(app, args + ["--out", str(tmp_path / "cut"), "--curate-threshold", str(median)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "cut"
+    kept = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
+    rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
+    stats = json.loads((out / "stats.json").read_text())
+    assert len(kept) == sum(s >= median for s in scores) and 0 < len(kept) < len(rows)
+    assert all(r["meta"]["scores"]["likelihood"] >= median for r in kept)
+    dropped = [r for r in rejected if r["stage"] == "pair"]
+    assert dropped and all(r["reason"].startswith("curate_likelihood: score") for r in dropped)
+    assert stats["pairs"]["dropped"] == {"curate_likelihood": len(dropped)}
+    assert stats["curation"]["scored"] == len(rows) and stats["curation"]["threshold"] == median
+    assert "self-curation: `likelihood`" in (out / "README.md").read_text()
+
+
+def test_generate_curate_refuses_an_unknown_scorer(tmp_path):
+    result = CliRunner().invoke(app, ["generate", "--curate", "vibes", "--out", str(tmp_path / "ds")])
+    assert result.exit_code == 2 and "curate must be 'likelihood' or 'rubric'" in result.output

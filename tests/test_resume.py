@@ -33,8 +33,12 @@ def _files(out):
     return {name: (out / name).read_text() for name in FILES}
 
 
-@pytest.mark.parametrize("decoding", [["--greedy"], ["--num-candidates", "2"]], ids=["greedy", "sampling"])
-def test_sigkill_then_resume_gives_the_uninterrupted_dataset(tiny_adapter, tmp_path, decoding):
+@pytest.mark.parametrize("decoding", [
+    ["--greedy"], ["--num-candidates", "2"],
+    ["--greedy", "--curate", "likelihood", "--curate-model", "{base}", "--curate-threshold", "0"],
+], ids=["greedy", "sampling", "curated"])
+def test_sigkill_then_resume_gives_the_uninterrupted_dataset(tiny_adapter, tiny_model_dir, tmp_path, decoding):
+    decoding = [str(tiny_model_dir) if arg == "{base}" else arg for arg in decoding]
     clean, killed = tmp_path / "clean", tmp_path / "killed"
     subprocess.run(_cli(*_args(tiny_adapter, clean, *decoding)), check=True, capture_output=True)
 
