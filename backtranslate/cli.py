@@ -210,6 +210,10 @@ def eval_command(
     limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate only the first N pairs."),
     report: Optional[str] = typer.Option(None, "--report", help="Where the JSON report goes [default: MODEL/eval.json or eval.json]."),
     precision: str = typer.Option("auto", "--precision", help="auto, bf16, fp16 or fp32."),
+    greedy: bool = typer.Option(True, "--greedy/--sample", help="Greedy decoding, or sampling with --temperature/--top-p."),
+    temperature: float = typer.Option(0.9, "--temperature", help="Sampling temperature (with --sample)."),
+    top_p: float = typer.Option(0.9, "--top-p", help="Nucleus sampling threshold (with --sample)."),
+    max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Longest instruction in tokens."),
 ) -> None:
     """Measure how well the backward model recovers human instructions: ROUGE-L and embedding
     cosine against the held-out instruction, side by side with zero-shot reverse prompting.
@@ -218,11 +222,15 @@ def eval_command(
     """
     from pathlib import Path
 
-    from .evaluate import evaluate, write_report
+    from dataclasses import replace
 
+    from .evaluate import DEFAULT_DECODING, evaluate, write_report
+
+    decoding = replace(DEFAULT_DECODING, greedy=greedy, temperature=temperature, top_p=top_p,
+                       max_new_tokens=max_new_tokens)
     with user_errors():
         result = evaluate(model, heldout, fields=fields, baseline=None if baseline == "none" else baseline,
-                          limit=limit, precision=precision)
+                          limit=limit, precision=precision, decoding=decoding)
         target = report or str(Path(model) / "eval.json" if Path(model).is_dir() else "eval.json")
         write_report(result, target)
     table = Table(title=f"eval on {result['heldout']['pairs']} held-out pairs")

@@ -141,7 +141,9 @@ def evaluate(model: str, heldout: str, fields: str | None = None, baseline: str 
         "metrics": means,
         "ratio": ratio,
         "examples": [_example(i, pairs, predictions, scores) for i in range(min(examples, len(pairs)))],
-        "decoding": {"greedy": decoding.greedy, "max_new_tokens": decoding.max_new_tokens},
+        "decoding": {"greedy": decoding.greedy, "max_new_tokens": decoding.max_new_tokens,
+                     **({} if decoding.greedy else {"temperature": decoding.temperature, "top_p": decoding.top_p,
+                                                    "seed": decoding.seed})},
         "embedder": default_embedder().info,
         "seconds": seconds,
     }
