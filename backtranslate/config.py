@@ -94,7 +94,9 @@ class GenerateConfig:
     max_tokens: int = opt(384, "Longest passage in tokens; longer documents are cut along paragraphs and headings.")
     max_passages: Optional[int] = opt(None, "Stop after this many passages (a quick look at a big corpus).")
     num_candidates: int = opt(1, "Instructions sampled per passage.")
-    greedy: bool = opt(False, "Greedy decoding instead of sampling (top_p 0.9, temperature 0.9).")
+    greedy: Optional[bool] = opt(None, "Greedy decoding, or sampling (--no-greedy, top_p/temperature); default: greedy "
+                                       "for one candidate per passage (it wrote the closest instructions, see "
+                                       "benchmarks/RESULTS.md), sampling for several.")
     temperature: float = opt(0.9, "Sampling temperature.")
     top_p: float = opt(0.9, "Nucleus sampling threshold.")
     max_new_tokens: int = opt(100, "Longest instruction in tokens; one that hits it is rejected as truncated.")
@@ -142,6 +144,10 @@ class GenerateConfig:
             except ValueError:
                 problems.append(f"shard must look like I/N with 0 <= I < N, got '{self.shard}'")
         return problems
+
+    @property
+    def use_greedy(self) -> bool:
+        return self.num_candidates == 1 if self.greedy is None else self.greedy
 
     @property
     def formats(self) -> list[str]:

@@ -83,7 +83,7 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
     chunk, with the documents read, passages cut, passages sent to the model and pairs kept."""
     shard = resolve_shard(cfg)
     out = output_folder(cfg, shard)
-    settings = {**to_dict(cfg), "shard": f"{shard[0]}/{shard[1]}" if shard else None}
+    settings = {**to_dict(cfg), "greedy": cfg.use_greedy, "shard": f"{shard[0]}/{shard[1]}" if shard else None}
     read_stats = ReadStats()
     docs = read_corpus(cfg.corpus, text_field=cfg.text_field, id_field=cfg.id_field, stats=read_stats)
     check_writable(out)
@@ -96,7 +96,7 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
         return _finished(out)
     if curator:
         curator.totals.update(progress.counters.get("curation", {}))
-    decoding = Decoding(num_candidates=cfg.num_candidates, greedy=cfg.greedy, temperature=cfg.temperature,
+    decoding = Decoding(num_candidates=cfg.num_candidates, greedy=cfg.use_greedy, temperature=cfg.temperature,
                         top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                         seed=cfg.random_seed)
     counters = {"pair_stats": {"seen": {}, "kept": {}, "dropped": {}}, "generated_tokens": 0, "seconds": 0.0,

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from backtranslate.config import SECTIONS, TrainConfig, load_yaml, resolve
+from backtranslate.config import SECTIONS, GenerateConfig, TrainConfig, load_yaml, resolve
 from backtranslate.errors import UserError
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
@@ -56,3 +56,10 @@ def test_value_checks(tmp_path):
 def test_missing_config_file():
     with pytest.raises(UserError, match="does not exist"):
         resolve(TrainConfig, "no/such.yaml", {})
+
+
+def test_decoding_is_greedy_for_one_candidate_and_sampled_for_several():
+    assert GenerateConfig().use_greedy
+    assert not GenerateConfig(num_candidates=4).use_greedy
+    assert not GenerateConfig(greedy=False).use_greedy
+    assert "greedy decoding gives one candidate" in " ".join(GenerateConfig(greedy=True, num_candidates=2).validate())
