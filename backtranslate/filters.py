@@ -361,15 +361,22 @@ class NearDuplicate(Filter):
         n = self.shingle if len(tokens) >= self.shingle else 1  # too short for n-grams: bag of words
         return {" ".join(gram).encode("utf-8") for gram in _ngrams(tokens, n)}
 
-    def filter(self, record: Record) -> Verdict:
-        if self.threshold is None:
-            return True
-        shingles = self.shingles(getattr(record, self.field))
-        if not shingles:  # nothing to compare; the length filters deal with empty texts
-            return True
+    def sketch(self, text: str) -> Any:
+        """The MinHash of a text's shingles, or None for a text without words."""
+        shingles = self.shingles(text)
+        if not shingles:
+            return None
         sketch = self._minhash(num_perm=self.num_perm, seed=self.seed, scheme=self._template.scheme,
                                permutations=self._template.permutations)
         sketch.update_batch(sorted(shingles))
+        return sketch
+
+    def filter(self, record: Record) -> Verdict:
+        if self.threshold is None:
+            return True
+        sketch = self.sketch(getattr(record, self.field))
+        if sketch is None:  # nothing to compare; the length filters deal with empty texts
+            return True
         # LSH returns candidates in no fixed order; the earliest kept one is reported, for
         # reasons that are the same on every run.
         for key in sorted(self._lsh.query(sketch)):
