@@ -255,7 +255,8 @@ def _has_digits(text: str, n: int) -> bool:
 def _urls(text: str) -> Iterator[Finding]:
     for m in _URL.finditer(text):
         url = m.group(0).rstrip(".,;:!?)]}")
-        path = url.split("://", 1)[1]
+        rest = url.split("://", 1)[1]
+        path = rest[rest.find("/"):] if "/" in rest else ""  # the host names a service, not a secret
         if (_URL_CREDENTIALS.match(url) or _SECRET_PARAM.search(url)
                 or any(_looks_random(part) for part in re.split(r"[/?&=#]", path))):
             yield Finding(m.start(), m.start() + len(url), URL, url)
@@ -376,7 +377,7 @@ def _keyword_secrets(detector: Any, line: str, line_start: int) -> Iterator[Find
         if len(value) < 4 or PLACEHOLDER.fullmatch(value):
             continue
         pos = line.find(value)
-        kind = PASSWORD if _PASSWORD_KEYWORD.search(line[:max(pos, 0)]) else KEY
+        kind = PASSWORD if _PASSWORD_KEYWORD.search(line[max(pos - 24, 0):max(pos, 0)]) else KEY  # its own keyword
         yield from _occurrences(line, value, kind, line_start)
 
 
@@ -409,7 +410,7 @@ def _looks_random(token: str) -> bool:
         return False
     if _entropy(token) < _MIN_ENTROPY:
         return False
-    pieces = [p for p in re.split(r"[/_\-+=.]", token) if p]
+    pieces = [p for p in re.split(r"[^A-Za-z0-9]", token) if p]
     return any(_random_piece(p) for p in pieces)
 
 
