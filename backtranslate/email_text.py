@@ -70,10 +70,19 @@ def email_document(data: bytes, mbox: bool = False) -> tuple[str, dict[str, str]
         # mbox files escape body lines starting with "From " as ">From "; undo it before quotes are cut.
         raw_body = _MANGLED_FROM.sub(r"\1", raw_body)
     body = clean_body(raw_body)
-    fields["_names"] = list(dict.fromkeys(header_names(msg) + signature_names(raw_body)))
+    fields["_names"] = merge_names(header_names(msg) + signature_names(raw_body))
     if not body:
         return "", fields
     return (f"Subject: {fields['subject']}\n\n{body}" if fields["subject"] else body), fields
+
+
+def merge_names(names: list[str]) -> list[str]:
+    """Each person once: "Priya" under a sign-off is the "Priya Raman" of the From header."""
+    merged: list[str] = []
+    for name in names:
+        if not any(set(name.split()) <= set(known.split()) for known in merged):
+            merged.append(name)
+    return merged
 
 
 def header_names(msg: EmailMessage) -> list[str]:

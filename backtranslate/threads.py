@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
+from .email_text import merge_names
 from .records import Record, stable_id
 
 MAIL_FORMATS = frozenset({"eml", "mbox", "maildir"})
@@ -99,7 +100,7 @@ def thread_records(docs: Iterable[Record], stats: ThreadStats) -> Iterator[Recor
             yield Record(output=doc.output, id=doc.id, meta=meta)
             continue
         stats.replies += 1
-        names = list(dict.fromkeys((doc.meta.get("_names") or []) + (parent.meta.get("_names") or [])))
+        names = merge_names((doc.meta.get("_names") or []) + (parent.meta.get("_names") or []))
         yield Record(output=_own_words(doc), input=parent.output, id=stable_id(doc.id, "reply-to", parent.id),
                      meta={**meta, "_names": names, "email_mode": "thread",
                            "parent_source": parent.meta["source"], "parent_row": parent.meta["row"]})
