@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import itertools
 import math
 import re
 from collections import Counter
@@ -73,6 +74,7 @@ _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:|:){2,7}(?::|[0-9A-Fa-f]{1,4
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[47]|3[068]|35|6011|64[4-9]|65|62)")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+_DIGIT = re.compile(r"\d")
 _DIGIT_RUN = re.compile(r"\+?\(?\d[\d \t().\-/]{5,24}\d")
 # A password or PIN announced in prose or config: "the password is X", "Password: X", "PIN 4821".
 _PASSWORD = re.compile(
@@ -210,16 +212,22 @@ class Redactor:
         return found
 
     def _secrets(self, text: str) -> Iterator[Finding]:
-        for m in _PASSWORD.finditer(text):
-            value = m.group("value").rstrip(".,;:!?)")
-            if _password_like(value):
-                yield Finding(m.start("value"), m.start("value") + len(value), PASSWORD, value)
-        for plugin in self._secret_plugins:
-            for value in set(plugin.analyze_string(text)):
-                if len(value) >= 8:  # some plugins yield a fragment such as a key's prefix
-                    yield from _occurrences(text, value, KEY)
-        for line_start, line in _keyword_lines(text):
-            yield from _keyword_secrets(self._keyword_detector, line, line_start)
+        # Each check runs only on the lines that could hold its secret, found by fast scans, so
+        # a 50 MB document of prose costs a few passes of C code, not 25 regexes over all of it.
+        lowered = text.lower()
+        for start, line in _lines_with(text, _around_words(lowered, _SECRET_WORDS)):
+            for m in _PASSWORD.finditer(line):
+                value = m.group("value").rstrip(".,;:!?)")
+                if _password_like(value):
+                    yield Finding(start + m.start("value"), start + m.start("value") + len(value), PASSWORD, value)
+            yield from _keyword_secrets(self._keyword_detector, line, start)
+        key_spots = [m.start() for m in _LONG_TOKEN.finditer(text)]
+        key_spots += _around_words(lowered, ("private key",))
+        for start, line in _lines_with(text, sorted(key_spots)):
+            for plugin in self._secret_plugins:
+                for value in set(plugin.analyze_string(line)):
+                    if len(value) >= 8:  # some plugins yield a fragment such as a key's prefix
+                        yield from _occurrences(line, value, KEY, start)
         for m in _TOKEN.finditer(text):
             token = m.group(0).rstrip(".=-_")
             if _looks_random(token):
@@ -243,13 +251,7 @@ def hash_ids(value: str) -> str:
 # --- recognizers ------------------------------------------------------------------------------
 
 def _has_digits(text: str, n: int) -> bool:
-    count = 0
-    for c in text:
-        if c.isdigit():
-            count += 1
-            if count >= n:
-                return True
-    return False
+    return sum(1 for _ in itertools.islice(_DIGIT.finditer(text), n)) == n
 
 
 def _urls(text: str) -> Iterator[Finding]:
@@ -352,19 +354,32 @@ def _detect_secrets_plugins() -> list:
             if issubclass(cls, RegexBasedDetector) and cls.__name__ not in skip]
 
 
-_KEYWORD_LINE = re.compile(r"pass|pwd|secret|key|token|contras", re.I)
+_SECRET_WORDS = ("pass", "pwd", "secret", "key", "token", "contras", "kennwort", "pin")
 _PASSWORD_KEYWORD = re.compile(r"pass|pwd|contras|kennwort", re.I)
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9_+/=-]{16,}")  # every known key format is at least this long
+_LINE_REACH = 512  # a "line" of a document without line breaks: this much on each side
 
 
-def _keyword_lines(text: str) -> Iterator[tuple[int, str]]:
-    """Lines that name a secret: the only ones worth detect-secrets' keyword detector."""
+def _around_words(lowered: str, words: tuple[str, ...]) -> list[int]:
+    """Positions of the words in the lowercased text (str.find: a C scan, no regex)."""
+    spots = []
+    for word in words:
+        pos = lowered.find(word)
+        while pos != -1:
+            spots.append(pos)
+            pos = lowered.find(word, pos + len(word))
+    return sorted(spots)
+
+
+def _lines_with(text: str, spots: list[int]) -> Iterator[tuple[int, str]]:
+    """(start, line) of each line holding a spot, each line once, at most _LINE_REACH either side."""
     done = -1
-    for m in _KEYWORD_LINE.finditer(text):
-        if m.start() < done:
-            continue  # a second keyword on a line already given
-        start = text.rfind("\n", 0, m.start()) + 1
-        end = text.find("\n", m.end())
-        done = end if end != -1 else len(text)
+    for pos in spots:
+        if pos < done:
+            continue
+        start = max(text.rfind("\n", 0, pos) + 1, pos - _LINE_REACH)
+        end = text.find("\n", pos, pos + _LINE_REACH)
+        done = end if end != -1 else min(len(text), pos + _LINE_REACH)
         yield start, text[start:done]
 
 
