@@ -21,12 +21,12 @@ What is found, and by what:
 - names of senders and recipients: given by the e-mail reader (headers and signature block), found
   again wherever they occur in the text, full name, first name or last name alike.
 
-Why not Presidio: its pattern recognizers run without spaCy models, but importing
-``presidio_analyzer`` imports spaCy (4.5 s per run, measured here), its e-mail recognizer's
+Why not Presidio: its pattern recognizers do run without spaCy models, but importing
+``presidio_analyzer`` imports spaCy (5.0 s per run, measured here), its e-mail recognizer's
 ``tldextract`` fetches the public suffix list over the network on first use and logs a traceback
-when offline, and its six recognizers took 3.7 ms per short passage, several times what reading
-costs. Its phone recognizer is ``phonenumbers``, used here directly; the rest are regexes with the
-same checksums, which this module keeps in one place.
+when offline, and its six recognizers (no secrets) took 3.6 ms on a 400-character passage where
+this module, secrets included, takes 1.3 ms. Its phone recognizer is ``phonenumbers``, used here
+directly; the rest are regexes with the same checksums (Luhn, mod-97).
 """
 
 from __future__ import annotations
