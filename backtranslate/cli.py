@@ -194,7 +194,8 @@ def privacy_summary(s: dict) -> list[str]:
         if red["enabled"]:
             types = ", ".join(f"{k} {v}" for k, v in red["by_type"].items())
             lines.append(f"redaction: {red['total']} replacements in {red['documents_redacted']} of "
-                         f"{red['documents']} documents" + (f" ({types})" if types else ""))
+                         f"{red['documents']} documents" + (f" ({types})" if types else "")
+                         + (f"; {red['failed']} documents skipped, redaction failed" if red.get("failed") else ""))
         else:
             lines.append("redaction: off (--no-redact)")
     if s.get("threads"):

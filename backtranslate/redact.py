@@ -34,6 +34,7 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import itertools
+import logging
 import math
 import re
 from collections import Counter
@@ -41,6 +42,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Optional
 
 from .records import Record, stable_id
+
+log = logging.getLogger(__name__)
 
 PERSON, EMAIL, PHONE, IP, CARD, IBAN, URL = "PERSON", "EMAIL", "PHONE", "IP_ADDRESS", "CREDIT_CARD", "IBAN", "URL"
 KEY, PASSWORD = "API_KEY", "PASSWORD"
@@ -117,6 +120,7 @@ class RedactionStats:
 
     documents: int = 0
     redacted: int = 0
+    failed: int = 0  # documents skipped because redaction raised
     by_type: Counter = field(default_factory=Counter)
 
     def add(self, counts: dict[str, int]) -> None:
@@ -126,7 +130,7 @@ class RedactionStats:
 
     def to_dict(self, enabled: bool) -> dict[str, Any]:
         return {"enabled": enabled, "documents": self.documents, "documents_redacted": self.redacted,
-                "total": sum(self.by_type.values()), "by_type": dict(self.by_type.most_common())}
+                "failed": self.failed, "total": sum(self.by_type.values()), "by_type": dict(self.by_type.most_common())}
 
 
 class Redactor:
@@ -155,7 +159,13 @@ class Redactor:
 
     def records(self, records: Iterable[Record], stats: RedactionStats) -> Iterator[Record]:
         for record in records:
-            redacted = self.record(record)
+            try:
+                redacted = self.record(record)
+            except Exception as e:  # a document we cannot redact is dropped, never passed on as it is
+                stats.failed += 1
+                log.warning("redaction failed on %s#%s (%s); document skipped",
+                            record.meta.get("source"), record.meta.get("row"), type(e).__name__)
+                continue
             stats.add(redacted.meta["redactions"])
             yield redacted
 

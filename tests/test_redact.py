@@ -124,3 +124,23 @@ def test_email_document_hands_the_names_to_redaction():
     text, headers = email_document(raw)
     assert headers["_names"] == ["Priya Raman", "Ben Okoye", "Ana Lopez"]
     assert headers["cc"] == '"Lopez, Ana" <ana@example.com>'
+
+
+def test_a_document_that_cannot_be_redacted_is_skipped_counted_and_logged(redactor, monkeypatch, caplog):
+    from backtranslate.redact import RedactionStats
+
+    real = Redactor.text
+
+    def fails_on_one(self, text, names=(), doc=None):
+        if "BREAKS" in text:
+            raise RecursionError("injected")
+        return real(self, text, names, doc)
+
+    monkeypatch.setattr(Redactor, "text", fails_on_one)
+    stats = RedactionStats()
+    docs = [Record(output=t, meta={"source": "x.jsonl", "row": i}) for i, t in
+            enumerate(["ana@example.com wrote", "BREAKS ben@example.com", "fine"])]
+    out = list(redactor.records(docs, stats))
+    assert [r.output for r in out] == ["<EMAIL_1> wrote", "fine"]  # never passed on unredacted
+    assert stats.to_dict(True)["failed"] == 1 and stats.documents == 2
+    assert "redaction failed on x.jsonl#1 (RecursionError); document skipped" in caplog.text
