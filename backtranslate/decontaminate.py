@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .errors import UserError
-from .filters import Filter, NearDuplicate, Verdict, _ngrams, _quote, words
+from .filters import Filter, NearDuplicate, Verdict, ngrams, quote, words
 from .records import Record
 
 NGRAM = 13
@@ -49,7 +49,7 @@ class EvalSet:
         self.items += 1
         for text in texts:
             tokens = words(text)
-            for gram in _ngrams(tokens, self.ngram):
+            for gram in ngrams(tokens, self.ngram):
                 self.grams.setdefault(hash(gram), item)
             if len(tokens) >= 3:  # shorter texts ("B", "True") would match any short answer
                 sketch = self.sketcher.sketch(text)
@@ -61,10 +61,10 @@ class EvalSet:
     def match(self, text: str) -> str:
         """Why ``text`` overlaps this set, or "" when it does not."""
         tokens = words(text)
-        for gram in _ngrams(tokens, self.ngram):
+        for gram in ngrams(tokens, self.ngram):
             item = self.grams.get(hash(gram))
             if item is not None:
-                return f"shares a {self.ngram}-word run with item {item}: {_quote(' '.join(gram))}"
+                return f"shares a {self.ngram}-word run with item {item}: {quote(' '.join(gram))}"
         if not self.sketches or len(tokens) < 3:
             return ""
         sketch = self.sketcher.sketch(text)
