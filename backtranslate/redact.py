@@ -32,6 +32,7 @@ directly; the rest are regexes with the same checksums (Luhn, mod-97).
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 import itertools
 import logging
@@ -85,8 +86,8 @@ _PASSWORD = re.compile(
     r"(?:\s+(?:is|was|will be|ist|lautet|est|es)\b)?\s*[:=]?\s*[\"'“‘]?(?P<value>[^\s\"'”’<>]{4,})",
     re.I)
 _TOKEN = re.compile(r"(?<![\w/+=.-])[A-Za-z0-9+/=_.-]{20,}(?![\w/+=-])")
-_MIN_ENTROPY = 3.0  # bits per character; English words in a row stay below this less often than
-# one would hope, hence the shape checks in _looks_random as well
+_MIN_ENTROPY = 3.0  # bits per character; file paths and joined words can pass it too, hence the
+# shape checks of _looks_random as well
 
 
 @dataclass(frozen=True)
@@ -324,10 +325,8 @@ def _ibans(text: str) -> Iterator[Finding]:
 
 
 def _phones(text: str, regions: tuple[str, ...], claimed: list[Finding]) -> Iterator[Finding]:
-    import phonenumbers
-
     # The matcher is thorough but slow on long text; give it only digit runs that could be
-    # numbers, and try the regions in turn only until one finds a number there.
+    # numbers, with a little context on either side.
     taken = sorted((f.start, f.end) for f in claimed)
     for run in _DIGIT_RUN.finditer(text):
         if sum(c.isdigit() for c in run.group(0)) < 7 or _DATE_OR_TIME.fullmatch(run.group(0).strip()):
@@ -335,14 +334,22 @@ def _phones(text: str, regions: tuple[str, ...], claimed: list[Finding]) -> Iter
         if _inside(taken, run.start(), run.end()):
             continue
         start = max(0, run.start() - 8)  # room for a "+" or "tel." before the digits
-        snippet = text[start:run.end() + 8]
-        for region in regions[:1] if run.group(0).startswith("+") else regions:
-            matches = list(phonenumbers.PhoneNumberMatcher(snippet, region, leniency=phonenumbers.Leniency.VALID))
-            for match in matches:
-                key = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-                yield Finding(start + match.start, start + match.end, PHONE, key)
-            if matches:
-                break
+        for s, e, key in _phone_matches(text[start:run.end() + 8], regions):
+            yield Finding(start + s, start + e, PHONE, key)
+
+
+@functools.lru_cache(maxsize=4096)  # tables repeat their numbers; each snippet is matched once
+def _phone_matches(snippet: str, regions: tuple[str, ...]) -> tuple[tuple[int, int, str], ...]:
+    """(start, end, E.164) of the numbers in a snippet, for the first region that finds any
+    (the first region finds every number written with "+" and its country code)."""
+    import phonenumbers
+
+    for region in regions:
+        found = tuple((m.start, m.end, phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164))
+                      for m in phonenumbers.PhoneNumberMatcher(snippet, region, leniency=phonenumbers.Leniency.VALID))
+        if found:
+            return found
+    return ()
 
 
 _DATE_OR_TIME = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{1,2}:\d{2}(?::\d{2})?")
