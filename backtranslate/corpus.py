@@ -1,8 +1,8 @@
 """Corpus reading: a folder, a file or a Hugging Face dataset in, a stream of documents out.
 
 Each document is a Record whose ``output`` is the text and whose ``meta`` says where it came from
-(source, row, doc_id, format; e-mail adds its headers); ids hash that provenance, so they are the same on every machine and
-every run. Files and rows that cannot be used are skipped and counted by reason, never fatal: a
+(source, row, doc_id, format; e-mail adds its headers); ids hash that provenance, so they are the
+same on every machine and every run. Files and rows that cannot be used are skipped and counted by reason, never fatal: a
 large corpus should not stop at its one broken file. Everything streams, so corpora larger than
 memory read in constant memory.
 """

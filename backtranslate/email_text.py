@@ -15,8 +15,8 @@ import email
 import email.errors
 import re
 from email import policy
-from email.utils import getaddresses
 from email.message import EmailMessage
+from email.utils import getaddresses
 from html.parser import HTMLParser
 
 # Headers kept as provenance: meta key -> header name.
@@ -89,7 +89,10 @@ def header_names(msg: EmailMessage) -> list[str]:
     """People named in the address headers: display names, else a first.last address's name."""
     values = []
     for name in _PEOPLE_HEADERS:
-        values += [v for k, v in msg.raw_items() if k.lower() == name.lower()]
+        try:  # decoded, so "=?utf-8?q?Ren=C3=A9?=" is the René of the text
+            values += [str(v) for v in msg.get_all(name) or []]
+        except Exception:  # a header the parser chokes on: its raw text still names people
+            values += [v for k, v in msg.raw_items() if k.lower() == name.lower()]
     names = []
     try:
         pairs = getaddresses([" ".join(str(v).split()) for v in values])

@@ -144,3 +144,12 @@ def test_a_document_that_cannot_be_redacted_is_skipped_counted_and_logged(redact
     assert [r.output for r in out] == ["<EMAIL_1> wrote", "fine"]  # never passed on unredacted
     assert stats.to_dict(True)["failed"] == 1 and stats.documents == 2
     assert "redaction failed on x.jsonl#1 (RecursionError); document skipped" in caplog.text
+
+
+def test_encoded_display_names_are_decoded_before_they_are_looked_for(redactor):
+    raw = ("From: =?utf-8?q?Ren=C3=A9_Kr=C3=A4mer?= <rk@example.com>\nTo: b@example.com\nSubject: Hi\n"
+           "Content-Type: text/plain; charset=utf-8\n\nHallo, hier ist René.\n").encode()
+    text, headers = email_document(raw)
+    assert headers["_names"] == ["René Krämer"]
+    out = redactor.record(Record(output=text, meta={"source": "x.eml", **headers}))
+    assert out.output == "Subject: Hi\n\nHallo, hier ist <PERSON_1>."
