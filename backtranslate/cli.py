@@ -174,6 +174,8 @@ def print_generate_summary(result) -> None:
         for stage, reason, n in reasons:
             why.add_row(stage, reason, str(n))
         console.print(why)
+    for line in privacy_summary(s):
+        console.print(line, highlight=False)
     gen = s["generation"]
     console.print(f"generation: {gen['generated_tokens']} tokens in {gen['seconds']} s "
                   f"({gen['tokens_per_second']} tokens/s, {s['model']['precision']})", highlight=False)
@@ -182,6 +184,31 @@ def print_generate_summary(result) -> None:
         console.print(f"[bold]Example {i}[/bold]\n[cyan]instruction:[/cyan] {ex['instruction']}\n"
                       f"[cyan]output:[/cyan] {output}\n", highlight=False)
     console.print(f"Dataset written to [bold]{result.out}[/bold] ({', '.join(s['files'])})", highlight=False)
+
+
+def privacy_summary(s: dict) -> list[str]:
+    """One line each for redaction, threads, languages and decontamination (counts, never values)."""
+    lines = []
+    red = s.get("redaction")
+    if red is not None:
+        if red["enabled"]:
+            types = ", ".join(f"{k} {v}" for k, v in red["by_type"].items())
+            lines.append(f"redaction: {red['total']} replacements in {red['documents_redacted']} of "
+                         f"{red['documents']} documents" + (f" ({types})" if types else "")
+                         + (f"; {red['failed']} documents skipped, redaction failed" if red.get("failed") else ""))
+        else:
+            lines.append("redaction: off (--no-redact)")
+    if s.get("threads"):
+        t = s["threads"]
+        lines.append(f"threads: {t['replies']} replies paired with the message they answer, "
+                     f"{t['missing_parent']} without their parent; {t['threads']} threads in {t['messages']} messages")
+    if s.get("languages"):
+        mix = ", ".join(f"{k} {v}" for k, v in s["languages"]["mix"].items()) or "none"
+        kept = s["languages"].get("kept")
+        lines.append(f"languages: {mix}" + (f" (kept: {', '.join(kept)})" if kept else ""))
+    for eval_set in s.get("decontamination") or []:
+        lines.append(f"decontaminated against {eval_set['name']} ({eval_set['items']} items)")
+    return lines
 
 
 @app.command()

@@ -18,6 +18,8 @@ import yaml
 
 from .errors import UserError
 
+FORMATS = ("alpaca", "sharegpt", "messages", "parquet", "hf")  # dataset.py writes each
+
 
 def opt(default: Any, help: str) -> Any:
     """A config field whose help text is shown by ``--help`` and in the YAML presets."""
@@ -109,7 +111,20 @@ class GenerateConfig:
     curate_model: str = opt("default", "Forward model (likelihood) or judge (rubric) for --curate.")
     curate_threshold: Optional[float] = opt(None, "Keep curated pairs scoring at least this (rubric 1-5; "
                                                   "likelihood nats/token, e.g. 0); none keeps all, scored.")
-    format: str = opt("alpaca", "Extra outputs besides data.json/data.jsonl, comma list: alpaca, parquet, hf.")
+    redact: bool = opt(True, "Replace personal data and secrets (names from mail headers and signatures, e-mail "
+                             "addresses, phones, IPs, cards, IBANs, token URLs, API keys, passwords) with "
+                             "placeholders such as <PERSON_1> before generation; --no-redact keeps the text as is.")
+    email_mode: str = opt("message", "message (one record per e-mail) or thread (a reply becomes a record whose "
+                                     "input is the message it answers).")
+    languages: Optional[str] = opt(None, "Keep only passages in these languages, a comma list of ISO 639-1 codes "
+                                         "such as 'en,de'; every passage's language is recorded either way.")
+    decontaminate: Optional[list[str]] = opt(None, "Evaluation sets to keep out of the data (repeat the flag): "
+                                                   "JSON/JSONL/CSV/Parquet files, save_to_disk folders or Hugging "
+                                                   "Face datasets ('name' or 'name:config'). Applies with --no-filter too.")
+    decontaminate_ngram: int = opt(13, "Words in a row shared with an evaluation item that make a pair contaminated.")
+    decontaminate_threshold: float = opt(0.8, "MinHash Jaccard with an evaluation item at or above which a pair is contaminated.")
+    format: str = opt("alpaca", "Extra outputs besides data.json/data.jsonl, comma list: alpaca, sharegpt "
+                                "(sharegpt.json), messages (messages.jsonl, TRL's conversational layout), parquet, hf.")
     precision: str = opt("auto", "auto (bf16 where supported), bf16, fp16 or fp32.")
     random_seed: int = opt(42, "Seed for sampling; the same seed gives the same candidates.")
     overwrite: bool = opt(False, "Replace an existing run in --out instead of resuming it.")
@@ -129,9 +144,21 @@ class GenerateConfig:
             problems.append("top_p must be in (0, 1] and temperature positive")
         if not 0 < self.near_duplicate_threshold <= 1:
             problems.append("near_duplicate_threshold must be in (0, 1]")
-        unknown = set(self.formats) - {"alpaca", "parquet", "hf"}
+        unknown = set(self.formats) - set(FORMATS)
         if unknown:
-            problems.append(f"unknown format(s) {', '.join(sorted(unknown))}: choose from alpaca, parquet, hf")
+            problems.append(f"unknown format(s) {', '.join(sorted(unknown))}: choose from {', '.join(FORMATS)}")
+        if self.email_mode not in ("message", "thread"):
+            problems.append("email_mode must be message or thread")
+        if self.languages:
+            from .language import known_languages, parse_languages
+
+            bad = sorted(set(parse_languages(self.languages) or ()) - known_languages())
+            if bad:
+                problems.append(f"unknown language code(s) {', '.join(bad)}: use ISO 639-1 codes such as en, de, fr")
+        if self.decontaminate_ngram < 5:
+            problems.append("decontaminate_ngram must be at least 5 words")
+        if not 0 < self.decontaminate_threshold <= 1:
+            problems.append("decontaminate_threshold must be in (0, 1]")
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             problems.append("precision must be one of auto, bf16, fp16, fp32")
         if self.curate not in (None, "likelihood", "rubric"):
@@ -201,6 +228,11 @@ def _coerce(name: str, value: Any, tp: Any) -> tuple[Any, Optional[str]]:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value), None
         return value, f"'{name}' must be a number, got {value!r}"
+    if typing.get_origin(base) is list:  # a YAML list, or one value standing for a list of one
+        items = value if isinstance(value, list) else [value]
+        if all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in items):
+            return [str(v) for v in items], None
+        return value, f"'{name}' must be a list of text values, got {value!r}"
     if base is str:
         if isinstance(value, list):  # YAML lists such as target modules read as comma lists
             return ",".join(str(v) for v in value), None
@@ -246,7 +278,8 @@ def resolve(cls: type, config_path: Optional[str], overrides: dict[str, Any]) ->
             values[key], problem = _coerce(key, value, types_[key])
             if problem:
                 problems.append(problem)
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    values.update({k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()
+                   if v is not None and v != () and v != []})
     if not problems:
         cfg = cls(**values)
         problems = cfg.validate()

@@ -34,11 +34,11 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
+def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
     return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
 
 
-def _quote(text: str, limit: int = 60) -> str:
+def quote(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return f"'{text}'" if len(text) <= limit else f"'{text[:limit]}…'"
 
@@ -190,7 +190,7 @@ class TemplateLeak(Filter):
         lowered = text.lower()
         for sentence in self.sentences or ():
             if sentence.lower() in lowered:
-                return False, f"repeats the template's sentence {_quote(sentence)}"
+                return False, f"repeats the template's sentence {quote(sentence)}"
         return True
 
 
@@ -210,10 +210,10 @@ class CopiesPassage(Filter):
                 return False, f"the whole instruction ({len(instruction)} words) is copied from the passage"
         n = self.max_ngram
         if n is not None and len(instruction) >= n:
-            passage_ngrams = set(_ngrams(output, n))
-            for gram in _ngrams(instruction, n):
+            passage_ngrams = set(ngrams(output, n))
+            for gram in ngrams(instruction, n):
                 if gram in passage_ngrams:
-                    return False, f"shares a {n}-word run with the passage: {_quote(' '.join(gram))}"
+                    return False, f"shares a {n}-word run with the passage: {quote(' '.join(gram))}"
         return True
 
 
@@ -231,7 +231,7 @@ class Repetition(Filter):
     def filter(self, record: Record) -> Verdict:
         text = record.instruction
         if self.max_repeated_ngram_fraction is not None:
-            grams = _ngrams(words(text), self.n)
+            grams = ngrams(words(text), self.n)
             if grams:
                 share = 1 - len(set(grams)) / len(grams)
                 if share > self.max_repeated_ngram_fraction:
@@ -247,7 +247,7 @@ class Repetition(Filter):
             if lines:
                 line, count = lines.most_common(1)[0]
                 if count > self.max_line_repeats:
-                    return False, f"line repeated {count} times: {_quote(line)}"
+                    return False, f"line repeated {count} times: {quote(line)}"
         return True
 
 
@@ -283,7 +283,7 @@ class Refusal(Filter):
     def filter(self, record: Record) -> Verdict:
         match = self._pattern.search(record.instruction) if self._pattern else None
         if match:
-            return False, f"matches {_quote(match.group(0))}"
+            return False, f"matches {quote(match.group(0))}"
         return True
 
 
@@ -363,17 +363,24 @@ class NearDuplicate(Filter):
         if self.stopwords:
             tokens = [t for t in tokens if t not in self.stopwords] or tokens
         n = self.shingle if len(tokens) >= self.shingle else 1  # too short for n-grams: bag of words
-        return {" ".join(gram).encode("utf-8") for gram in _ngrams(tokens, n)}
+        return {" ".join(gram).encode("utf-8") for gram in ngrams(tokens, n)}
+
+    def sketch(self, text: str) -> Any:
+        """The MinHash of a text's shingles, or None for a text without words."""
+        shingles = self.shingles(text)
+        if not shingles:
+            return None
+        sketch = self._minhash(num_perm=self.num_perm, seed=self.seed, scheme=self._template.scheme,
+                               permutations=self._template.permutations)
+        sketch.update_batch(sorted(shingles))
+        return sketch
 
     def filter(self, record: Record) -> Verdict:
         if self.threshold is None:
             return True
-        shingles = self.shingles(getattr(record, self.field))
-        if not shingles:  # nothing to compare; the length filters deal with empty texts
+        sketch = self.sketch(getattr(record, self.field))
+        if sketch is None:  # nothing to compare; the length filters deal with empty texts
             return True
-        sketch = self._minhash(num_perm=self.num_perm, seed=self.seed, scheme=self._template.scheme,
-                               permutations=self._template.permutations)
-        sketch.update_batch(sorted(shingles))
         # LSH returns candidates in no fixed order; the earliest kept one is reported, for
         # reasons that are the same on every run.
         for key in sorted(self._lsh.query(sketch)):
@@ -482,7 +489,7 @@ class Boilerplate(Filter):
                     example = example or sentence
         if total and boiler / total > self.max_fraction:
             share = boiler / total
-            return False, f"boilerplate is {share:.0%} of the words (> {self.max_fraction:.0%}), e.g. {_quote(example)}"
+            return False, f"boilerplate is {share:.0%} of the words (> {self.max_fraction:.0%}), e.g. {quote(example)}"
         return True
 
 
