@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .config import GenerateConfig, TrainConfig, field_help, field_types, resolve, section_of, to_dict
+from .config import FinetuneConfig, GenerateConfig, TrainConfig, field_help, field_types, resolve, section_of, to_dict
 from .errors import UserError
 
 app = typer.Typer(
@@ -43,19 +43,25 @@ def _option(name: str, tp: Any, help: str, default: Any) -> inspect.Parameter:
     )
 
 
-def config_command(cls: type) -> Callable:
+def _argument(name: str, help: str) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[str],
+                             default=typer.Argument(None, metavar=name.upper(), help=help, show_default=False))
+
+
+def config_command(cls: type, arguments: tuple[str, ...] = ()) -> Callable:
     """Give a command one flag per field of ``cls`` plus --config and --dry-run; the wrapped
-    function receives the resolved config."""
+    function receives the resolved config. Fields named in ``arguments`` are positional
+    arguments instead (optional, so a YAML preset can set them too)."""
 
     def decorate(fn: Callable[[Any], None]) -> Callable:
         helps, types_ = field_help(cls), field_types(cls)
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
-        params = [
+        params = [_argument(n, helps[n]) for n in arguments] + [
             inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
                               default=typer.Option(None, "--config", "-c", help="YAML preset (see configs/); flags override it.")),
             inspect.Parameter("dry_run", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
                               default=typer.Option(False, "--dry-run", help="Print the resolved config as YAML and exit.")),
-        ] + [_option(n, types_[n], helps[n], defaults[n]) for n in helps]
+        ] + [_option(n, types_[n], helps[n], defaults[n]) for n in helps if n not in arguments]
 
         @functools.wraps(fn)
         def command(**kwargs: Any) -> None:
@@ -68,7 +74,7 @@ def config_command(cls: type) -> Callable:
                     typer.echo(resolved, nl=False)
                     return
                 # Data-parallel training (accelerate/torchrun): one process speaks for all.
-                console.quiet = section == "train" and int(os.environ.get("RANK", "0")) > 0
+                console.quiet = section in ("train", "finetune") and int(os.environ.get("RANK", "0")) > 0
                 console.rule(f"[bold]{section}")
                 console.print(resolved.rstrip(), highlight=False)
                 fn(cfg)
@@ -103,8 +109,24 @@ def train(cfg: TrainConfig) -> None:
     """
     from .train import train as run_train
 
-    result = run_train(cfg)
-    table = Table(title="train summary", show_header=False)
+    print_train_summary(run_train(cfg), "train summary", "adapter")
+
+
+@app.command()
+@config_command(FinetuneConfig, arguments=("dataset",))
+def finetune(cfg: FinetuneConfig) -> None:
+    """Fine-tune a forward (instruction-following) model on an Alpaca dataset, optionally mixed
+    with the seed and tagged as in Humpback.
+
+    Example: backtranslate finetune runs/demo/dataset --seed default --output-dir runs/forward
+    """
+    from .train import finetune as run_finetune
+
+    print_train_summary(run_finetune(cfg), "finetune summary", "forward adapter")
+
+
+def print_train_summary(result, title: str, what: str) -> None:
+    table = Table(title=title, show_header=False)
     table.add_row("pairs (train / val)", f"{result.train_examples} / {result.val_examples}")
     for reason, n in sorted(result.skipped.items()):
         table.add_row(f"skipped: {reason}", str(n))
@@ -118,7 +140,7 @@ def train(cfg: TrainConfig) -> None:
             m = (result.eval["metrics"] or {}).get(role)
             if m:
                 table.add_row(f"held-out {role} ROUGE-L / cosine", f"{m['rouge_l']:.4f} / {m['cosine']:.4f}")
-    table.add_row("adapter", str(result.output_dir))
+    table.add_row(what, str(result.output_dir))
     console.print(table)
 
 

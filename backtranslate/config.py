@@ -33,7 +33,7 @@ class TrainConfig:
     seed: str = opt("default", "Seed pairs: 'default' (shipped with the package), a JSON/JSONL/CSV/"
                                "Parquet file, a saved dataset folder, or a Hugging Face dataset name.")
     fields: Optional[str] = opt(None, "Map seed columns by hand, e.g. 'instruction=question,output=answer,input=context'.")
-    template: str = opt("reverse", "Prompt template: reverse, chat or alpaca (see templates.py).")
+    template: str = opt("reverse", "Prompt template: reverse or chat (see templates.py).")
     output_dir: str = opt("runs/backward", "Where the adapter, tokenizer and backtranslate.json are written.")
     lora_r: int = opt(16, "LoRA rank.")
     lora_alpha: int = opt(32, "LoRA scaling numerator (alpha / r scales the update).")
@@ -81,6 +81,33 @@ class TrainConfig:
 
 
 @dataclass
+class FinetuneConfig(TrainConfig):
+    """Fine-tune a forward (instruction-following) model with LoRA on an Alpaca dataset.
+
+    The training fields are those of TrainConfig (one code path fits both directions); these
+    redefine what the data is and where it goes."""
+
+    dataset: str = opt("", "The Alpaca dataset: a generate/curate/convert output folder or a JSON/JSONL/CSV/"
+                           "Parquet file or dataset in any seed layout.")
+    dataset_fields: Optional[str] = opt(None, "Map the dataset's columns by hand, as --fields does for the seed.")
+    seed: str = opt("none", "Seed pairs mixed in with the dataset, as in Humpback: 'none', 'default' (shipped "
+                            "with the package) or a file or dataset in any seed layout.")
+    template: str = opt("alpaca", "Prompt template: alpaca or chat-forward (see templates.py).")
+    output_dir: str = opt("runs/forward", "Where the adapter, tokenizer and backtranslate.json are written.")
+    eval_fraction: float = opt(0.0, "Held-out evaluation measures backward models; must stay 0 here.")
+    tags: bool = opt(True, "Humpback's system lines when a seed is mixed in: seed pairs 'Answer in the style "
+                           "of an AI Assistant.', dataset pairs 'Answer with knowledge from web search.'.")
+
+    def validate(self) -> list[str]:
+        problems = super().validate()
+        if not self.dataset:
+            problems.append("name the dataset to fine-tune on (backtranslate finetune DATASET)")
+        if self.eval_fraction:
+            problems.append("eval_fraction evaluates backward models; use val_fraction for a forward model")
+        return problems
+
+
+@dataclass
 class GenerateConfig:
     """Backtranslate a corpus: passages -> candidate instructions -> filtered Alpaca dataset."""
 
@@ -109,6 +136,12 @@ class GenerateConfig:
     resume: bool = opt(False, "Insist on resuming the run in --out (a rerun of the same command resumes anyway).")
     shard: Optional[str] = opt(None, "Process only shard I of N ('I/N', 0-based), into --out/shard-I-of-N; "
                                      "under torchrun/accelerate the rank picks it. Combine with `backtranslate merge`.")
+    license: str = opt("other", "The card's license: a Hub license id (apache-2.0, cc-by-4.0, ...) or 'other' "
+                                "(the corpus owner's terms).")
+    language: str = opt("en", "The card's language code.")
+    push_to_hub: Optional[str] = opt(None, "Also push the dataset and its card to this Hub dataset repo ('user/name').")
+    hub_private: bool = opt(True, "Push as a private dataset (mail and documents are often private); "
+                                  "--no-hub-private publishes it.")
 
     def validate(self) -> list[str]:
         problems = []
@@ -147,7 +180,7 @@ def parse_shard(spec: str) -> tuple[int, int]:
     return i, n
 
 
-SECTIONS: dict[str, type] = {"train": TrainConfig, "generate": GenerateConfig}
+SECTIONS: dict[str, type] = {"train": TrainConfig, "generate": GenerateConfig, "finetune": FinetuneConfig}
 
 
 def section_of(cls: type) -> str:
