@@ -101,9 +101,41 @@ class FinetuneConfig(TrainConfig):
     def validate(self) -> list[str]:
         problems = super().validate()
         if not self.dataset:
-            problems.append("name the dataset to fine-tune on (backtranslate finetune DATASET)")
+            command = "iterate CANDIDATES" if isinstance(self, IterateConfig) else "finetune DATASET"
+            problems.append(f"name the data to train on (backtranslate {command})")
         if self.eval_fraction:
             problems.append("eval_fraction evaluates backward models; use val_fraction for a forward model")
+        return problems
+
+
+@dataclass
+class IterateConfig(FinetuneConfig):
+    """Humpback's loop: curate the candidates with the current forward model, fine-tune the next
+    one on seed + the best-scored pairs, curate again. Training fields are those of finetune."""
+
+    dataset: str = opt("", "The candidates: a generate output folder or a file of pairs in any seed layout.")
+    seed: str = opt("default", "Seed pairs every forward model is trained on: 'default' or a file or dataset.")
+    output_dir: str = opt("runs/iterate", "The loop's folder: round-K/ (curated/, forward/, round.json), final/, iterate.json.")
+    rounds: int = opt(1, "Rounds of (curate, fine-tune) after the first forward model; a final curation follows.")
+    forward_model: Optional[str] = opt(None, "The forward model that scores round 1 (a finetune folder or a base model); "
+                                             "default: fine-tune one on the seed alone first (Humpback's M0).")
+    scorer: str = opt("likelihood", "likelihood (instruction-following gain) or rubric (the forward model rates "
+                                    "each pair 1-5, Humpback's self-curation).")
+    threshold: Optional[float] = opt(None, "Keep pairs scoring at least this (rubric: 1-5; likelihood: nats/token).")
+    top_fraction: Optional[float] = opt(0.5, "Keep the best-scored fraction of pairs (with --threshold: both must hold).")
+
+    def validate(self) -> list[str]:
+        problems = super().validate()
+        if self.rounds < 1:
+            problems.append("rounds must be at least 1")
+        if self.scorer not in ("likelihood", "rubric"):
+            problems.append("scorer must be likelihood or rubric")
+        if self.top_fraction is not None and not 0 < self.top_fraction <= 1:
+            problems.append("top_fraction must be in (0, 1]")
+        if self.threshold is None and self.top_fraction is None:
+            problems.append("set threshold or top_fraction, or every pair would count as best-scored")
+        if self.seed == "none":
+            problems.append("the loop trains on seed + best pairs: name a seed ('default' or a file)")
         return problems
 
 
@@ -165,11 +197,24 @@ class GenerateConfig:
                 parse_shard(self.shard)
             except ValueError:
                 problems.append(f"shard must look like I/N with 0 <= I < N, got '{self.shard}'")
+        if self.push_to_hub and not valid_repo_id(self.push_to_hub):
+            problems.append(f"push_to_hub must be a Hub dataset name such as 'user/name', got '{self.push_to_hub}'")
         return problems
 
     @property
     def formats(self) -> list[str]:
         return [f.strip() for f in self.format.split(",") if f.strip()]
+
+
+def valid_repo_id(name: str) -> bool:
+    """Checked before a long run, not after it, when the push would fail."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
 
 
 def parse_shard(spec: str) -> tuple[int, int]:
@@ -180,7 +225,8 @@ def parse_shard(spec: str) -> tuple[int, int]:
     return i, n
 
 
-SECTIONS: dict[str, type] = {"train": TrainConfig, "generate": GenerateConfig, "finetune": FinetuneConfig}
+SECTIONS: dict[str, type] = {"train": TrainConfig, "generate": GenerateConfig, "finetune": FinetuneConfig,
+                             "iterate": IterateConfig}
 
 
 def section_of(cls: type) -> str:
