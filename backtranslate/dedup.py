@@ -12,6 +12,7 @@ The cost per text is one sketch plus one LSH query, so time grows linearly with 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, Iterable, Optional, Sequence
 
@@ -63,14 +64,37 @@ class Sketcher:
         return sketch
 
 
+# LSH bands are tuned to miss few pairs above the threshold (datasketch's default weights miss
+# 60% of pairs at exactly the threshold): a false candidate costs one signature comparison, a
+# missed one a duplicate left in the dataset.
+LSH_WEIGHTS = (0.2, 0.8)
+
+
+def _band_key(band: bytes) -> bytes:
+    """Band keys shortened to 8 bytes: the index stores one per band per text."""
+    return hashlib.blake2b(band, digest_size=8).digest()
+
+
+def _lsh(threshold: float, num_perm: int) -> Any:
+    return _datasketch().MinHashLSH(threshold=threshold, num_perm=num_perm, weights=LSH_WEIGHTS, hashfunc=_band_key)
+
+
+def similarity(a: Any, b: Any) -> float:
+    """Estimated Jaccard of two signatures: the share of equal MinHash values."""
+    import numpy as np
+
+    return float(np.count_nonzero(a == b)) / len(a)
+
+
 class NearDuplicateIndex:
     """Keep-first near-duplicate lookup: :meth:`match` finds a kept text close to a new one,
-    :meth:`add` keeps a text. LSH proposes candidates; the sketches' estimated Jaccard decides."""
+    :meth:`add` keeps a text. LSH proposes candidates; the signatures' estimated Jaccard decides.
+    Only each kept text's signature is held (512 bytes), not its MinHash object."""
 
     def __init__(self, threshold: float, num_perm: int = 128) -> None:
         self.threshold = threshold
-        self._lsh = _datasketch().MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self._kept: list[tuple[str, Any]] = []  # LSH key (position) -> (record id, sketch)
+        self._lsh = _lsh(threshold, num_perm)
+        self._kept: list[tuple[str, Any]] = []  # LSH key (position) -> (record id, signature)
 
     def match(self, sketch: Any) -> Optional[tuple[str, float]]:
         """(id, estimated Jaccard) of the earliest kept text at or above the threshold, or None.
@@ -78,14 +102,14 @@ class NearDuplicateIndex:
         on every run."""
         for key in sorted(self._lsh.query(sketch)):
             first_id, other = self._kept[key]
-            similarity = sketch.jaccard(other)
-            if similarity >= self.threshold:
-                return first_id, similarity
+            estimate = similarity(sketch.hashvalues, other)
+            if estimate >= self.threshold:
+                return first_id, estimate
         return None
 
     def add(self, item_id: str, sketch: Any) -> None:
-        self._lsh.insert(len(self._kept), sketch)
-        self._kept.append((item_id, sketch))
+        self._lsh.insert(len(self._kept), sketch, check_duplication=False)
+        self._kept.append((item_id, sketch.hashvalues))
 
 
 class _UnionFind:
@@ -108,28 +132,26 @@ def near_duplicate_clusters(texts: Sequence[str], threshold: float = 0.8, sketch
                             progress: Optional[str] = None) -> list[list[int]]:
     """Groups (of two or more) of positions in ``texts`` linked by estimated Jaccard >= threshold,
     largest first, each sorted. Linking is transitive (single linkage), as dedup needs: a chain
-    of small edits is one family of texts."""
+    of small edits is one family of texts. One pass: each text is linked to the earlier texts
+    LSH proposes and the signatures confirm, then indexed."""
     import numpy as np
 
     sketcher = sketcher or Sketcher()
-    lsh = _datasketch().MinHashLSH(threshold=threshold, num_perm=sketcher.num_perm)
-    signatures = np.zeros((len(texts), sketcher.num_perm), dtype=np.uint64)
-    present = []
-    with lsh.insertion_session() as session:
-        for i, text in enumerate(_progress(texts, progress)):
-            sketch = sketcher.sketch(text)
-            if sketch is None:
-                continue
-            signatures[i] = sketch.hashvalues
-            present.append((i, sketch))
-            session.insert(i, sketch)
-    groups = _UnionFind(len(texts))
-    for i, sketch in present:
+    lsh = _lsh(threshold, sketcher.num_perm)
+    signatures = np.zeros((len(texts), sketcher.num_perm), dtype=np.uint32)
+    groups, present = _UnionFind(len(texts)), []
+    for i, text in enumerate(_progress(texts, progress)):
+        sketch = sketcher.sketch(text)
+        if sketch is None:
+            continue
+        signatures[i] = sketch.hashvalues
         for j in lsh.query(sketch):
-            if j > i and np.mean(signatures[i] == signatures[j]) >= threshold:
+            if similarity(signatures[i], signatures[j]) >= threshold:
                 groups.union(i, j)
+        lsh.insert(i, sketch, check_duplication=False)
+        present.append(i)
     members: dict[int, list[int]] = {}
-    for i, _ in present:
+    for i in present:
         members.setdefault(groups.find(i), []).append(i)
     return sorted((m for m in members.values() if len(m) > 1), key=lambda m: (-len(m), m[0]))
 

@@ -75,7 +75,7 @@ def opening(instruction: str) -> Optional[str]:
             if text.startswith(lead + " ") or text.startswith(lead + ","):
                 text = text[len(lead) + 1:].lstrip(" ,")
                 changed = True
-    match = _WORD.match(text)
+    match = _WORD.search(text)
     return match.group(0) if match else None
 
 
@@ -328,8 +328,11 @@ def page(summary: dict[str, Any]) -> str:
                             compact=True))
     else:
         parts.append("<p class='note'>Nothing was dropped, or the folder has no rejected.jsonl.</p>")
-    parts += ["<h2 id='scores'>Scores</h2>", "<img src='scores.png' alt='score distributions'>"]
-    if s["scores"]:
+    parts += ["<h2 id='scores'>Scores</h2>"]
+    if not s["scores"]:
+        parts.append("<p class='note'>No scores yet: <code>backtranslate curate</code> scores every pair.</p>")
+    else:
+        parts.append("<img src='scores.png' alt='score distributions'>")
         rows = [[_esc(name), _esc(kind), str(d["count"]), _esc(d.get("median", "-")), _esc(d.get("mean", "-"))]
                 for name, kinds in s["scores"].items() for kind, d in kinds.items() if d["count"]]
         parts.append(_table(["scorer", "pairs", "count", "median", "mean"], rows, (2, 3, 4), compact=True))
