@@ -181,6 +181,7 @@ def generate(cfg: GenerateConfig) -> None:
 
 
 def push_folder(folder, name: str, private: bool) -> None:
+    """Push a finished dataset folder, after its summary: a failed upload leaves the folder whole."""
     from .hub import push
 
     with user_errors(), console.status(f"Pushing {folder} to the Hub dataset {name} ..."):
@@ -188,12 +189,9 @@ def push_folder(folder, name: str, private: bool) -> None:
     console.print(f"Pushed to {url} ({'private' if private else 'public'}) with its dataset card.", highlight=False)
 
 
-def _hub_options() -> tuple[Any, Any]:
-    return (typer.Option(None, "--push-to-hub", help="Also push the result and its card to this Hub dataset repo ('user/name')."),
-            typer.Option(True, "--hub-private/--no-hub-private", help="Push as a private dataset [default: private]."))
-
-
-HUB_NAME, HUB_PRIVATE = _hub_options()
+# The same two options on every command that writes a dataset folder.
+HUB_NAME = typer.Option(None, "--push-to-hub", help="Also push the result and its card to this Hub dataset repo ('user/name').")
+HUB_PRIVATE = typer.Option(True, "--hub-private/--no-hub-private", help="Push as a private dataset [default: private].")
 
 
 def print_generate_summary(result) -> None:

@@ -241,6 +241,7 @@ def write_curated(target: Path, kept: list[Record], rejected: list[Record], stat
 def curate_dataset(dataset: str, out: str, scorer_name: str = "likelihood", model: str = "default",
                    threshold: Optional[float] = None, top_fraction: Optional[float] = None) -> dict:
     """Score a dataset and write the curated copy (see :func:`write_curated`)."""
+    from .dataset import read_card_terms
     from .errors import UserError
 
     if scorer_name not in SCORERS:
@@ -250,8 +251,6 @@ def curate_dataset(dataset: str, out: str, scorer_name: str = "likelihood", mode
     records = load_pairs(dataset).records
     scorer = SCORERS[scorer_name](model)
     kept, rejected, stats = curate(records, scorer, threshold, top_fraction)
-    from .dataset import read_card_terms
-
     license, language = read_card_terms(dataset)
     stats.update(dataset=dataset, model=model, license=license, language=language)
     write_curated(Path(out), kept, rejected, stats)

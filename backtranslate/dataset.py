@@ -11,7 +11,7 @@ import json
 import os
 import statistics
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Optional
+from typing import IO, Any, Iterable, Iterator
 
 from .io import write_json_atomic, write_text_atomic
 from .records import Record

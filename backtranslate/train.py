@@ -24,7 +24,7 @@ from .config import FinetuneConfig, TrainConfig, to_dict
 from .errors import UserError
 from .hardware import resolve_precision
 from .io import write_json_atomic, write_text_atomic
-from .models import MANIFEST, read_manifest  # noqa: F401  (re-exported: the manifest belongs to training)
+from .models import MANIFEST
 from .records import Record
 from .seed import SeedSet, load_pairs, load_seed
 from .templates import GENERATED_TAG, SEED_TAG, Template, get_template

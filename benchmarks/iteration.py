@@ -18,7 +18,6 @@ steps are reused when the command is run again (delete OUT to start over).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
