@@ -180,6 +180,22 @@ def generate(cfg: GenerateConfig) -> None:
             push_folder(result.out, cfg.push_to_hub, cfg.hub_private)
 
 
+def check_hub_name(name: Optional[str]) -> None:
+    """A bad --push-to-hub name fails before the work, not after it."""
+    if name:
+        from .hub import check_repo_id
+
+        check_repo_id(name)
+
+
+def beside(dataset: str, what: str) -> str:
+    """DATASET/what for a folder, DATASET-what next to a file."""
+    from pathlib import Path
+
+    path = Path(dataset)
+    return str(path / what if path.is_dir() else path.with_name(f"{path.stem}-{what}"))
+
+
 def push_folder(folder, name: str, private: bool) -> None:
     """Push a finished dataset folder, after its summary: a failed upload leaves the folder whole."""
     from .hub import push
@@ -241,6 +257,7 @@ def merge(out: str = typer.Argument(..., help="The --out of a sharded generate r
     from .merge import merge as run_merge
 
     with user_errors():
+        check_hub_name(push_to_hub)
         stats, examples = run_merge(out, [Path(s) for s in shards] if shards else None)
     print_generate_summary(GenerateResult(out=Path(out), stats=stats, examples=examples))
     if push_to_hub:
@@ -290,7 +307,7 @@ def eval_command(
 
 @app.command()
 def curate(dataset: str = typer.Argument(..., help="A generate output folder, or a JSON/JSONL/CSV/Parquet file of pairs."),
-           out: Optional[str] = typer.Option(None, "--out", help="Where the curated dataset goes [default: DATASET/curated]."),
+           out: Optional[str] = typer.Option(None, "--out", help="Where the curated dataset goes [default: DATASET/curated, or DATASET-curated next to a file]."),
            scorer: str = typer.Option("likelihood", "--scorer", help="likelihood (instruction-following gain) or rubric (Humpback's 1-5 rating)."),
            model: str = typer.Option("default", "--model", "--judge", help="Forward model (likelihood) or judge (rubric); a finetune folder works too."),
            threshold: Optional[float] = typer.Option(None, "--threshold", help="Keep pairs scoring at least this (rubric: 1-5; likelihood: nats/token, e.g. 0)."),
@@ -301,16 +318,11 @@ def curate(dataset: str = typer.Argument(..., help="A generate output folder, or
 
     Example: backtranslate curate runs/demo/dataset --scorer rubric --threshold 4
     """
-    from pathlib import Path
-
     from .curate import curate_dataset
 
-    target = out or str(Path(dataset) / "curated")
+    target = out or beside(dataset, "curated")
     with user_errors():
-        if push_to_hub:
-            from .hub import check_repo_id
-
-            check_repo_id(push_to_hub)
+        check_hub_name(push_to_hub)
         stats = curate_dataset(dataset, target, scorer, model, threshold, top_fraction)
     table = Table(title="curate summary", show_header=False)
     for key in ("scorer", "threshold", "top_fraction", "cutoff", "pairs", "kept", "rejected", "unparsed", "mean_score"):
@@ -355,7 +367,7 @@ def _num(value: Any) -> str:
 
 @app.command()
 def report(dataset: str = typer.Argument(..., help="A dataset folder (generate, curate, dedup, merge, convert) or a file of pairs."),
-           out: Optional[str] = typer.Option(None, "--out", help="Where index.html and the charts go [default: DATASET/report]."),
+           out: Optional[str] = typer.Option(None, "--out", help="Where index.html and the charts go [default: DATASET/report, or DATASET-report next to a file]."),
            threshold: float = typer.Option(0.8, "--threshold", help="Estimated Jaccard from which texts count as near duplicates."),
            samples: int = typer.Option(12, "--samples", help="Pairs shown in the sample table."),
            ) -> None:
@@ -369,7 +381,7 @@ def report(dataset: str = typer.Argument(..., help="A dataset folder (generate, 
     with user_errors():
         if not 0 < threshold <= 1:
             raise UserError(f"--threshold must be in (0, 1], got {threshold}.")
-        page, s = run_report(dataset, out, threshold, samples)
+        page, s = run_report(dataset, out or beside(dataset, "report"), threshold, samples)
     table = Table(title=f"report: {dataset}", show_header=False)
     lengths = s["lengths"]
     table.add_row("pairs kept", str(s["pairs"]))
@@ -393,7 +405,7 @@ def report(dataset: str = typer.Argument(..., help="A dataset folder (generate, 
 
 @app.command()
 def dedup(dataset: str = typer.Argument(..., help="A dataset folder or a file of pairs."),
-          out: Optional[str] = typer.Option(None, "--out", help="Where the deduplicated dataset goes [default: DATASET/dedup]."),
+          out: Optional[str] = typer.Option(None, "--out", help="Where the deduplicated dataset goes [default: DATASET/dedup, or DATASET-dedup next to a file]."),
           fields: str = typer.Option("instruction,output", "--fields", help="Comma list of fields compared: instruction, input, output."),
           threshold: float = typer.Option(0.8, "--threshold", help="Estimated Jaccard (MinHash LSH) from which two texts are near duplicates."),
           push_to_hub: Optional[str] = HUB_NAME, hub_private: bool = HUB_PRIVATE,
@@ -402,12 +414,11 @@ def dedup(dataset: str = typer.Argument(..., help="A dataset folder or a file of
 
     Example: backtranslate dedup runs/demo/dataset --fields instruction,output --threshold 0.8
     """
-    from pathlib import Path
-
     from .dedup import dedup_dataset
 
-    target = out or str(Path(dataset) / "dedup")
+    target = out or beside(dataset, "dedup")
     with user_errors():
+        check_hub_name(push_to_hub)
         stats = dedup_dataset(dataset, target, [f.strip() for f in fields.split(",") if f.strip()], threshold)
     table = Table(title="dedup summary", show_header=False)
     table.add_row("pairs", str(stats["pairs"]))
@@ -445,6 +456,7 @@ def convert(source: str = typer.Argument(..., help="A CSV/JSON/JSONL/Parquet fil
     from .convert import ConvertSpec, convert as run_convert, parse_label_names
 
     with user_errors():
+        check_hub_name(push_to_hub)
         spec = ConvertSpec(instruction=instruction, text_column=text_column, label_column=label_column,
                            tags_column=tags_column, label_names=parse_label_names(label_names),
                            separator=separator, empty_output=empty, entity=entity)

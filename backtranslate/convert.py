@@ -131,11 +131,11 @@ def check_columns(source: str, columns: set[str], spec: ConvertSpec) -> None:
 
 
 def convert_rows(rows: list[dict[str, Any]], spec: ConvertSpec, source: str) -> tuple[list[Record], Counter, Counter]:
-    """Records, skip reasons and the label counts (classification rows only)."""
+    """Records, skip reasons and the records' label counts (classification only)."""
     outputs = [_output(row, spec) for row in rows]
-    labels = Counter(out for (out, _), row in zip(outputs, rows)
-                     if out is not None and not spec.tags_column and not isinstance(row.get(spec.label_column), list))
-    label_set = _label_set(list(labels)) if labels else ""
+    classes = [out for (out, _), row in zip(outputs, rows)
+               if out is not None and not spec.tags_column and not isinstance(row.get(spec.label_column), list)]
+    label_set = _label_set(classes) if classes else ""  # every label the file uses, for {labels}
     records, skipped, seen = [], Counter(), set()
     for n, (row, (output, reason)) in enumerate(zip(rows, outputs)):
         text = _text(row.get(spec.text_column))
@@ -153,6 +153,7 @@ def convert_rows(rows: list[dict[str, Any]], spec: ConvertSpec, source: str) -> 
             continue
         seen.add(record.id)
         records.append(record)
+    labels = Counter(r.output for r in records) if classes else Counter()
     return records, skipped, labels
 
 

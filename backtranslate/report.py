@@ -170,6 +170,13 @@ def _save(fig: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _whole_numbers(axis: Any) -> None:
+    """Counts are whole: no 2.5-pair ticks on small datasets."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _empty(ax: Any, message: str) -> None:
     ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=10, color="#666", wrap=True,
             transform=ax.transAxes)
@@ -192,6 +199,7 @@ def chart_lengths(raw: dict[str, Any], path: Path) -> None:
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("words")
         ax.set_ylabel("pairs")
+        _whole_numbers(ax.yaxis)
     _save(fig, path)
 
 
@@ -205,6 +213,7 @@ def chart_reasons(pairs: int, reasons: Counter, path: Path) -> None:
     bars = ax.barh(labels, values, color=colours)
     ax.bar_label(bars, padding=3, fontsize=8)
     ax.set_xlabel("items")
+    _whole_numbers(ax.xaxis)
     ax.set_title("Kept and dropped by reason", fontsize=10)
     ax.margins(x=0.12)
     ax.tick_params(axis="y", labelsize=8)
@@ -231,6 +240,7 @@ def chart_scores(score_sets: dict[str, dict[str, list[float]]], cutoff: Optional
         ax.set_title(f"{name} scores", fontsize=10)
         ax.set_xlabel("score")
         ax.set_ylabel("pairs")
+        _whole_numbers(ax.yaxis)
     _save(fig, path)
 
 
@@ -244,6 +254,7 @@ def chart_openings(openings: list[tuple[str, int]], path: Path) -> None:
         ax.bar_label(bars, padding=3, fontsize=8)
         ax.margins(x=0.1)
         ax.set_xlabel("instructions")
+        _whole_numbers(ax.xaxis)
     ax.set_title("Most frequent instruction openings (first word after 'please', 'can you', ...)", fontsize=10)
     ax.tick_params(axis="y", labelsize=8)
     _save(fig, path)
@@ -362,15 +373,15 @@ def page(summary: dict[str, Any]) -> str:
             f"<body><main>\n{body}\n</main></body></html>\n")
 
 
-def report(dataset: str, out: Optional[str] = None, threshold: float = 0.8, samples: int = 12) -> tuple[Path, dict]:
-    """Write the report folder; returns its index.html and the summary numbers."""
+def report(dataset: str, out: str, threshold: float = 0.8, samples: int = 12) -> tuple[Path, dict]:
+    """Write the report folder ``out``; returns its index.html and the summary numbers."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: charts are files
     data = load(dataset)
     if not data.kept and not data.rejected:
         raise UserError(f"{dataset} holds no pairs to report on.")
-    target = Path(out) if out else (Path(dataset) / "report" if Path(dataset).is_dir() else Path("report"))
+    target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     summary = summarize(data, threshold, samples)
     raw = summary.pop("_raw")
