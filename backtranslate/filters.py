@@ -331,8 +331,10 @@ class NearDuplicate(Filter):
     """A text close to one already kept (MinHash LSH over content-word 3-grams; dataset-wide, stateful)."""
 
     # The sketching and the LSH index live in dedup.py, shared with `dedup` and the report.
+    # Version 2: LSH bands tuned for recall at the threshold (dedup.LSH_WEIGHTS).
 
     name = "near_duplicate"
+    version = 2
 
     def __init__(self, field: str = "instruction", threshold: Optional[float] = 0.8, num_perm: int = 128,
                  shingle: int = 3, seed: int = 1, stopwords: Optional[frozenset[str]] = STOPWORDS,

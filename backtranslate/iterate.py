@@ -33,8 +33,10 @@ ROUND_FILE = "round.json"
 _NOT_FINGERPRINTED = {"output_dir", "resume_from_checkpoint", "logging_steps", "checkpoint_steps"}
 
 
-def settings_fingerprint(cfg: IterateConfig) -> str:
+def run_fingerprint(cfg: IterateConfig, candidates: SeedSet, seed: SeedSet) -> str:
+    """The settings and the data itself: a changed candidates file under the same name is another run."""
     kept = {k: v for k, v in to_dict(cfg).items() if k not in _NOT_FINGERPRINTED}
+    kept["data"] = [candidates.fingerprint, seed.fingerprint]
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -101,9 +103,9 @@ def _overlap(a: set[str], b: set[str]) -> Optional[float]:
 def iterate(cfg: IterateConfig, on_step: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Run (or carry on with) the loop in ``cfg.output_dir``; returns the summary in iterate.json."""
     out = Path(cfg.output_dir)
-    fingerprint = settings_fingerprint(cfg)
     candidates = load_pairs(cfg.dataset, cfg.dataset_fields)
     seed = load_seed(cfg.seed, cfg.fields)
+    fingerprint = run_fingerprint(cfg, candidates, seed)
     inputs = {"candidates": {"source": cfg.dataset, "pairs": len(candidates.records),
                              "fingerprint": candidates.fingerprint},
               "seed": {"source": seed.source, "pairs": len(seed.records), "fingerprint": seed.fingerprint},

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .dataset import read_jsonl
+from .dataset import length_stats, read_jsonl
 from .dedup import near_duplicate_clusters
 from .errors import UserError
 from .io import write_json_atomic, write_text_atomic
@@ -101,14 +101,8 @@ def scores(data: Loaded) -> dict[str, dict[str, list[float]]]:
     return out
 
 
-def _describe(values: list[int]) -> dict[str, float]:
-    if not values:
-        return {"count": 0}
-    return {"count": len(values), "min": min(values), "median": statistics.median(values),
-            "mean": round(statistics.fmean(values), 1), "max": max(values)}
-
-
-def summarize(data: Loaded, threshold: float, samples: int, seed: int = 0) -> dict[str, Any]:
+def summarize(data: Loaded, threshold: float, samples: int, seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report's numbers (report.json), and the raw values the charts are drawn from."""
     instruction_words = [len(r.instruction.split()) for r in data.kept]
     output_words = [len(r.output.split()) for r in data.kept]
     openings = Counter(o for o in (opening(r.instruction) for r in data.kept) if o)
@@ -119,14 +113,14 @@ def summarize(data: Loaded, threshold: float, samples: int, seed: int = 0) -> di
         clusters[name] = [{"size": len(g), "ids": [data.kept[i].id for i in g],
                            "examples": [texts[i] for i in g[:3]]} for g in groups]
     picked = sorted(random.Random(seed).sample(range(len(data.kept)), min(samples, len(data.kept))))
-    reasons = reason_counts(data)
-    return {
+    reasons, score_sets = reason_counts(data), scores(data)
+    summary = {
         "source": data.source,
         "pairs": len(data.kept),
         "rejected": sum(reasons.values()),
-        "lengths": {"instruction_words": _describe(instruction_words), "output_words": _describe(output_words)},
+        "lengths": {"instruction_words": length_stats(instruction_words), "output_words": length_stats(output_words)},
         "dropped": [{"stage": stage, "reason": reason, "count": n} for (stage, reason), n in reasons.most_common()],
-        "scores": {name: {kind: _describe_scores(v) for kind, v in parts.items()} for name, parts in scores(data).items()},
+        "scores": {name: {kind: _describe_scores(v) for kind, v in parts.items()} for name, parts in score_sets.items()},
         "cutoff": data.stats.get("cutoff"),
         "openings": openings.most_common(20),
         "distinct_openings": len(openings),
@@ -135,9 +129,10 @@ def summarize(data: Loaded, threshold: float, samples: int, seed: int = 0) -> di
                                       "top": c[:10]} for name, c in clusters.items()}},
         "samples": [{**data.kept[i].to_alpaca(), "id": data.kept[i].id,
                      "scores": data.kept[i].meta.get("scores") or {}} for i in picked],
-        "_raw": {"instruction_words": instruction_words, "output_words": output_words,
-                 "scores": scores(data), "reasons": reasons},
     }
+    raw = {"instruction_words": instruction_words, "output_words": output_words, "scores": score_sets,
+           "reasons": reasons}
+    return summary, raw
 
 
 def _describe_scores(values: list[float]) -> dict[str, float]:
@@ -383,8 +378,7 @@ def report(dataset: str, out: str, threshold: float = 0.8, samples: int = 12) ->
         raise UserError(f"{dataset} holds no pairs to report on.")
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
-    summary = summarize(data, threshold, samples)
-    raw = summary.pop("_raw")
+    summary, raw = summarize(data, threshold, samples)
     chart_lengths(raw, target / "lengths.png")
     chart_reasons(summary["pairs"], raw["reasons"], target / "reasons.png")
     chart_scores(raw["scores"], summary["cutoff"], target / "scores.png")
