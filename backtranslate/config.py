@@ -35,7 +35,7 @@ class TrainConfig:
     seed: str = opt("default", "Seed pairs: 'default' (shipped with the package), a JSON/JSONL/CSV/"
                                "Parquet file, a saved dataset folder, or a Hugging Face dataset name.")
     fields: Optional[str] = opt(None, "Map seed columns by hand, e.g. 'instruction=question,output=answer,input=context'.")
-    template: str = opt("reverse", "Prompt template: reverse, chat or alpaca (see templates.py).")
+    template: str = opt("reverse", "Prompt template: reverse or chat (see templates.py).")
     output_dir: str = opt("runs/backward", "Where the adapter, tokenizer and backtranslate.json are written.")
     lora_r: int = opt(16, "LoRA rank.")
     lora_alpha: int = opt(32, "LoRA scaling numerator (alpha / r scales the update).")
@@ -79,6 +79,65 @@ class TrainConfig:
             problems.append("precision must be one of auto, bf16, fp16, fp32")
         if self.checkpoint_steps < 0:
             problems.append("checkpoint_steps must be 0 or positive")
+        return problems
+
+
+@dataclass
+class FinetuneConfig(TrainConfig):
+    """Fine-tune a forward (instruction-following) model with LoRA on an Alpaca dataset.
+
+    The training fields are those of TrainConfig (one code path fits both directions); these
+    redefine what the data is and where it goes."""
+
+    dataset: str = opt("", "The Alpaca dataset: a generate/curate/convert output folder or a JSON/JSONL/CSV/"
+                           "Parquet file or dataset in any seed layout.")
+    dataset_fields: Optional[str] = opt(None, "Map the dataset's columns by hand, as --fields does for the seed.")
+    seed: str = opt("none", "Seed pairs mixed in with the dataset, as in Humpback: 'none', 'default' (shipped "
+                            "with the package) or a file or dataset in any seed layout.")
+    template: str = opt("alpaca", "Prompt template: alpaca or chat-forward (see templates.py).")
+    output_dir: str = opt("runs/forward", "Where the adapter, tokenizer and backtranslate.json are written.")
+    eval_fraction: float = opt(0.0, "Held-out evaluation measures backward models; must stay 0 here.")
+    tags: bool = opt(True, "Humpback's system lines when a seed is mixed in: seed pairs 'Answer in the style "
+                           "of an AI Assistant.', dataset pairs 'Answer with knowledge from web search.'.")
+
+    def validate(self) -> list[str]:
+        problems = super().validate()
+        if not self.dataset:
+            command = "iterate CANDIDATES" if isinstance(self, IterateConfig) else "finetune DATASET"
+            problems.append(f"name the data to train on (backtranslate {command})")
+        if self.eval_fraction:
+            problems.append("eval_fraction evaluates backward models; use val_fraction for a forward model")
+        return problems
+
+
+@dataclass
+class IterateConfig(FinetuneConfig):
+    """Humpback's loop: curate the candidates with the current forward model, fine-tune the next
+    one on seed + the best-scored pairs, curate again. Training fields are those of finetune."""
+
+    dataset: str = opt("", "The candidates: a generate output folder or a file of pairs in any seed layout.")
+    seed: str = opt("default", "Seed pairs every forward model is trained on: 'default' or a file or dataset.")
+    output_dir: str = opt("runs/iterate", "The loop's folder: round-K/ (curated/, forward/, round.json), final/, iterate.json.")
+    rounds: int = opt(1, "Rounds of (curate, fine-tune) after the first forward model; a final curation follows.")
+    forward_model: Optional[str] = opt(None, "The forward model that scores round 1 (a finetune folder or a base model); "
+                                             "default: fine-tune one on the seed alone first (Humpback's M0).")
+    scorer: str = opt("likelihood", "likelihood (instruction-following gain) or rubric (the forward model rates "
+                                    "each pair 1-5, Humpback's self-curation).")
+    threshold: Optional[float] = opt(None, "Keep pairs scoring at least this (rubric: 1-5; likelihood: nats/token).")
+    top_fraction: Optional[float] = opt(0.5, "Keep the best-scored fraction of pairs (with --threshold: both must hold).")
+
+    def validate(self) -> list[str]:
+        problems = super().validate()
+        if self.rounds < 1:
+            problems.append("rounds must be at least 1")
+        if self.scorer not in ("likelihood", "rubric"):
+            problems.append("scorer must be likelihood or rubric")
+        if self.top_fraction is not None and not 0 < self.top_fraction <= 1:
+            problems.append("top_fraction must be in (0, 1]")
+        if self.threshold is None and self.top_fraction is None:
+            problems.append("set threshold or top_fraction, or every pair would count as best-scored")
+        if self.seed == "none":
+            problems.append("the loop trains on seed + best pairs: name a seed ('default' or a file)")
         return problems
 
 
@@ -131,6 +190,12 @@ class GenerateConfig:
     resume: bool = opt(False, "Insist on resuming the run in --out (a rerun of the same command resumes anyway).")
     shard: Optional[str] = opt(None, "Process only shard I of N ('I/N', 0-based), into --out/shard-I-of-N; "
                                      "under torchrun/accelerate the rank picks it. Combine with `backtranslate merge`.")
+    license: str = opt("other", "The card's license: a Hub license id (apache-2.0, cc-by-4.0, ...) or 'other' "
+                                "(the corpus owner's terms).")
+    language: str = opt("en", "The card's language code.")
+    push_to_hub: Optional[str] = opt(None, "Also push the dataset and its card to this Hub dataset repo ('user/name').")
+    hub_private: bool = opt(True, "Push as a private dataset (mail and documents are often private); "
+                                  "--no-hub-private publishes it.")
 
     def validate(self) -> list[str]:
         problems = []
@@ -170,6 +235,8 @@ class GenerateConfig:
                 parse_shard(self.shard)
             except ValueError:
                 problems.append(f"shard must look like I/N with 0 <= I < N, got '{self.shard}'")
+        if self.push_to_hub and not valid_repo_id(self.push_to_hub):
+            problems.append(f"push_to_hub must be a Hub dataset name such as 'user/name', got '{self.push_to_hub}'")
         return problems
 
     @property
@@ -181,6 +248,17 @@ class GenerateConfig:
         return [f.strip() for f in self.format.split(",") if f.strip()]
 
 
+def valid_repo_id(name: str) -> bool:
+    """Checked before a long run, not after it, when the push would fail."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
 def parse_shard(spec: str) -> tuple[int, int]:
     index, _, count = spec.partition("/")
     i, n = int(index), int(count)
@@ -189,7 +267,8 @@ def parse_shard(spec: str) -> tuple[int, int]:
     return i, n
 
 
-SECTIONS: dict[str, type] = {"train": TrainConfig, "generate": GenerateConfig}
+SECTIONS: dict[str, type] = {"train": TrainConfig, "generate": GenerateConfig, "finetune": FinetuneConfig,
+                             "iterate": IterateConfig}
 
 
 def section_of(cls: type) -> str:

@@ -1,6 +1,10 @@
 """Stage: write the dataset folder: Alpaca data.json, data.jsonl with provenance, rejected.jsonl,
 stats.json, a dataset card, and optional chat layouts (ShareGPT, TRL messages), Parquet and
-`save_to_disk` copies."""
+`save_to_disk` copies.
+
+The card (README.md) follows the Hugging Face dataset-card conventions: a YAML header with
+license, language, task categories and size category (rendered by huggingface_hub's
+DatasetCardData), then what made the dataset and a few records."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import json
 import os
 import statistics
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 from .io import write_json_atomic, write_text_atomic
 from .records import Record
@@ -43,6 +47,20 @@ def record_row(record: Record) -> dict[str, Any]:
     never written."""
     meta = {k: v for k, v in record.meta.items() if not k.startswith("_")}
     return {**record.to_alpaca(), "id": record.id, "meta": meta}
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    """A whole JSONL file, streamed to a temporary name and renamed; returns the line count."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    n = 0
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return n
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -149,23 +167,85 @@ def _curation_lines(curation: dict[str, Any] | None) -> list[str]:
             f"mean score {curation['mean_score']}, {curation['unparsed']} unscored of {curation['scored']}"]
 
 
+# The Hub's size_categories values, by upper bound.
+_SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+          (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"))
+
+
+def size_category(n: int) -> str:
+    return next((name for bound, name in _SIZES if n < bound), "n>100M")
+
+
+BACKTRANSLATION_TAGS = ("instruction-backtranslation", "alpaca", "synthetic-instructions")
+
+
+def card_header(rows: int, pretty_name: str, tags: Iterable[str], license: str = "other", language: str | list[str] = "en",
+                data_files: str = "data.json") -> str:
+    """The YAML front matter of a dataset card. ``configs`` points the Hub viewer and
+    ``load_dataset(folder)`` at the Alpaca file (hub.py repoints it at the pushed Parquet)."""
+    from huggingface_hub import DatasetCardData
+
+    extra = {"license_name": "corpus-terms"} if license == "other" else {}  # the Hub asks a name for 'other'
+    data = DatasetCardData(
+        language=[language] if isinstance(language, str) else language, license=license, task_categories=["text-generation"],
+        size_categories=[size_category(rows)], pretty_name=pretty_name, tags=list(tags),
+        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": data_files}]}], **extra,
+    )
+    return f"---\n{data.to_yaml()}\n---\n"
+
+
+def _license_note(license: str) -> list[str]:
+    if license != "other":
+        return []
+    return ["License: the terms of the source corpus apply (`license: other`, `license_name: corpus-terms`); "
+            "pass `--license` (a Hub license id such as `cc-by-4.0`) when they are known.", ""]
+
+
+def _examples_section(examples: list[dict[str, Any]]) -> list[str]:
+    lines = ["## Examples", ""] if examples else []
+    for ex in examples:
+        output = ex["output"] if len(ex["output"]) < 600 else ex["output"][:600] + " ..."
+        instruction = ex["instruction"] + (f"\n\n{ex['input']}" if ex.get("input") else "")
+        lines += [f"**Instruction:** {instruction}", "", "```text", output, "```", ""]
+    return lines
+
+
+def read_card_terms(dataset: str | Path) -> tuple[str, str]:
+    """(license, language) a dataset folder's stats.json recorded, so a dataset made from it keeps them."""
+    try:
+        stats = json.loads((Path(dataset) / "stats.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return "other", "en"
+    terms = {**stats, **stats.get("settings", {})}
+    return terms.get("license") or "other", terms.get("language") or "en"
+
+
+def write_simple_card(out: Path, title: str, rows: int, paragraphs: list[str], examples: list[dict[str, Any]],
+                      tags: Iterable[str] = BACKTRANSLATION_TAGS, license: str = "other", language: str = "en") -> None:
+    """README.md for a dataset made from another one (curate, convert, dedup)."""
+    from . import __version__
+
+    lines = [card_header(rows, title, tags, license, language), f"# {title}", "",
+             f"Made by [backtranslate](https://pypi.org/project/backtranslate/) {__version__}. `data.json` is "
+             "Alpaca format (`instruction`, `input`, `output`) and loads with "
+             "`datasets.load_dataset(\"json\", data_files=\"data.json\")`.", ""]
+    for paragraph in paragraphs:
+        lines += [paragraph, ""]
+    lines += _license_note(license)
+    write_text_atomic(out / "README.md", "\n".join(lines + _examples_section(examples)))
+
+
 def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]]) -> None:
     """README.md: what made the dataset, what was kept and dropped, and a few records."""
     kept = stats["pairs"]["kept"]
-    size = "n<1K" if kept < 1000 else "1K<n<10K" if kept < 10_000 else "10K<n<100K" if kept < 100_000 else "n>100K"
     settings = stats["settings"]
     decoding = "greedy" if settings["greedy"] else \
         f"sampling (top_p {settings['top_p']}, temperature {settings['temperature']})"
-    mix = stats.get("languages", {}).get("mix") or {"en": 1}
+    mix = stats.get("languages", {}).get("mix") or {}
+    language = sorted(mix, key=lambda code: -mix[code]) or settings.get("language") or "en"
+    license = settings.get("license") or "other"
     lines = [
-        "---",
-        f"language: [{', '.join(sorted(mix, key=lambda code: -mix[code]))}]",
-        "license: other  # the corpus owner's terms apply",
-        "task_categories: [text-generation]",
-        f"size_categories: [{size}]",
-        "tags: [instruction-backtranslation, alpaca, synthetic-instructions]",
-        "---",
-        "",
+        card_header(kept, "Backtranslated instructions", BACKTRANSLATION_TAGS, license, language),
         "# Backtranslated instruction dataset",
         "",
         f"Made by [backtranslate](https://pypi.org/project/backtranslate/) {stats['version']}: a backward "
@@ -199,11 +279,7 @@ def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]])
     dropped = {**stats["passages"]["dropped"], **{f"pair: {k}": v for k, v in stats["pairs"]["dropped"].items()}}
     if dropped:
         lines += ["| dropped by | count |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in dropped.items() if v] + [""]
-    if examples:
-        lines += ["## Examples", ""]
-        for ex in examples:
-            output = ex["output"] if len(ex["output"]) < 600 else ex["output"][:600] + " ..."
-            lines += [f"**Instruction:** {ex['instruction']}", "", "```text", output, "```", ""]
+    lines += _license_note(license) + _examples_section(examples)
     write_text_atomic(out / "README.md", "\n".join(lines))
 
 

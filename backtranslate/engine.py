@@ -7,14 +7,12 @@ import hashlib
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 from . import models
 from .hardware import resolve_precision
 from .records import Record, stable_id
 from .templates import get_template, render
-from .train import MANIFEST, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +36,11 @@ class BackwardModel:
         import torch
 
         self.spec = spec
-        folder = Path(spec)
-        self.manifest = read_manifest(folder) if (folder / MANIFEST).is_file() else None
+        self.manifest = models.read_manifest(spec) if models.is_adapter(spec) else None
         base = self.manifest["base_model"] if self.manifest else spec
         self.template = get_template(template or (self.manifest or {}).get("template") or "reverse")
         self.precision = resolve_precision(precision)
-        model, tokenizer = models.load(base, dtype=torch.float32)
-        if self.manifest:
-            from peft import PeftModel
-
-            model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
+        model, tokenizer = models.load(spec, dtype=torch.float32)  # an adapter comes merged into its base
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
         # Under torchrun / accelerate launch each process takes the GPU of its local rank (ranks
         # share GPUs round-robin when there are more processes than GPUs).

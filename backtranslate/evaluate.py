@@ -19,7 +19,7 @@ from .io import write_json_atomic
 from .metrics import default_embedder, rouge_l
 from .records import Record
 from .seed import SeedSet, load_seed
-from .train import MANIFEST, read_manifest
+from .models import MANIFEST, read_manifest
 
 DEFAULT_DECODING = Decoding(greedy=True, max_new_tokens=64, batch_size=16)
 BASELINE_TEMPLATE = "reverse"
