@@ -292,7 +292,8 @@ def _privacy_lines(stats: dict[str, Any]) -> list[str]:
         lines.append(f"- redaction: on (`redact: true`); personal data and secrets were replaced with "
                      f"placeholders such as `<PERSON_1>` before generation: {red['total']} replacements in "
                      f"{red['documents_redacted']} of {red['documents']} documents ({types})"
-                     + (f"; {red['failed']} documents that could not be redacted were left out" if red.get("failed") else ""))
+                     + (f"; {red['failed']} documents that could not be redacted were left out"
+                        if red.get("failed") else ""))
     elif red is not None:
         lines.append("- redaction: off (`redact: false`, `--no-redact`); the text is as the corpus had it")
     threads = stats.get("threads")

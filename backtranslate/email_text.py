@@ -141,12 +141,12 @@ def signature_names(body: str) -> list[str]:
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     for i, line in enumerate(lines):
         if line in _SIGNATURE:
-            first = next((l.strip() for l in lines[i + 1:i + 4] if l.strip()), "")
+            first = next((ln.strip() for ln in lines[i + 1:i + 4] if ln.strip()), "")
             name = person_name(re.split(r"\s[|,–-]\s|,|\|", first)[0])
             if name:
                 names.append(name)
             break
-    own = [l.strip() for l in clean_body(body).split("\n") if l.strip()]
+    own = [ln.strip() for ln in clean_body(body).split("\n") if ln.strip()]
     if len(own) >= 2 and own[-2].endswith(",") and len(own[-2].split()) <= 4:
         name = person_name(own[-1])
         if name:

@@ -105,7 +105,8 @@ def _count_redactions(passages: Iterable[Record]) -> Iterator[Record]:
     """Each passage's own redactions by type: the placeholders in its text, its input and its
     address headers (the document's totals are in the stats)."""
     for p in passages:
-        p.meta["redactions"] = count_placeholders(p.output, p.input, *(p.meta.get(k) or "" for k in ("from", "to", "cc")))
+        headers = (p.meta.get(k) or "" for k in ("from", "to", "cc"))
+        p.meta["redactions"] = count_placeholders(p.output, p.input, *headers)
         yield p
 
 

@@ -56,7 +56,7 @@ class Planter:
         self.rng = random.Random(seed)
         self.hard = hard
         self.items: list[Planted] = []
-        self.people = [(f, l) for f, l in zip(FIRST, self.rng.sample(LAST, len(LAST)))]
+        self.people = list(zip(FIRST, self.rng.sample(LAST, len(LAST))))
 
     def plant(self, kind: str, value: str, where: str, hard: str = "") -> str:
         self.items.append(Planted(kind, value, where, hard))
@@ -151,10 +151,12 @@ class Planter:
         kind = r.choice(["EMAIL", "PHONE", "IP_ADDRESS", "CREDIT_CARD", "IBAN", "URL", "API_KEY", "PASSWORD"])
         if kind == "EMAIL":
             v = self.plant(kind, self.email(r.choice(self.people)), where)
-            return r.choice([f"Please write to {v} with the signed form.", f"Copy {v} on the reply, they own the account."])
+            return r.choice([f"Please write to {v} with the signed form.",
+                             f"Copy {v} on the reply, they own the account."])
         if kind == "PHONE":
             v = self.plant(kind, self.phone(), where)
-            return r.choice([f"You can reach the site lead on {v} during the day.", f"Call {v} if the alarm goes off again."])
+            return r.choice([f"You can reach the site lead on {v} during the day.",
+                             f"Call {v} if the alarm goes off again."])
         if kind == "IP_ADDRESS":
             v = self.plant(kind, self.ip(), where)
             return r.choice([f"The backup host answers on {v} since the move.", f"Logins came from {v} last night."])
@@ -169,7 +171,8 @@ class Planter:
             return r.choice([f"The export is at {v} until Friday.", f"Use this link: {v}"])
         if kind == "API_KEY":
             v = self.plant(kind, self.api_key(), where)
-            return r.choice([f"The deploy job uses the key {v} for now.", f"api_key: {v}", f"Set TOKEN={v} in the CI settings."])
+            return r.choice([f"The deploy job uses the key {v} for now.", f"api_key: {v}",
+                             f"Set TOKEN={v} in the CI settings."])
         v = self.plant(kind, self.password(), where)
         return r.choice([f"The Wi-Fi password is {v} this month.", f"password: {v}", f"Your temporary password: {v}",
                          f"Kennwort: {v}"])
@@ -230,7 +233,8 @@ class Planter:
         greeting = f"Hi {self.plant('PERSON', recipients[0][0], where)},"
         body = "\n\n".join([greeting, self.paragraph(where, 3), self.paragraph(where, 2),
                             f"Thanks,\n{self.plant('PERSON', sender[0], where)}"])
-        signature = f"-- \n{name(sender)}\nOperations, {sender[1]} & Partners\n{self.plant('PHONE', self.phone(), where)}"
+        phone = self.plant("PHONE", self.phone(), where)
+        signature = f"-- \n{name(sender)}\nOperations, {sender[1]} & Partners\n{phone}"
         msg.set_content(body + "\n\n" + signature + "\n")
         return msg
 

@@ -48,7 +48,8 @@ def corpus(tmp_path: Path) -> Path:
         message("Half delivered", "Not yet.", "<tmp@x>"))
     # In the .mbox the reply to the reply comes first.
     box = b""
-    for data in (message("Re: Re: Budget", "Thanks, approved.", "<mb-2@x>", parent="<mb-1@x>", refs="<root-b@x> <mb-1@x>"),
+    for data in (message("Re: Re: Budget", "Thanks, approved.", "<mb-2@x>", parent="<mb-1@x>",
+                         refs="<root-b@x> <mb-1@x>"),
                  message("Re: Budget", "Looks right to me.", "<mb-1@x>", parent="<root-b@x>")):
         box += b"From ana@example.com Mon Jan  6 09:12:00 2025\n" + data + b"\n"
     (tmp_path / "archive.mbox").write_bytes(box)
