@@ -58,10 +58,11 @@ def parse_score(answer: str) -> Optional[int]:
 
 
 def _batches(records: list[Record], size: int, desc: str) -> Iterator[list[Record]]:
-    """Batches of ``records`` with a progress bar: scoring a big dataset takes a while."""
+    """Batches of ``records`` with a progress bar: scoring a big dataset takes a while. A single
+    batch gets no bar: callers that feed batch by batch (the Curation filter) show their own."""
     from tqdm.auto import tqdm
 
-    with tqdm(total=len(records), desc=desc, unit="pair") as bar:
+    with tqdm(total=len(records), desc=desc, unit="pair", disable=len(records) <= size) as bar:
         for i in range(0, len(records), size):
             yield records[i:i + size]
             bar.update(min(size, len(records) - i))
@@ -235,8 +236,14 @@ def curate(records: Iterable[Record], scorer: Any, threshold: Optional[float] = 
     """Score every pair into ``meta["scores"][scorer.name]``; keep those at or above the cutoff
     (see :func:`cutoff`). Unscored pairs (a rubric answer without a score) are rejected and counted.
     A top fraction needs every score first, so this one holds the records in memory."""
-    curation, rejected = Curation(scorer), []
-    scored = list(curation(records, FilterStats(), on_reject=rejected.append))  # drops only the unscored
+    from tqdm.auto import tqdm
+
+    curation, rejected, records = Curation(scorer), [], list(records)
+    with tqdm(total=len(records), desc=f"curate: {scorer.name}", unit="pair") as bar:
+        scored = []
+        for r in curation(records, FilterStats(), on_reject=rejected.append):  # drops only the unscored
+            scored.append(r)
+            bar.update(len(scored) + len(rejected) - bar.n)
     cut = cutoff([r.meta["scores"][scorer.name] for r in scored], threshold, top_fraction)
     kept = []
     for r in scored:
