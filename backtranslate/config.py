@@ -98,7 +98,9 @@ class GenerateConfig:
     temperature: float = opt(0.9, "Sampling temperature.")
     top_p: float = opt(0.9, "Nucleus sampling threshold.")
     max_new_tokens: int = opt(100, "Longest instruction in tokens; one that hits it is rejected as truncated.")
-    batch_size: int = opt(16, "Prompts per generation batch (sorted by length).")
+    batch_size: int = opt(16, "Most prompts per generation batch (batches run longest prompt first).")
+    batch_tokens: int = opt(16384, "Most tokens per generation batch, counted as prompts x (longest prompt + "
+                                   "max_new_tokens): short passages run many to a batch, long ones few.")
     filter: bool = opt(True, "Filter the pairs; --no-filter keeps every candidate (for evaluations).")
     max_instruction_words: int = opt(150, "Instructions longer than this are rejected.")
     near_duplicate_threshold: float = opt(0.8, "MinHash Jaccard above which an instruction counts as a near duplicate.")
@@ -109,6 +111,12 @@ class GenerateConfig:
                                                   "likelihood nats/token, e.g. 0); none keeps all, scored.")
     format: str = opt("alpaca", "Extra outputs besides data.json/data.jsonl, comma list: alpaca, parquet, hf.")
     precision: str = opt("auto", "auto (bf16 where supported), bf16, fp16 or fp32.")
+    backend: str = opt("transformers", "Generation engine: transformers, or vllm (install: pip install "
+                                       "'backtranslate[vllm]' on GPUs, `make vllm-setup` on CPUs; see README).")
+    tensor_parallel_size: int = opt(1, "vllm backend: GPUs that one model is split over. For data parallelism "
+                                       "run one process per GPU with --shard (see README).")
+    kv_cache_gb: Optional[float] = opt(None, "vllm backend: GiB for the KV cache (default: vLLM's share of GPU "
+                                             "memory on GPUs, 2 GiB on CPUs).")
     random_seed: int = opt(42, "Seed for sampling; the same seed gives the same candidates.")
     overwrite: bool = opt(False, "Replace an existing run in --out instead of resuming it.")
     resume: bool = opt(False, "Insist on resuming the run in --out (a rerun of the same command resumes anyway).")
@@ -119,8 +127,8 @@ class GenerateConfig:
         problems = []
         if self.min_tokens < 1 or self.max_tokens < self.min_tokens:
             problems.append("need 1 <= min_tokens <= max_tokens")
-        if self.num_candidates < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
-            problems.append("num_candidates, batch_size and max_new_tokens must be positive")
+        if min(self.num_candidates, self.batch_size, self.batch_tokens, self.max_new_tokens) < 1:
+            problems.append("num_candidates, batch_size, batch_tokens and max_new_tokens must be positive")
         if self.greedy and self.num_candidates > 1:
             problems.append("greedy decoding gives one candidate per passage: drop --greedy or set --num-candidates 1")
         if not 0 < self.top_p <= 1 or self.temperature <= 0:
@@ -132,6 +140,14 @@ class GenerateConfig:
             problems.append(f"unknown format(s) {', '.join(sorted(unknown))}: choose from alpaca, parquet, hf")
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             problems.append("precision must be one of auto, bf16, fp16, fp32")
+        if self.backend not in ("transformers", "vllm"):
+            problems.append(f"backend must be 'transformers' or 'vllm', got '{self.backend}'")
+        if self.tensor_parallel_size < 1:
+            problems.append("tensor_parallel_size must be positive")
+        if self.backend != "vllm" and (self.tensor_parallel_size != 1 or self.kv_cache_gb is not None):
+            problems.append("tensor_parallel_size and kv_cache_gb apply to --backend vllm only")
+        if self.kv_cache_gb is not None and self.kv_cache_gb <= 0:
+            problems.append("kv_cache_gb must be positive")
         if self.curate not in (None, "likelihood", "rubric"):
             problems.append(f"curate must be 'likelihood' or 'rubric', got '{self.curate}'")
         if self.curate_threshold is not None and self.curate is None:

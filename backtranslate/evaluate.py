@@ -8,7 +8,6 @@ training helped and by how much, not just a number without a yardstick.
 
 from __future__ import annotations
 
-import gc
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -70,12 +69,7 @@ def _write_instructions(model: BackwardModel, passages: list[Record], decoding: 
 
 
 def _release(model: BackwardModel) -> None:
-    import torch
-
-    del model.model
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    model.close()
 
 
 def _scores(predictions: list[str], references: list[str]) -> dict[str, list[float]]:

@@ -108,18 +108,40 @@ def resolve(spec: str) -> str:
 
 def load(spec: str, dtype: Any = None) -> tuple[Any, Any]:
     """Load (model, tokenizer) for ``spec``; the tokenizer always has a pad token."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     location = resolve(spec)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(location)
+    with _load_errors(spec):
+        tokenizer = load_tokenizer(location)
         model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype)
-    except OSError as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(
-            f"Could not load model '{spec}' ({first_line}); check the name and your network, or pass "
-            f"a local folder, a .gguf file, or 'default'."
-        ) from None
+    return model, tokenizer
+
+
+def load_tokenizer(spec: str) -> Any:
+    """The tokenizer of ``spec``, with a pad token (its EOS token where it has none)."""
+    from transformers import AutoTokenizer
+
+    with _load_errors(spec):
+        tokenizer = AutoTokenizer.from_pretrained(resolve(spec))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
+    return tokenizer
+
+
+class _load_errors:
+    """A model that cannot be read or fetched becomes one sentence (UserError)."""
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        if isinstance(exc, OSError) and not isinstance(exc, UserError):
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(
+                f"Could not load model '{self.spec}' ({first_line}); check the name and your network, or pass "
+                f"a local folder, a .gguf file, or 'default'."
+            ) from None
+        return False
