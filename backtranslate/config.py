@@ -117,6 +117,9 @@ class GenerateConfig:
                                        "run one process per GPU with --shard (see README).")
     kv_cache_gb: Optional[float] = opt(None, "vllm backend: GiB for the KV cache (default: vLLM's share of GPU "
                                              "memory on GPUs, 2 GiB on CPUs).")
+    vllm_lora: str = opt("auto", "vllm backend: run a trained adapter 'merged' into a cached copy of the base "
+                                 "weights, as a LoRA 'request' on the base, or 'auto' (merged on CPUs, where "
+                                 "vLLM's LoRA kernels are slow; request on GPUs).")
     random_seed: int = opt(42, "Seed for sampling; the same seed gives the same candidates.")
     overwrite: bool = opt(False, "Replace an existing run in --out instead of resuming it.")
     resume: bool = opt(False, "Insist on resuming the run in --out (a rerun of the same command resumes anyway).")
@@ -144,8 +147,11 @@ class GenerateConfig:
             problems.append(f"backend must be 'transformers' or 'vllm', got '{self.backend}'")
         if self.tensor_parallel_size < 1:
             problems.append("tensor_parallel_size must be positive")
-        if self.backend != "vllm" and (self.tensor_parallel_size != 1 or self.kv_cache_gb is not None):
-            problems.append("tensor_parallel_size and kv_cache_gb apply to --backend vllm only")
+        if self.backend != "vllm" and (self.tensor_parallel_size != 1 or self.kv_cache_gb is not None
+                                       or self.vllm_lora != "auto"):
+            problems.append("tensor_parallel_size, kv_cache_gb and vllm_lora apply to --backend vllm only")
+        if self.vllm_lora not in ("auto", "merged", "request"):
+            problems.append(f"vllm_lora must be auto, merged or request, got '{self.vllm_lora}'")
         if self.kv_cache_gb is not None and self.kv_cache_gb <= 0:
             problems.append("kv_cache_gb must be positive")
         if self.curate not in (None, "likelihood", "rubric"):

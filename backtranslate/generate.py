@@ -90,8 +90,8 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
     # The model loads before the output folder is touched: a typo in --model must neither clear
     # an earlier dataset (--overwrite) nor leave a run.json behind.
     model = load_backward(cfg.model, cfg.template, cfg.precision, backend=cfg.backend,
-                          **({"tensor_parallel_size": cfg.tensor_parallel_size, "kv_cache_gb": cfg.kv_cache_gb}
-                             if cfg.backend == "vllm" else {}))
+                          **({"tensor_parallel_size": cfg.tensor_parallel_size, "kv_cache_gb": cfg.kv_cache_gb,
+                              "lora": cfg.vllm_lora} if cfg.backend == "vllm" else {}))
     curator = curation(cfg)  # loads its model here too, for the same reason
     progress = open_run(out, settings, OUTPUTS, cfg.overwrite, cfg.resume)
     if progress.done and (out / "stats.json").exists():

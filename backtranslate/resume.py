@@ -24,7 +24,8 @@ RUN_FILE = "run.json"
 PROGRESS_FILE = "progress.jsonl"
 APPEND_ONLY = ("candidates.jsonl", "data.jsonl", "rejected.jsonl")
 # Settings that change how a run is carried out or where it goes, but not what it produces.
-_NOT_FINGERPRINTED = {"overwrite", "resume", "out", "tensor_parallel_size", "kv_cache_gb"}
+_NOT_FINGERPRINTED = {"overwrite", "resume", "out", "tensor_parallel_size", "kv_cache_gb",
+                      "vllm_lora"}
 
 
 def fingerprint(settings: dict[str, Any]) -> str:

