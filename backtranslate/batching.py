@@ -34,21 +34,10 @@ def plan_batches(lengths: list[int], new_tokens: int, batch_tokens: int, max_row
     return batches
 
 
-def prefill_groups(lengths: list[int], max_waste: float = 0.1, max_tokens: int = 4096) -> list[list[int]]:
-    """Split prompts already sorted longest first into runs that are prefilled in one forward
-    pass: a run's left padding stays within ``max_waste`` of its real tokens (a pad token costs
-    as much as a real one) and its padded size within ``max_tokens``. Lone prompts cost one call
-    each, which is cheap next to a prefill of hundreds of tokens."""
-    groups: list[list[int]] = []
-    real = 0
-    for i, length in enumerate(lengths):
-        if groups:
-            group = groups[-1]
-            padded = (len(group) + 1) * lengths[group[0]]
-            if padded <= max_tokens and padded - (real + length) <= max_waste * (real + length):
-                group.append(i)
-                real += length
-                continue
-        groups.append([i])
-        real = length
-    return groups
+def equal_length_runs(lengths: list[int]) -> list[list[int]]:
+    """Prompt indices grouped by length, longest first: prompts of one length share a prefill
+    pass without padding (a pad token costs as much as a real one)."""
+    runs: dict[int, list[int]] = {}
+    for i in longest_first(lengths):
+        runs.setdefault(lengths[i], []).append(i)
+    return list(runs.values())

@@ -98,8 +98,9 @@ class GenerateConfig:
     temperature: float = opt(0.9, "Sampling temperature.")
     top_p: float = opt(0.9, "Nucleus sampling threshold.")
     max_new_tokens: int = opt(100, "Longest instruction in tokens; one that hits it is rejected as truncated.")
-    batch_size: int = opt(16, "Most prompts per generation batch (batches run longest prompt first).")
-    batch_tokens: int = opt(16384, "Most tokens per generation batch, counted as prompts x (longest prompt + "
+    batch_size: int = opt(64, "Most prompts per generation batch (batches run longest prompt first); a chunk "
+                              "of 4 batches is also what an interrupted run redoes.")
+    batch_tokens: int = opt(32768, "Most tokens per generation batch, counted as prompts x (longest prompt + "
                                    "max_new_tokens): short passages run many to a batch, long ones few.")
     filter: bool = opt(True, "Filter the pairs; --no-filter keeps every candidate (for evaluations).")
     max_instruction_words: int = opt(150, "Instructions longer than this are rejected.")

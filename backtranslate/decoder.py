@@ -3,8 +3,8 @@
 What it does differently from `model.generate` (which it matches token for token on greedy
 decoding, see tests/test_decoder.py):
 
-- each prompt is prefilled once, without padding (runs of prompts of nearly equal length share
-  a forward pass), and its candidates share that prefill instead of repeating it;
+- each prompt is prefilled once and without padding, on top of the prompts' common beginning
+  (computed once), and its candidates share that prefill instead of repeating it;
 - the keys and values of the running rows live in one preallocated buffer that a decode step
   writes one column of, instead of `DynamicCache` concatenating (copying) the whole cache;
 - a row leaves the batch as soon as it writes EOS or a stop string, where `generate` keeps
@@ -19,12 +19,14 @@ sliding window, ...); `supports()` says so, and the engine falls back to `genera
 from __future__ import annotations
 
 import inspect
+import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from .batching import longest_first, prefill_groups
+from .batching import equal_length_runs
 
 # Finished rows keep their slot until this share of the batch has finished: compacting the
 # buffer copies the whole cache, which on CPU costs about as much as a decode step.
@@ -55,6 +57,16 @@ def supports(model: Any) -> bool:
 def cache_argument(model: Any) -> str:
     """transformers 5.24 renamed the forward argument ``past_key_values`` to ``cache``."""
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def shared_prefix(prompts: list[list[int]]) -> int:
+    """How many leading tokens all prompts share, leaving each at least one of its own (the
+    prefill of a prompt's last token gives its first logits)."""
+    first, limit = prompts[0], min(len(p) for p in prompts) - 1
+    n = 0
+    while n < limit and all(p[n] == first[n] for p in prompts):
+        n += 1
+    return n
 
 
 class StopCheck:
@@ -163,12 +175,18 @@ class Decoder:
         self.dtype = next(model.parameters()).dtype
         self.cache_arg = cache_argument(model)
         self._new_cache = lambda: DynamicCache(config=model.config)
+        # Where the time goes (benchmarks/throughput.py prints it): prefill and decode seconds,
+        # prompt tokens, decode steps and row-steps (rows computed, finished ones included).
+        self.stats: Counter = Counter()
 
     def run(self, prompts: list[list[int]], candidates: int, seeds: list[list[int]], greedy: bool,
             temperature: float, top_p: float, max_new_tokens: int) -> list[list[Generation]]:
         """Decode ``candidates`` continuations of each prompt; ``seeds[i][c]`` seeds candidate c
         of prompt i. Returns the generations per prompt, in the order given."""
+        started = time.perf_counter()
         logits, batch = self._prefill(prompts, candidates, seeds, max_new_tokens)
+        self.stats.update(prefill_s=time.perf_counter() - started, prompt_tokens=sum(len(p) for p in prompts))
+        started = time.perf_counter()
         generated: list[list[int]] = [[] for _ in batch.owners]
         finish = ["length"] * len(batch.owners)
         # All rows start together, so every running row has written `step` tokens.
@@ -188,38 +206,48 @@ class Decoder:
                 keep = torch.tensor([r for r, alive in enumerate(batch.alive) if alive], device=tokens.device)
                 tokens = tokens[keep]
                 batch.compact()
+            self.stats.update(steps=1, row_steps=len(batch.alive))
             logits = self._step(batch, tokens)
+        self.stats.update(decode_s=time.perf_counter() - started, tokens=sum(len(g) for g in generated))
         out = [Generation(ids, why) for ids, why in zip(generated, finish)]
         return [out[i * candidates:(i + 1) * candidates] for i in range(len(prompts))]
 
     def _forward(self, cache: Any, **inputs: Any) -> torch.Tensor:
-        out = self.model(**inputs, **{self.cache_arg: cache}, use_cache=True, logits_to_keep=1)
+        """Logits of each row's last position. That position is picked by index, not by the
+        slice `logits_to_keep=1` makes: on CPU the slice's odd strides send the bf16 LM-head
+        matmul down a path that copies the whole head per call (~55 ms for SmolLM2, 20x the
+        matmul itself)."""
+        last = torch.tensor([inputs["input_ids"].shape[1] - 1], device=self.device)
+        out = self.model(**inputs, **{self.cache_arg: cache}, use_cache=True, logits_to_keep=last)
         return out.logits[:, -1, :]
 
     def _prefill(self, prompts: list[list[int]], candidates: int, seeds: list[list[int]],
                  max_new_tokens: int) -> tuple[torch.Tensor, _Batch]:
         """Prefill every prompt once and lay its keys and values, right-aligned, into a buffer
-        with room for ``max_new_tokens`` more columns; candidates copy their prompt's rows."""
+        with room for ``max_new_tokens`` more columns; candidates copy their prompt's rows.
+
+        The prompts' common beginning (the template's instruction, ~13% of a demo prompt) is
+        computed once and each prompt goes on from it; prompts of equal length share a pass.
+        Nothing is padded: a pad token costs as much as a real one."""
         width = max(len(p) for p in prompts)
         rows = len(prompts) * candidates
+        shared = shared_prefix(prompts)
+        prefix = self._new_cache()
+        if shared:
+            with torch.inference_mode():
+                self._forward(prefix, input_ids=torch.tensor([prompts[0][:shared]], device=self.device))
         layers: list[_BufferLayer] = []
         last: list[torch.Tensor] = [torch.empty(0)] * len(prompts)
-        order = longest_first([len(p) for p in prompts])
-        for run in prefill_groups([len(prompts[i]) for i in order]):
-            group = [order[j] for j in run]
-            group_width = len(prompts[group[0]])
-            ids = torch.full((len(group), group_width), 0, dtype=torch.long)
-            mask = torch.zeros((len(group), group_width), dtype=torch.long)
-            for j, i in enumerate(group):
-                ids[j, group_width - len(prompts[i]):] = torch.tensor(prompts[i])
-                mask[j, group_width - len(prompts[i]):] = 1
-            inputs: dict[str, torch.Tensor] = {"input_ids": ids.to(self.device)}
-            if not bool(mask.all()):
-                inputs["attention_mask"] = mask.to(self.device)
-                inputs["position_ids"] = (mask.cumsum(-1) - 1).clamp_(min=0).to(self.device)
+        for group in equal_length_runs([len(p) for p in prompts]):
+            length = len(prompts[group[0]])
             cache = self._new_cache()
+            for index, layer in enumerate(prefix.layers if shared else []):
+                cache.update(layer.keys.expand(len(group), -1, -1, -1), layer.values.expand(len(group), -1, -1, -1),
+                             index)
+            ids = torch.tensor([prompts[i][shared:] for i in group], device=self.device)
+            positions = torch.arange(shared, length, device=self.device).expand(len(group), -1)
             with torch.inference_mode():
-                logits = self._forward(cache, **inputs)
+                logits = self._forward(cache, input_ids=ids, position_ids=positions)
             for j, i in enumerate(group):
                 last[i] = logits[j]
             if not layers:
@@ -227,10 +255,9 @@ class Decoder:
                           for layer in cache.layers]
             for layer, source in zip(layers, cache.layers):
                 for j, i in enumerate(group):
-                    n = len(prompts[i])
                     span = slice(i * candidates, (i + 1) * candidates)
-                    layer.keys[span, :, width - n:width] = source.keys[j, :, group_width - n:]
-                    layer.values[span, :, width - n:width] = source.values[j, :, group_width - n:]
+                    layer.keys[span, :, width - length:width] = source.keys[j]
+                    layer.values[span, :, width - length:width] = source.values[j]
         start = torch.tensor([width - len(p) for p in prompts for _ in range(candidates)], device=self.device)
         uniforms = torch.stack([torch.rand(max_new_tokens, generator=torch.Generator().manual_seed(s))
                                 for row in seeds for s in row])

@@ -38,8 +38,8 @@ class Decoding:
     temperature: float = 0.9  # the seed blog's sampling settings
     top_p: float = 0.9
     max_new_tokens: int = 100
-    batch_size: int = 16  # most prompts per batch
-    batch_tokens: int = 16384  # most padded tokens (prompt + new) per batch
+    batch_size: int = 64  # most prompts per batch
+    batch_tokens: int = 32768  # most padded tokens (prompt + new) per batch
     seed: int = 42
 
 
@@ -134,7 +134,11 @@ class BackwardModel:
             self.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"
         else:
             self.device = "cpu"
-        self.model = model.to(device=self.device, dtype=dtype).eval()
+        # Parameters only: `model.to(dtype)` would also round buffers such as the rotary
+        # embedding's inverse frequencies to bf16, which from_pretrained keeps in fp32.
+        self.model = model.to(device=self.device).eval()
+        for param in self.model.parameters():
+            param.data = param.data.to(dtype)
         tokenizer.padding_side = "left"  # generation continues from the right end of each row
         self.tokenizer = tokenizer
         self.eos_ids = eos_ids(tokenizer, getattr(self.model, "generation_config", None))

@@ -20,7 +20,7 @@ from .records import Record
 from .seed import SeedSet, load_seed
 from .train import MANIFEST, read_manifest
 
-DEFAULT_DECODING = Decoding(greedy=True, max_new_tokens=64, batch_size=16)
+DEFAULT_DECODING = Decoding(greedy=True, max_new_tokens=64)
 BASELINE_TEMPLATE = "reverse"
 METRICS = ("rouge_l", "cosine")
 

@@ -28,7 +28,7 @@ from .resume import check_writable, mark_done, open_run, record_chunk
 
 OUTPUTS = ("data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md",
            "data.parquet", "hf")
-CHUNK_BATCHES = 8  # batches per chunk: enough to sort by length, little to redo after a crash
+CHUNK_BATCHES = 4  # batches per chunk: enough to sort by length, little to redo after a crash
 
 
 @dataclass

@@ -16,6 +16,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -144,16 +145,17 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=48)
     parser.add_argument("--warmup", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--batch-tokens", type=int, default=16384)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-tokens", type=int, default=32768)
     parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
     parser.add_argument("--vllm-python", help="interpreter with vLLM (e.g. .venv-vllm/bin/python)")
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument("--row", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
     shape = [args.model, args.passages, args.warmup, args.max_new_tokens, args.batch_size, args.batch_tokens]
-    if args.row:
-        print(json.dumps(run_row(args.row, *shape)))
+    if args.row:  # a child: vLLM writes to stdout too, so the result goes to a file
+        Path(args.result).write_text(json.dumps(run_row(args.row, *shape)))
         return
 
     results = []
@@ -162,17 +164,19 @@ def main() -> None:
         if not python:
             print(f"skipping {name}: needs --vllm-python", file=sys.stderr)
             continue
-        command = [python, __file__, "--row", name, "--model", args.model, "--passages", str(args.passages),
-                   "--warmup", str(args.warmup), "--max-new-tokens", str(args.max_new_tokens),
-                   "--batch-size", str(args.batch_size), "--batch-tokens", str(args.batch_tokens)]
+        result = Path(tempfile.mkdtemp()) / "result.json"
+        command = [python, __file__, "--row", name, "--result", str(result), "--model", args.model,
+                   "--passages", str(args.passages), "--warmup", str(args.warmup),
+                   "--max-new-tokens", str(args.max_new_tokens), "--batch-size", str(args.batch_size),
+                   "--batch-tokens", str(args.batch_tokens)]
         print(f"running {name} ...", file=sys.stderr, flush=True)
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
             print(done.stderr[-3000:], file=sys.stderr)
             raise SystemExit(f"{name} failed")
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        results.append(json.loads(result.read_text()))
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1))
     print_table(results, args)
 
 

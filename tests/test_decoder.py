@@ -6,8 +6,8 @@ import random
 import pytest
 import torch
 
-from backtranslate.batching import longest_first, plan_batches, prefill_groups
-from backtranslate.decoder import StopCheck, choose
+from backtranslate.batching import equal_length_runs, longest_first, plan_batches
+from backtranslate.decoder import StopCheck, choose, shared_prefix
 from backtranslate import engine
 from backtranslate.engine import BackwardModel, Decoding
 from backtranslate.records import Record
@@ -35,17 +35,15 @@ def test_token_budget_batches_keep_every_prompt_once_longest_first():
             assert len(b) == 1 or (padded <= budget and len(b) * k <= max(rows, k))
 
 
-def test_longest_first_is_stable_and_prefill_groups_cover_in_order():
+def test_longest_first_is_stable_and_equal_lengths_share_a_run():
     assert longest_first([5, 9, 5, 9, 1]) == [1, 3, 0, 2, 4]
-    rng = random.Random(2)
-    for _ in range(200):
-        lengths = sorted((rng.randint(1, 400) for _ in range(rng.randint(1, 40))), reverse=True)
-        groups = prefill_groups(lengths, max_waste=0.1, max_tokens=1024)
-        assert [i for g in groups for i in g] == list(range(len(lengths)))
-        for g in groups[:-1] if len(groups) > 1 else []:
-            real = sum(lengths[i] for i in g)
-            assert len(g) == 1 or len(g) * lengths[g[0]] - real <= 0.1 * real
-    assert prefill_groups([7, 7, 7, 7]) == [[0, 1, 2, 3]]  # equal lengths share a pass
+    assert equal_length_runs([5, 9, 5, 9, 1]) == [[1, 3], [0, 2], [4]]
+
+
+def test_shared_prefix_leaves_every_prompt_a_token_of_its_own():
+    assert shared_prefix([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 3, 4, 6]]) == 3
+    assert shared_prefix([[1, 2, 3], [1, 2, 3]]) == 2
+    assert shared_prefix([[7, 1], [8, 1]]) == 0 and shared_prefix([[4, 4, 4]]) == 2
 
 
 @pytest.fixture(scope="module")
