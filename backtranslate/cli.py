@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .config import GenerateConfig, TrainConfig, field_help, field_types, resolve, section_of, to_dict
+from .config import FinetuneConfig, GenerateConfig, IterateConfig, TrainConfig, field_help, field_types, resolve, section_of, to_dict
 from .errors import UserError
 
 app = typer.Typer(
@@ -43,19 +43,26 @@ def _option(name: str, tp: Any, help: str, default: Any) -> inspect.Parameter:
     )
 
 
-def config_command(cls: type) -> Callable:
+def _argument(name: str, metavar: str, help: str) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[str],
+                             default=typer.Argument(None, metavar=metavar, help=help, show_default=False))
+
+
+def config_command(cls: type, arguments: Optional[dict[str, str]] = None) -> Callable:
     """Give a command one flag per field of ``cls`` plus --config and --dry-run; the wrapped
-    function receives the resolved config."""
+    function receives the resolved config. Fields named in ``arguments`` (field -> METAVAR) are
+    positional arguments instead (optional, so a YAML preset can set them too)."""
+    arguments = arguments or {}
 
     def decorate(fn: Callable[[Any], None]) -> Callable:
         helps, types_ = field_help(cls), field_types(cls)
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
-        params = [
+        params = [_argument(n, metavar, helps[n]) for n, metavar in arguments.items()] + [
             inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
                               default=typer.Option(None, "--config", "-c", help="YAML preset (see configs/); flags override it.")),
             inspect.Parameter("dry_run", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
                               default=typer.Option(False, "--dry-run", help="Print the resolved config as YAML and exit.")),
-        ] + [_option(n, types_[n], helps[n], defaults[n]) for n in helps]
+        ] + [_option(n, types_[n], helps[n], defaults[n]) for n in helps if n not in arguments]
 
         @functools.wraps(fn)
         def command(**kwargs: Any) -> None:
@@ -68,7 +75,7 @@ def config_command(cls: type) -> Callable:
                     typer.echo(resolved, nl=False)
                     return
                 # Data-parallel training (accelerate/torchrun): one process speaks for all.
-                console.quiet = section == "train" and int(os.environ.get("RANK", "0")) > 0
+                console.quiet = section in ("train", "finetune") and int(os.environ.get("RANK", "0")) > 0
                 console.rule(f"[bold]{section}")
                 console.print(resolved.rstrip(), highlight=False)
                 fn(cfg)
@@ -103,8 +110,24 @@ def train(cfg: TrainConfig) -> None:
     """
     from .train import train as run_train
 
-    result = run_train(cfg)
-    table = Table(title="train summary", show_header=False)
+    print_train_summary(run_train(cfg), "train summary", "adapter")
+
+
+@app.command()
+@config_command(FinetuneConfig, arguments={"dataset": "DATASET"})
+def finetune(cfg: FinetuneConfig) -> None:
+    """Fine-tune a forward (instruction-following) model on an Alpaca dataset, optionally mixed
+    with the seed and tagged as in Humpback.
+
+    Example: backtranslate finetune runs/demo/dataset --seed default --output-dir runs/forward
+    """
+    from .train import finetune as run_finetune
+
+    print_train_summary(run_finetune(cfg), "finetune summary", "forward adapter")
+
+
+def print_train_summary(result, title: str, what: str) -> None:
+    table = Table(title=title, show_header=False)
     table.add_row("pairs (train / val)", f"{result.train_examples} / {result.val_examples}")
     for reason, n in sorted(result.skipped.items()):
         table.add_row(f"skipped: {reason}", str(n))
@@ -118,7 +141,7 @@ def train(cfg: TrainConfig) -> None:
             m = (result.eval["metrics"] or {}).get(role)
             if m:
                 table.add_row(f"held-out {role} ROUGE-L / cosine", f"{m['rouge_l']:.4f} / {m['cosine']:.4f}")
-    table.add_row("adapter", str(result.output_dir))
+    table.add_row(what, str(result.output_dir))
     console.print(table)
 
 
@@ -149,6 +172,42 @@ def generate(cfg: GenerateConfig) -> None:
 
         result = run_generate(cfg, on_progress=show)
     print_generate_summary(result)
+    if cfg.push_to_hub:
+        if "shard" in result.out.name:
+            console.print(f"Not pushed: {result.out} is one shard; push the whole run with "
+                          f"`backtranslate merge {cfg.out} --push-to-hub {cfg.push_to_hub}`.", highlight=False)
+        else:
+            push_folder(result.out, cfg.push_to_hub, cfg.hub_private)
+
+
+def check_hub_name(name: Optional[str]) -> None:
+    """A bad --push-to-hub name fails before the work, not after it."""
+    if name:
+        from .hub import check_repo_id
+
+        check_repo_id(name)
+
+
+def beside(dataset: str, what: str) -> str:
+    """DATASET/what for a folder, DATASET-what next to a file."""
+    from pathlib import Path
+
+    path = Path(dataset)
+    return str(path / what if path.is_dir() else path.with_name(f"{path.stem}-{what}"))
+
+
+def push_folder(folder, name: str, private: bool) -> None:
+    """Push a finished dataset folder, after its summary: a failed upload leaves the folder whole."""
+    from .hub import push
+
+    with user_errors(), console.status(f"Pushing {folder} to the Hub dataset {name} ..."):
+        url = push(folder, name, private=private)
+    console.print(f"Pushed to {url} ({'private' if private else 'public'}) with its dataset card.", highlight=False)
+
+
+# The same two options on every command that writes a dataset folder.
+HUB_NAME = typer.Option(None, "--push-to-hub", help="Also push the result and its card to this Hub dataset repo ('user/name').")
+HUB_PRIVATE = typer.Option(True, "--hub-private/--no-hub-private", help="Push as a private dataset [default: private].")
 
 
 def print_generate_summary(result) -> None:
@@ -174,6 +233,8 @@ def print_generate_summary(result) -> None:
         for stage, reason, n in reasons:
             why.add_row(stage, reason, str(n))
         console.print(why)
+    for line in privacy_summary(s):
+        console.print(line, highlight=False)
     gen = s["generation"]
     console.print(f"generation: {gen['generated_tokens']} tokens in {gen['seconds']} s "
                   f"({gen['tokens_per_second']} tokens/s, {s['model']['precision']})", highlight=False)
@@ -184,9 +245,35 @@ def print_generate_summary(result) -> None:
     console.print(f"Dataset written to [bold]{result.out}[/bold] ({', '.join(s['files'])})", highlight=False)
 
 
+def privacy_summary(s: dict) -> list[str]:
+    """One line each for redaction, threads, languages and decontamination (counts, never values)."""
+    lines = []
+    red = s.get("redaction")
+    if red is not None:
+        if red["enabled"]:
+            types = ", ".join(f"{k} {v}" for k, v in red["by_type"].items())
+            lines.append(f"redaction: {red['total']} replacements in {red['documents_redacted']} of "
+                         f"{red['documents']} documents" + (f" ({types})" if types else "")
+                         + (f"; {red['failed']} documents skipped, redaction failed" if red.get("failed") else ""))
+        else:
+            lines.append("redaction: off (--no-redact)")
+    if s.get("threads"):
+        t = s["threads"]
+        lines.append(f"threads: {t['replies']} replies paired with the message they answer, "
+                     f"{t['missing_parent']} without their parent; {t['threads']} threads in {t['messages']} messages")
+    if s.get("languages"):
+        mix = ", ".join(f"{k} {v}" for k, v in s["languages"]["mix"].items()) or "none"
+        kept = s["languages"].get("kept")
+        lines.append(f"languages: {mix}" + (f" (kept: {', '.join(kept)})" if kept else ""))
+    for eval_set in s.get("decontamination") or []:
+        lines.append(f"decontaminated against {eval_set['name']} ({eval_set['items']} items)")
+    return lines
+
+
 @app.command()
 def merge(out: str = typer.Argument(..., help="The --out of a sharded generate run (holds shard-I-of-N folders)."),
-          shards: Optional[list[str]] = typer.Option(None, "--shard-dir", help="Shard folders, if not under OUT.")) -> None:
+          shards: Optional[list[str]] = typer.Option(None, "--shard-dir", help="Shard folders, if not under OUT."),
+          push_to_hub: Optional[str] = HUB_NAME, hub_private: bool = HUB_PRIVATE) -> None:
     """Merge the shard folders of a sharded generate run into one dataset in OUT.
 
     Example: torchrun --nproc_per_node 2 -m backtranslate.cli generate --out ds && backtranslate merge ds
@@ -197,8 +284,11 @@ def merge(out: str = typer.Argument(..., help="The --out of a sharded generate r
     from .merge import merge as run_merge
 
     with user_errors():
+        check_hub_name(push_to_hub)
         stats, examples = run_merge(out, [Path(s) for s in shards] if shards else None)
     print_generate_summary(GenerateResult(out=Path(out), stats=stats, examples=examples))
+    if push_to_hub:
+        push_folder(out, push_to_hub, hub_private)
 
 
 @app.command("eval")
@@ -210,6 +300,10 @@ def eval_command(
     limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate only the first N pairs."),
     report: Optional[str] = typer.Option(None, "--report", help="Where the JSON report goes [default: MODEL/eval.json or eval.json]."),
     precision: str = typer.Option("auto", "--precision", help="auto, bf16, fp16 or fp32."),
+    greedy: bool = typer.Option(True, "--greedy/--sample", help="Greedy decoding, or sampling with --temperature/--top-p."),
+    temperature: float = typer.Option(0.9, "--temperature", help="Sampling temperature (with --sample)."),
+    top_p: float = typer.Option(0.9, "--top-p", help="Nucleus sampling threshold (with --sample)."),
+    max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Longest instruction in tokens."),
 ) -> None:
     """Measure how well the backward model recovers human instructions: ROUGE-L and embedding
     cosine against the held-out instruction, side by side with zero-shot reverse prompting.
@@ -218,11 +312,15 @@ def eval_command(
     """
     from pathlib import Path
 
-    from .evaluate import evaluate, write_report
+    from dataclasses import replace
 
+    from .evaluate import DEFAULT_DECODING, evaluate, write_report
+
+    decoding = replace(DEFAULT_DECODING, greedy=greedy, temperature=temperature, top_p=top_p,
+                       max_new_tokens=max_new_tokens)
     with user_errors():
         result = evaluate(model, heldout, fields=fields, baseline=None if baseline == "none" else baseline,
-                          limit=limit, precision=precision)
+                          limit=limit, precision=precision, decoding=decoding)
         target = report or str(Path(model) / "eval.json" if Path(model).is_dir() else "eval.json")
         write_report(result, target)
     table = Table(title=f"eval on {result['heldout']['pairs']} held-out pairs")
@@ -244,27 +342,172 @@ def eval_command(
 
 @app.command()
 def curate(dataset: str = typer.Argument(..., help="A generate output folder, or a JSON/JSONL/CSV/Parquet file of pairs."),
-           out: Optional[str] = typer.Option(None, "--out", help="Where the curated dataset goes [default: DATASET/curated]."),
+           out: Optional[str] = typer.Option(None, "--out", help="Where the curated dataset goes [default: DATASET/curated, or DATASET-curated next to a file]."),
            scorer: str = typer.Option("likelihood", "--scorer", help="likelihood (instruction-following gain) or rubric (Humpback's 1-5 rating)."),
-           model: str = typer.Option("default", "--model", "--judge", help="Forward model (likelihood) or judge (rubric)."),
+           model: str = typer.Option("default", "--model", "--judge", help="Forward model (likelihood) or judge (rubric); a finetune folder works too."),
            threshold: Optional[float] = typer.Option(None, "--threshold", help="Keep pairs scoring at least this (rubric: 1-5; likelihood: nats/token, e.g. 0)."),
+           top_fraction: Optional[float] = typer.Option(None, "--top-fraction", help="Keep the best-scored fraction of pairs, e.g. 0.5 (with --threshold: both must hold)."),
+           push_to_hub: Optional[str] = HUB_NAME, hub_private: bool = HUB_PRIVATE,
            ) -> None:
-    """Self-curation: score every pair and keep those at or above --threshold (all, if none is given).
+    """Self-curation: score every pair and keep those at or above --threshold or in the best --top-fraction (all, if neither is given).
 
     Example: backtranslate curate runs/demo/dataset --scorer rubric --threshold 4
     """
-    from pathlib import Path
-
     from .curate import curate_dataset
 
-    target = out or str(Path(dataset) / "curated")
+    target = out or beside(dataset, "curated")
     with user_errors():
-        stats = curate_dataset(dataset, target, scorer, model, threshold)
+        check_hub_name(push_to_hub)
+        stats = curate_dataset(dataset, target, scorer, model, threshold, top_fraction)
     table = Table(title="curate summary", show_header=False)
-    for key in ("scorer", "threshold", "pairs", "kept", "rejected", "unparsed", "mean_score"):
+    for key in ("scorer", "threshold", "top_fraction", "cutoff", "pairs", "kept", "rejected", "unparsed", "mean_score"):
         table.add_row(key, str(stats[key]))
     table.add_row("output", target)
     console.print(table)
+    if push_to_hub:
+        push_folder(target, push_to_hub, hub_private)
+
+
+@app.command()
+@config_command(IterateConfig, arguments={"dataset": "CANDIDATES"})
+def iterate(cfg: IterateConfig) -> None:
+    """Humpback's loop: curate the candidates with the current forward model, fine-tune the next
+    forward model on seed + the best-scored pairs, curate again; one folder per round.
+
+    Example: backtranslate iterate runs/demo/dataset --rounds 1 --top-fraction 0.5 --output-dir runs/iterate
+    """
+    from .iterate import iterate as run_iterate
+
+    summary = run_iterate(cfg, on_step=lambda message: console.rule(message, align="left"))
+    table = Table(title="iterate summary (round K is scored by model K-1)")
+    for col in ("round", "kept/pairs", "mean score", "cutoff", "seed+kept", "loss", "seconds"):
+        table.add_column(col, justify="left" if col == "round" else "right")
+    for r in summary["rounds"]:
+        c, scores, training = r["counts"], r.get("scores") or {}, r["training"]
+        table.add_row(str(r["round"]), f"{c['kept']}/{c['candidates']}" if "kept" in c else "-",
+                      _num(scores.get("mean")), _num(scores.get("cutoff")),
+                      f"{c['train_pairs']['seed']}+{c['train_pairs']['generated']}", _num(training["train_loss"]),
+                      f"{r['seconds']['curate'] + r['seconds']['finetune']:.0f}")
+    f = summary["final"]
+    table.add_row("final", f"{f['kept']}/{f['kept'] + f['rejected']}", _num(f["mean_score"]), _num(f["cutoff"]),
+                  "-", "-", f"{f['seconds']:.0f}")
+    console.print(table)
+    console.print(f"Curated dataset: [bold]{f['dataset']}[/bold]; each round's inputs and counts are in "
+                  f"{cfg.output_dir}/round-K/round.json and {cfg.output_dir}/iterate.json", highlight=False)
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@app.command()
+def report(dataset: str = typer.Argument(..., help="A dataset folder (generate, curate, dedup, merge, convert) or a file of pairs."),
+           out: Optional[str] = typer.Option(None, "--out", help="Where index.html and the charts go [default: DATASET/report, or DATASET-report next to a file]."),
+           threshold: float = typer.Option(0.8, "--threshold", help="Estimated Jaccard from which texts count as near duplicates."),
+           samples: int = typer.Option(12, "--samples", help="Pairs shown in the sample table."),
+           ) -> None:
+    """Write an HTML report with charts: lengths, kept/dropped by reason, scores, instruction
+    openings, near-duplicate clusters and sample pairs.
+
+    Example: backtranslate report runs/demo/dataset && open runs/demo/dataset/report/index.html
+    """
+    from .report import report as run_report
+
+    with user_errors():
+        if not 0 < threshold <= 1:
+            raise UserError(f"--threshold must be in (0, 1], got {threshold}.")
+        page, s = run_report(dataset, out or beside(dataset, "report"), threshold, samples)
+    table = Table(title=f"report: {dataset}", show_header=False)
+    lengths = s["lengths"]
+    table.add_row("pairs kept", str(s["pairs"]))
+    table.add_row("dropped (all stages)", str(s["rejected"]))
+    for d in s["dropped"][:5]:
+        table.add_row(f"  {d['stage']}: {d['reason']}", str(d["count"]))
+    for key, label in (("instruction_words", "instruction words"), ("output_words", "output words")):
+        if lengths[key]["count"]:
+            table.add_row(f"{label} (median / max)", f"{lengths[key]['median']:g} / {lengths[key]['max']}")
+    for name, kinds in s["scores"].items():
+        kept = kinds["kept"]
+        if kept["count"]:
+            table.add_row(f"{name} score of kept (median)", f"{kept['median']:g}")
+    table.add_row("top openings", ", ".join(f"{w} {n}" for w, n in s["openings"][:6]) or "-")
+    nd = s["near_duplicates"]
+    table.add_row("near-duplicate clusters (instructions / outputs)",
+                  f"{nd['instruction']['clusters']} / {nd['output']['clusters']}")
+    table.add_row("report", str(page))
+    console.print(table)
+
+
+@app.command()
+def dedup(dataset: str = typer.Argument(..., help="A dataset folder or a file of pairs."),
+          out: Optional[str] = typer.Option(None, "--out", help="Where the deduplicated dataset goes [default: DATASET/dedup, or DATASET-dedup next to a file]."),
+          fields: str = typer.Option("instruction,output", "--fields", help="Comma list of fields compared: instruction, input, output."),
+          threshold: float = typer.Option(0.8, "--threshold", help="Estimated Jaccard (MinHash LSH) from which two texts are near duplicates."),
+          push_to_hub: Optional[str] = HUB_NAME, hub_private: bool = HUB_PRIVATE,
+          ) -> None:
+    """Drop exact and near-duplicate pairs (MinHash LSH over instructions and outputs), keeping the first of each group.
+
+    Example: backtranslate dedup runs/demo/dataset --fields instruction,output --threshold 0.8
+    """
+    from .dedup import dedup_dataset
+
+    target = out or beside(dataset, "dedup")
+    with user_errors():
+        check_hub_name(push_to_hub)
+        stats = dedup_dataset(dataset, target, [f.strip() for f in fields.split(",") if f.strip()], threshold)
+    table = Table(title="dedup summary", show_header=False)
+    table.add_row("pairs", str(stats["pairs"]))
+    table.add_row("kept", str(stats["kept"]))
+    for name, n in stats["dropped"].items():
+        table.add_row(f"dropped: {name}", str(n))
+    table.add_row("time", f"{stats['seconds']} s")
+    table.add_row("output", target)
+    console.print(table)
+    if push_to_hub:
+        push_folder(target, push_to_hub, hub_private)
+
+
+@app.command()
+def convert(source: str = typer.Argument(..., help="A CSV/JSON/JSONL/Parquet file or a dataset of labelled rows."),
+            instruction: str = typer.Option(..., "--instruction", help="The instruction of every record; may name {labels} and {column}s."),
+            out: str = typer.Option("runs/converted", "--out", help="The output folder."),
+            text_column: str = typer.Option("text", "--text-column", help="Column with the text (or the token list, with --tags-column)."),
+            label_column: str = typer.Option("label", "--label-column", help="Column with the label, or a list of phrases to extract."),
+            tags_column: Optional[str] = typer.Option(None, "--tags-column", help="Column with BIO tags per token: a token-tagging set."),
+            label_names: Optional[str] = typer.Option(None, "--label-names", help="Names for label values, e.g. '0=Non-Complaint,1=Complaint'."),
+            entity: Optional[str] = typer.Option(None, "--entity", help="Token tagging: keep only spans of this type (e.g. PER)."),
+            separator: str = typer.Option(", ", "--separator", help="Joins extracted phrases in the output."),
+            empty: str = typer.Option("None", "--empty", help="The output when a row has nothing to extract."),
+            limit: Optional[int] = typer.Option(None, "--limit", help="Convert only the first N rows."),
+            license: str = typer.Option("other", "--license", help="The card's license (a Hub license id), 'other' if unknown."),
+            language: str = typer.Option("en", "--language", help="The card's language code."),
+            push_to_hub: Optional[str] = HUB_NAME, hub_private: bool = HUB_PRIVATE,
+            ) -> None:
+    """Turn a classic labelled dataset (text, label) or an extraction set into Alpaca records:
+    your instruction, the text as input, the label (or the phrases) as output.
+
+    Example: backtranslate convert reviews.csv --instruction "Classify the review as Complaint or Non-Complaint." --out runs/complaints
+    """
+    from .convert import ConvertSpec, convert as run_convert, parse_label_names
+
+    with user_errors():
+        check_hub_name(push_to_hub)
+        spec = ConvertSpec(instruction=instruction, text_column=text_column, label_column=label_column,
+                           tags_column=tags_column, label_names=parse_label_names(label_names),
+                           separator=separator, empty_output=empty, entity=entity)
+        stats = run_convert(source, out, spec, license=license, language=language, limit=limit)
+    table = Table(title="convert summary", show_header=False)
+    table.add_row("kind", stats["kind"])
+    table.add_row("rows", str(stats["rows"]))
+    table.add_row("records", str(stats["kept"]))
+    for reason, n in stats["skipped"].items():
+        table.add_row(f"skipped: {reason}", str(n))
+    if stats["labels"]:
+        table.add_row("labels", ", ".join(f"{k} {v}" for k, v in list(stats["labels"].items())[:8]))
+    table.add_row("output", out)
+    console.print(table)
+    if push_to_hub:
+        push_folder(out, push_to_hub, hub_private)
 
 
 @app.command()

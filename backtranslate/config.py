@@ -18,6 +18,8 @@ import yaml
 
 from .errors import UserError
 
+FORMATS = ("alpaca", "sharegpt", "messages", "parquet", "hf")  # dataset.py writes each
+
 
 def opt(default: Any, help: str) -> Any:
     """A config field whose help text is shown by ``--help`` and in the YAML presets."""
@@ -33,7 +35,7 @@ class TrainConfig:
     seed: str = opt("default", "Seed pairs: 'default' (shipped with the package), a JSON/JSONL/CSV/"
                                "Parquet file, a saved dataset folder, or a Hugging Face dataset name.")
     fields: Optional[str] = opt(None, "Map seed columns by hand, e.g. 'instruction=question,output=answer,input=context'.")
-    template: str = opt("reverse", "Prompt template: reverse, chat or alpaca (see templates.py).")
+    template: str = opt("reverse", "Prompt template: reverse or chat (see templates.py).")
     output_dir: str = opt("runs/backward", "Where the adapter, tokenizer and backtranslate.json are written.")
     lora_r: int = opt(16, "LoRA rank.")
     lora_alpha: int = opt(32, "LoRA scaling numerator (alpha / r scales the update).")
@@ -81,6 +83,65 @@ class TrainConfig:
 
 
 @dataclass
+class FinetuneConfig(TrainConfig):
+    """Fine-tune a forward (instruction-following) model with LoRA on an Alpaca dataset.
+
+    The training fields are those of TrainConfig (one code path fits both directions); these
+    redefine what the data is and where it goes."""
+
+    dataset: str = opt("", "The Alpaca dataset: a generate/curate/convert output folder or a JSON/JSONL/CSV/"
+                           "Parquet file or dataset in any seed layout.")
+    dataset_fields: Optional[str] = opt(None, "Map the dataset's columns by hand, as --fields does for the seed.")
+    seed: str = opt("none", "Seed pairs mixed in with the dataset, as in Humpback: 'none', 'default' (shipped "
+                            "with the package) or a file or dataset in any seed layout.")
+    template: str = opt("alpaca", "Prompt template: alpaca or chat-forward (see templates.py).")
+    output_dir: str = opt("runs/forward", "Where the adapter, tokenizer and backtranslate.json are written.")
+    eval_fraction: float = opt(0.0, "Held-out evaluation measures backward models; must stay 0 here.")
+    tags: bool = opt(True, "Humpback's system lines when a seed is mixed in: seed pairs 'Answer in the style "
+                           "of an AI Assistant.', dataset pairs 'Answer with knowledge from web search.'.")
+
+    def validate(self) -> list[str]:
+        problems = super().validate()
+        if not self.dataset:
+            command = "iterate CANDIDATES" if isinstance(self, IterateConfig) else "finetune DATASET"
+            problems.append(f"name the data to train on (backtranslate {command})")
+        if self.eval_fraction:
+            problems.append("eval_fraction evaluates backward models; use val_fraction for a forward model")
+        return problems
+
+
+@dataclass
+class IterateConfig(FinetuneConfig):
+    """Humpback's loop: curate the candidates with the current forward model, fine-tune the next
+    one on seed + the best-scored pairs, curate again. Training fields are those of finetune."""
+
+    dataset: str = opt("", "The candidates: a generate output folder or a file of pairs in any seed layout.")
+    seed: str = opt("default", "Seed pairs every forward model is trained on: 'default' or a file or dataset.")
+    output_dir: str = opt("runs/iterate", "The loop's folder: round-K/ (curated/, forward/, round.json), final/, iterate.json.")
+    rounds: int = opt(1, "Rounds of (curate, fine-tune) after the first forward model; a final curation follows.")
+    forward_model: Optional[str] = opt(None, "The forward model that scores round 1 (a finetune folder or a base model); "
+                                             "default: fine-tune one on the seed alone first (Humpback's M0).")
+    scorer: str = opt("likelihood", "likelihood (instruction-following gain) or rubric (the forward model rates "
+                                    "each pair 1-5, Humpback's self-curation).")
+    threshold: Optional[float] = opt(None, "Keep pairs scoring at least this (rubric: 1-5; likelihood: nats/token).")
+    top_fraction: Optional[float] = opt(0.5, "Keep the best-scored fraction of pairs (with --threshold: both must hold).")
+
+    def validate(self) -> list[str]:
+        problems = super().validate()
+        if self.rounds < 1:
+            problems.append("rounds must be at least 1")
+        if self.scorer not in ("likelihood", "rubric"):
+            problems.append("scorer must be likelihood or rubric")
+        if self.top_fraction is not None and not 0 < self.top_fraction <= 1:
+            problems.append("top_fraction must be in (0, 1]")
+        if self.threshold is None and self.top_fraction is None:
+            problems.append("set threshold or top_fraction, or every pair would count as best-scored")
+        if self.seed == "none":
+            problems.append("the loop trains on seed + best pairs: name a seed ('default' or a file)")
+        return problems
+
+
+@dataclass
 class GenerateConfig:
     """Backtranslate a corpus: passages -> candidate instructions -> filtered Alpaca dataset."""
 
@@ -94,7 +155,9 @@ class GenerateConfig:
     max_tokens: int = opt(384, "Longest passage in tokens; longer documents are cut along paragraphs and headings.")
     max_passages: Optional[int] = opt(None, "Stop after this many passages (a quick look at a big corpus).")
     num_candidates: int = opt(1, "Instructions sampled per passage.")
-    greedy: bool = opt(False, "Greedy decoding instead of sampling (top_p 0.9, temperature 0.9).")
+    greedy: Optional[bool] = opt(None, "Greedy decoding, or sampling (--no-greedy, top_p/temperature); default: greedy "
+                                       "for one candidate per passage (it wrote the closest instructions, see "
+                                       "benchmarks/RESULTS.md), sampling for several.")
     temperature: float = opt(0.9, "Sampling temperature.")
     top_p: float = opt(0.9, "Nucleus sampling threshold.")
     max_new_tokens: int = opt(100, "Longest instruction in tokens; one that hits it is rejected as truncated.")
@@ -110,7 +173,20 @@ class GenerateConfig:
     curate_model: str = opt("default", "Forward model (likelihood) or judge (rubric) for --curate.")
     curate_threshold: Optional[float] = opt(None, "Keep curated pairs scoring at least this (rubric 1-5; "
                                                   "likelihood nats/token, e.g. 0); none keeps all, scored.")
-    format: str = opt("alpaca", "Extra outputs besides data.json/data.jsonl, comma list: alpaca, parquet, hf.")
+    redact: bool = opt(True, "Replace personal data and secrets (names from mail headers and signatures, e-mail "
+                             "addresses, phones, IPs, cards, IBANs, token URLs, API keys, passwords) with "
+                             "placeholders such as <PERSON_1> before generation; --no-redact keeps the text as is.")
+    email_mode: str = opt("message", "message (one record per e-mail) or thread (a reply becomes a record whose "
+                                     "input is the message it answers).")
+    languages: Optional[str] = opt(None, "Keep only passages in these languages, a comma list of ISO 639-1 codes "
+                                         "such as 'en,de'; every passage's language is recorded either way.")
+    decontaminate: Optional[list[str]] = opt(None, "Evaluation sets to keep out of the data (repeat the flag): "
+                                                   "JSON/JSONL/CSV/Parquet files, save_to_disk folders or Hugging "
+                                                   "Face datasets ('name' or 'name:config'). Applies with --no-filter too.")
+    decontaminate_ngram: int = opt(13, "Words in a row shared with an evaluation item that make a pair contaminated.")
+    decontaminate_threshold: float = opt(0.8, "MinHash Jaccard with an evaluation item at or above which a pair is contaminated.")
+    format: str = opt("alpaca", "Extra outputs besides data.json/data.jsonl, comma list: alpaca, sharegpt "
+                                "(sharegpt.json), messages (messages.jsonl, TRL's conversational layout), parquet, hf.")
     precision: str = opt("auto", "auto (bf16 where supported), bf16, fp16 or fp32.")
     backend: str = opt("transformers", "Generation engine: transformers, or vllm (install: pip install "
                                        "'backtranslate[vllm]' on GPUs, `make vllm-setup` on CPUs; see README).")
@@ -126,6 +202,12 @@ class GenerateConfig:
     resume: bool = opt(False, "Insist on resuming the run in --out (a rerun of the same command resumes anyway).")
     shard: Optional[str] = opt(None, "Process only shard I of N ('I/N', 0-based), into --out/shard-I-of-N; "
                                      "under torchrun/accelerate the rank picks it. Combine with `backtranslate merge`.")
+    license: str = opt("other", "The card's license: a Hub license id (apache-2.0, cc-by-4.0, ...) or 'other' "
+                                "(the corpus owner's terms).")
+    language: str = opt("en", "The card's language code.")
+    push_to_hub: Optional[str] = opt(None, "Also push the dataset and its card to this Hub dataset repo ('user/name').")
+    hub_private: bool = opt(True, "Push as a private dataset (mail and documents are often private); "
+                                  "--no-hub-private publishes it.")
 
     def validate(self) -> list[str]:
         problems = []
@@ -139,9 +221,21 @@ class GenerateConfig:
             problems.append("top_p must be in (0, 1] and temperature positive")
         if not 0 < self.near_duplicate_threshold <= 1:
             problems.append("near_duplicate_threshold must be in (0, 1]")
-        unknown = set(self.formats) - {"alpaca", "parquet", "hf"}
+        unknown = set(self.formats) - set(FORMATS)
         if unknown:
-            problems.append(f"unknown format(s) {', '.join(sorted(unknown))}: choose from alpaca, parquet, hf")
+            problems.append(f"unknown format(s) {', '.join(sorted(unknown))}: choose from {', '.join(FORMATS)}")
+        if self.email_mode not in ("message", "thread"):
+            problems.append("email_mode must be message or thread")
+        if self.languages:
+            from .language import known_languages, parse_languages
+
+            bad = sorted(set(parse_languages(self.languages) or ()) - known_languages())
+            if bad:
+                problems.append(f"unknown language code(s) {', '.join(bad)}: use ISO 639-1 codes such as en, de, fr")
+        if self.decontaminate_ngram < 5:
+            problems.append("decontaminate_ngram must be at least 5 words")
+        if not 0 < self.decontaminate_threshold <= 1:
+            problems.append("decontaminate_threshold must be in (0, 1]")
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             problems.append("precision must be one of auto, bf16, fp16, fp32")
         if self.backend not in ("transformers", "vllm"):
@@ -164,11 +258,28 @@ class GenerateConfig:
                 parse_shard(self.shard)
             except ValueError:
                 problems.append(f"shard must look like I/N with 0 <= I < N, got '{self.shard}'")
+        if self.push_to_hub and not valid_repo_id(self.push_to_hub):
+            problems.append(f"push_to_hub must be a Hub dataset name such as 'user/name', got '{self.push_to_hub}'")
         return problems
+
+    @property
+    def use_greedy(self) -> bool:
+        return self.num_candidates == 1 if self.greedy is None else self.greedy
 
     @property
     def formats(self) -> list[str]:
         return [f.strip() for f in self.format.split(",") if f.strip()]
+
+
+def valid_repo_id(name: str) -> bool:
+    """Checked before a long run, not after it, when the push would fail."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
 
 
 def parse_shard(spec: str) -> tuple[int, int]:
@@ -179,7 +290,8 @@ def parse_shard(spec: str) -> tuple[int, int]:
     return i, n
 
 
-SECTIONS: dict[str, type] = {"train": TrainConfig, "generate": GenerateConfig}
+SECTIONS: dict[str, type] = {"train": TrainConfig, "generate": GenerateConfig, "finetune": FinetuneConfig,
+                             "iterate": IterateConfig}
 
 
 def section_of(cls: type) -> str:
@@ -218,6 +330,11 @@ def _coerce(name: str, value: Any, tp: Any) -> tuple[Any, Optional[str]]:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value), None
         return value, f"'{name}' must be a number, got {value!r}"
+    if typing.get_origin(base) is list:  # a YAML list, or one value standing for a list of one
+        items = value if isinstance(value, list) else [value]
+        if all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in items):
+            return [str(v) for v in items], None
+        return value, f"'{name}' must be a list of text values, got {value!r}"
     if base is str:
         if isinstance(value, list):  # YAML lists such as target modules read as comma lists
             return ",".join(str(v) for v in value), None
@@ -263,7 +380,8 @@ def resolve(cls: type, config_path: Optional[str], overrides: dict[str, Any]) ->
             values[key], problem = _coerce(key, value, types_[key])
             if problem:
                 problems.append(problem)
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    values.update({k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()
+                   if v is not None and v != () and v != []})
     if not problems:
         cfg = cls(**values)
         problems = cfg.validate()

@@ -1,8 +1,8 @@
 """Corpus reading: a folder, a file or a Hugging Face dataset in, a stream of documents out.
 
 Each document is a Record whose ``output`` is the text and whose ``meta`` says where it came from
-(source, row, doc_id, format); ids hash that provenance, so they are the same on every machine and
-every run. Files and rows that cannot be used are skipped and counted by reason, never fatal: a
+(source, row, doc_id, format; e-mail adds its headers); ids hash that provenance, so they are the
+same on every machine and every run. Files and rows that cannot be used are skipped and counted by reason, never fatal: a
 large corpus should not stop at its one broken file. Everything streams, so corpora larger than
 memory read in constant memory.
 """
@@ -183,6 +183,8 @@ def _read_dataset(spec: str, opts: _Options, stats: ReadStats) -> Iterator[Recor
 def _read_file(path: Path, source: str, opts: _Options, stats: ReadStats) -> Iterator[Record]:
     stats.files += 1
     known = READERS.get(path.suffix.lower())
+    if known is None and is_maildir_message(path):
+        known = ("maildir", _read_eml)
     if known is None:
         stats.skip(UNSUPPORTED, source)
         return
@@ -200,7 +202,8 @@ def _read_file(path: Path, source: str, opts: _Options, stats: ReadStats) -> Ite
 def _records(docs: Iterable[Doc], source: str, fmt: str, stats: ReadStats) -> Iterator[Record]:
     for row, text, meta in docs:
         text = _scrub(text)
-        meta = {k: _scrub(v) if isinstance(v, str) else v for k, v in meta.items()}
+        meta = {k: _scrub(v) if isinstance(v, str) else [_scrub(x) for x in v] if isinstance(v, list) else v
+                for k, v in meta.items()}
         if not text.strip():
             stats.skip(EMPTY, source if fmt in _SINGLE else f"{source}#{row}")
             continue
@@ -213,6 +216,14 @@ def _records(docs: Iterable[Doc], source: str, fmt: str, stats: ReadStats) -> It
 def _scrub(text: str) -> str:
     """Lone surrogates become U+FFFD; left in, they crash the tokenizer or the dataset writer later."""
     return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def is_maildir_message(path: Path) -> bool:
+    """A message file of a maildir: in its cur/ or new/ folder, named without a mail extension
+    ("1700000000.M1P2.host:2,S"). tmp/ holds messages still being delivered, so it is left alone."""
+    folder = path.parent
+    return (folder.name in ("cur", "new") and not path.name.startswith(".")
+            and (folder.parent / "cur").is_dir() and (folder.parent / "new").is_dir())
 
 
 def _unreadable(e: OSError) -> str:
@@ -412,4 +423,4 @@ READERS: dict[str, tuple[str, Reader]] = {
     ".jsonl": ("jsonl", _read_jsonl), ".json": ("json", _read_json),
     ".csv": ("csv", _read_csv), ".parquet": ("parquet", _read_parquet),
 }
-_SINGLE = {"txt", "md", "eml", "html"}  # formats with one document per file: no "#row" in locations
+_SINGLE = {"txt", "md", "eml", "maildir", "html"}  # formats with one document per file: no "#row" in locations

@@ -6,18 +6,24 @@ Two scorers, as in Humpback and the instruction-following-difficulty (IFD) line 
 - ``likelihood``: how much the instruction helps a forward model predict the output,
   mean log p(output | instruction) - mean log p(output), in nats per token. Cheap, and useful
   even with small models: a mismatched instruction does not help.
+
+Pairs are kept at or above a threshold, or in the best ``top_fraction`` (Humpback keeps the
+pairs rated 5; a fraction works for any scorer's scale).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
 from . import models
 from .filters import Filter, FilterStats, Verdict
 from .records import Record
+from .seed import load_pairs
 from .templates import get_template
 
 RUBRIC = """Below is an instruction from a user and a candidate answer. Evaluate whether or not the answer is a good example of how an AI assistant should respond to the instruction. Rate it on this 5-point scale:
@@ -51,6 +57,16 @@ def parse_score(answer: str) -> Optional[int]:
     return None
 
 
+def _batches(records: list[Record], size: int, desc: str) -> Iterator[list[Record]]:
+    """Batches of ``records`` with a progress bar: scoring a big dataset takes a while."""
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(records), desc=desc, unit="pair") as bar:
+        for i in range(0, len(records), size):
+            yield records[i:i + size]
+            bar.update(min(size, len(records) - i))
+
+
 @dataclass
 class ScoredPair:
     record: Record
@@ -71,6 +87,8 @@ class LikelihoodScorer:
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = self.model.to(self.device).eval()
         self.template = get_template("alpaca")
+        # A forward model fine-tuned with Humpback's tags is asked in the assistant's style, as at inference.
+        self.system = models.read_manifest(model).get("system") if models.is_adapter(model) else None
         self.max_tokens, self.batch_size = max_tokens, batch_size
 
     def _mean_logprob(self, prefixes: list[str], outputs: list[str]) -> list[float]:
@@ -102,9 +120,10 @@ class LikelihoodScorer:
 
     def score(self, records: list[Record]) -> list[ScoredPair]:
         scored = []
-        for i in range(0, len(records), self.batch_size):
-            batch = records[i:i + self.batch_size]
-            prompts = [self.template.prompt(r) for r in batch]
+        meta = {"system": self.system} if self.system else {}
+        for batch in _batches(records, self.batch_size, "curate: likelihood"):
+            prompts = [self.template.prompt(Record(output=r.output, instruction=r.instruction, input=r.input,
+                                                   id=r.id, meta=meta)) for r in batch]
             outputs = [r.output for r in batch]
             conditional = self._mean_logprob(prompts, outputs)
             unconditional = self._mean_logprob(["" for _ in batch], outputs)
@@ -143,8 +162,7 @@ class RubricScorer:
         import torch
 
         scored = []
-        for i in range(0, len(records), self.batch_size):
-            batch = records[i:i + self.batch_size]
+        for batch in _batches(records, self.batch_size, "curate: rubric judge"):
             enc = self.tokenizer([self._prompt(r) for r in batch], return_tensors="pt", padding=True,
                                  add_special_tokens=False).to(self.device)
             with torch.inference_mode():
@@ -201,54 +219,78 @@ class Curation(Filter):
         return {"name": self.name, "version": self.version, "threshold": self.threshold}
 
 
-def curate(records: Iterable[Record], scorer: Any, threshold: Optional[float]) -> tuple[list[Record], list[Record], dict]:
-    """Score every pair into ``meta["scores"][scorer.name]``; keep those at or above threshold.
-    Unscored pairs (a rubric answer without a score) are rejected and counted."""
-    curation, rejected = Curation(scorer, threshold), []
-    kept = list(curation(records, FilterStats(), on_reject=rejected.append))
+def cutoff(scores: list[float], threshold: Optional[float], top_fraction: Optional[float]) -> Optional[float]:
+    """The lowest score kept: ``threshold``, raised to the score of the best ``top_fraction`` of
+    pairs when one is given (ties at the cut are all kept)."""
+    cut = threshold
+    if top_fraction is not None and scores:
+        k = max(1, math.ceil(top_fraction * len(scores)))
+        at_k = sorted(scores, reverse=True)[k - 1]
+        cut = at_k if cut is None else max(cut, at_k)
+    return cut
+
+
+def curate(records: Iterable[Record], scorer: Any, threshold: Optional[float] = None,
+           top_fraction: Optional[float] = None) -> tuple[list[Record], list[Record], dict]:
+    """Score every pair into ``meta["scores"][scorer.name]``; keep those at or above the cutoff
+    (see :func:`cutoff`). Unscored pairs (a rubric answer without a score) are rejected and counted.
+    A top fraction needs every score first, so this one holds the records in memory."""
+    curation, rejected = Curation(scorer), []
+    scored = list(curation(records, FilterStats(), on_reject=rejected.append))  # drops only the unscored
+    cut = cutoff([r.meta["scores"][scorer.name] for r in scored], threshold, top_fraction)
+    kept = []
+    for r in scored:
+        score = r.meta["scores"][scorer.name]
+        if cut is not None and score < cut:
+            r.meta.update(reject_reason=f"{curation.name}: score {score} < {cut}", rejected_by=curation.name)
+            rejected.append(r)
+        else:
+            kept.append(r)
     summary = curation.summary()
-    stats = {"scorer": scorer.name, "threshold": threshold, "pairs": summary["scored"], "kept": len(kept),
-             "rejected": len(rejected), "unparsed": summary["unparsed"], "mean_score": summary["mean_score"]}
+    stats = {"scorer": scorer.name, "threshold": threshold, "top_fraction": top_fraction, "cutoff": cut,
+             "pairs": summary["scored"], "kept": len(kept), "rejected": len(rejected), "unparsed": summary["unparsed"],
+             "mean_score": summary["mean_score"]}
     return kept, rejected, stats
 
 
-def load_pairs(dataset: str) -> list[Record]:
-    """A generate output folder (its data.jsonl, scores and provenance kept) or any seed layout."""
-    from pathlib import Path
+def write_curated(target: Path, kept: list[Record], rejected: list[Record], stats: dict) -> None:
+    """The curated dataset folder: data.json, data.jsonl (scores in meta), rejected.jsonl (with
+    reasons), stats.json and a dataset card; each file written whole and renamed."""
+    from .dataset import record_row, write_alpaca_json, write_jsonl_atomic, write_simple_card
+    from .io import write_json_atomic
 
-    from .dataset import read_jsonl
-    from .seed import load_seed
-
-    folder = Path(dataset)
-    if (folder / "data.jsonl").is_file():
-        return [Record(output=r["output"], instruction=r["instruction"], input=r["input"], id=r["id"],
-                       meta=r.get("meta", {})) for r in read_jsonl(folder / "data.jsonl")]
-    return load_seed(dataset).records
+    target.mkdir(parents=True, exist_ok=True)
+    write_jsonl_atomic(target / "data.jsonl", (record_row(r) for r in kept))
+    write_jsonl_atomic(target / "rejected.jsonl", ({**record_row(r), "stage": "curate", "reason": r.meta["reject_reason"]}
+                                                   for r in rejected))
+    write_alpaca_json(target / "data.jsonl", target / "data.json")
+    write_json_atomic(target / "stats.json", stats)
+    kept_how = f"score >= {stats['cutoff']}" if stats["cutoff"] is not None else "every scored pair"
+    license, language = stats.get("license", "other"), stats.get("language", "en")
+    write_simple_card(
+        target, "Curated instruction dataset", len(kept),
+        [f"Self-curated from `{stats.get('dataset', '?')}` with the `{stats['scorer']}` scorer "
+         f"(model `{stats.get('model', '?')}`): {len(kept)} of {stats['pairs']} pairs kept ({kept_how}); "
+         f"mean score {stats['mean_score']}. `data.jsonl` carries each pair's score in `meta.scores`; "
+         "`rejected.jsonl` lists the rest with their reason."],
+        examples=[r.to_alpaca() for r in kept[:3]],
+        tags=("instruction-backtranslation", "alpaca", "curated"), license=license, language=language)
 
 
 def curate_dataset(dataset: str, out: str, scorer_name: str = "likelihood", model: str = "default",
-                   threshold: Optional[float] = None) -> dict:
-    """Score a dataset and write the curated copy (data.json, data.jsonl, rejected.jsonl, stats.json)."""
-    from pathlib import Path
-
-    from .dataset import JsonlWriter, record_row, write_alpaca_json
+                   threshold: Optional[float] = None, top_fraction: Optional[float] = None) -> dict:
+    """Score a dataset and write the curated copy (see :func:`write_curated`)."""
+    from .dataset import read_card_terms
     from .errors import UserError
-    from .io import write_json_atomic
 
     if scorer_name not in SCORERS:
         raise UserError(f"Unknown scorer '{scorer_name}': choose {' or '.join(SCORERS)}.")
-    records = load_pairs(dataset)
+    if top_fraction is not None and not 0 < top_fraction <= 1:
+        raise UserError(f"--top-fraction must be in (0, 1], got {top_fraction}.")
+    records = load_pairs(dataset).records
     scorer = SCORERS[scorer_name](model)
-    kept, rejected, stats = curate(records, scorer, threshold)
-    target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
-    for name, rows in (("data", kept), ("rejected", rejected)):
-        (target / f"{name}.jsonl").write_text("")
-        writer = JsonlWriter(target / f"{name}.jsonl")
-        for r in rows:
-            writer.write({**record_row(r), **({"reason": r.meta["reject_reason"]} if name == "rejected" else {})})
-        writer.close()
-    write_alpaca_json(target / "data.jsonl", target / "data.json")
-    stats.update(dataset=dataset, model=model)
-    write_json_atomic(target / "stats.json", stats)
+    kept, rejected, stats = curate(records, scorer, threshold, top_fraction)
+    license, language = read_card_terms(dataset)
+    stats.update(dataset=dataset, model=model, license=license, language=language)
+    write_curated(Path(out), kept, rejected, stats)
     return stats

@@ -1,5 +1,10 @@
 """Stage: write the dataset folder: Alpaca data.json, data.jsonl with provenance, rejected.jsonl,
-stats.json, a dataset card, and optional Parquet / `save_to_disk` copies."""
+stats.json, a dataset card, and optional chat layouts (ShareGPT, TRL messages), Parquet and
+`save_to_disk` copies.
+
+The card (README.md) follows the Hugging Face dataset-card conventions: a YAML header with
+license, language, task categories and size category (rendered by huggingface_hub's
+DatasetCardData), then what made the dataset and a few records."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import json
 import os
 import statistics
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 from .io import write_json_atomic, write_text_atomic
 from .records import Record
@@ -37,8 +42,25 @@ class JsonlWriter:
 
 
 def record_row(record: Record) -> dict[str, Any]:
-    """A data.jsonl / candidates.jsonl / rejected.jsonl line: the Alpaca fields, then the rest."""
-    return {**record.to_alpaca(), "id": record.id, "meta": record.meta}
+    """A data.jsonl / candidates.jsonl / rejected.jsonl line: the Alpaca fields, then the rest.
+    Meta keys starting with "_" are the pipeline's own (the names redaction looks for) and are
+    never written."""
+    meta = {k: v for k, v in record.meta.items() if not k.startswith("_")}
+    return {**record.to_alpaca(), "id": record.id, "meta": meta}
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
+    """A whole JSONL file, streamed to a temporary name and renamed; returns the line count."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    n = 0
+    with tmp.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return n
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -48,21 +70,66 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def write_alpaca_json(jsonl: Path, target: Path) -> int:
-    """data.json (a list of {instruction, input, output}) streamed from data.jsonl, then renamed."""
+def _write_converted(jsonl: Path, target: Path, convert: Callable[[dict[str, Any]], dict[str, Any]],
+                     as_list: bool) -> int:
+    """``target`` streamed from data.jsonl row by row, under a temporary name, then renamed: a JSON
+    list (``as_list``) or JSON lines."""
     tmp = target.with_name(f".{target.name}.tmp")
     n = 0
     with tmp.open("w", encoding="utf-8") as f:
-        f.write("[")
+        f.write("[" if as_list else "")
         for row in read_jsonl(jsonl):
-            alpaca = {k: row[k] for k in ("instruction", "input", "output")}
-            f.write(("," if n else "") + "\n  " + json.dumps(alpaca, ensure_ascii=False))
+            line = json.dumps(convert(row), ensure_ascii=False)
+            f.write(((("," if n else "") + "\n  " + line) if as_list else line + "\n"))
             n += 1
-        f.write("\n]\n" if n else "]\n")
+        f.write(("\n]\n" if n else "]\n") if as_list else "")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, target)
     return n
+
+
+def alpaca(row: dict[str, Any]) -> dict[str, str]:
+    return {k: row[k] for k in ("instruction", "input", "output")}
+
+
+def user_turn(row: dict[str, Any]) -> str:
+    """The request as a user writes it: the instruction, then its input (the e-mail answered)."""
+    return f"{row['instruction']}\n\n{row['input']}" if row["input"] else row["instruction"]
+
+
+def sharegpt(row: dict[str, Any]) -> dict[str, Any]:
+    """ShareGPT: ``conversations`` of ``from``/``value`` turns, as FastChat, axolotl and
+    LLaMA-Factory read it (TRL renames the keys to role/content itself)."""
+    return {"conversations": [{"from": "human", "value": user_turn(row)}, {"from": "gpt", "value": row["output"]}]}
+
+
+def messages(row: dict[str, Any]) -> dict[str, Any]:
+    """The conversational layout TRL's SFTTrainer takes as it is: ``messages`` of role/content turns."""
+    return {"messages": [{"role": "user", "content": user_turn(row)}, {"role": "assistant", "content": row["output"]}]}
+
+
+# format name -> (file, row converter, JSON list?)
+CHAT_FORMATS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]], bool]] = {
+    "sharegpt": ("sharegpt.json", sharegpt, True),
+    "messages": ("messages.jsonl", messages, False),
+}
+
+
+def write_alpaca_json(jsonl: Path, target: Path) -> int:
+    """data.json (a list of {instruction, input, output}) streamed from data.jsonl, then renamed."""
+    return _write_converted(jsonl, target, alpaca, as_list=True)
+
+
+def write_chat_formats(out: Path, formats: list[str]) -> list[str]:
+    """sharegpt.json and messages.jsonl, when asked for, beside the Alpaca files."""
+    written = []
+    for name in formats:
+        if name in CHAT_FORMATS:
+            file, convert, as_list = CHAT_FORMATS[name]
+            _write_converted(out / "data.jsonl", out / file, convert, as_list)
+            written.append(file)
+    return written
 
 
 def write_extra_formats(out: Path, formats: list[str]) -> list[str]:
@@ -100,22 +167,85 @@ def _curation_lines(curation: dict[str, Any] | None) -> list[str]:
             f"mean score {curation['mean_score']}, {curation['unparsed']} unscored of {curation['scored']}"]
 
 
+# The Hub's size_categories values, by upper bound.
+_SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+          (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"))
+
+
+def size_category(n: int) -> str:
+    return next((name for bound, name in _SIZES if n < bound), "n>100M")
+
+
+BACKTRANSLATION_TAGS = ("instruction-backtranslation", "alpaca", "synthetic-instructions")
+
+
+def card_header(rows: int, pretty_name: str, tags: Iterable[str], license: str = "other", language: str | list[str] = "en",
+                data_files: str = "data.json") -> str:
+    """The YAML front matter of a dataset card. ``configs`` points the Hub viewer and
+    ``load_dataset(folder)`` at the Alpaca file (hub.py repoints it at the pushed Parquet)."""
+    from huggingface_hub import DatasetCardData
+
+    extra = {"license_name": "corpus-terms"} if license == "other" else {}  # the Hub asks a name for 'other'
+    data = DatasetCardData(
+        language=[language] if isinstance(language, str) else language, license=license, task_categories=["text-generation"],
+        size_categories=[size_category(rows)], pretty_name=pretty_name, tags=list(tags),
+        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": data_files}]}], **extra,
+    )
+    return f"---\n{data.to_yaml()}\n---\n"
+
+
+def _license_note(license: str) -> list[str]:
+    if license != "other":
+        return []
+    return ["License: the terms of the source corpus apply (`license: other`, `license_name: corpus-terms`); "
+            "pass `--license` (a Hub license id such as `cc-by-4.0`) when they are known.", ""]
+
+
+def _examples_section(examples: list[dict[str, Any]]) -> list[str]:
+    lines = ["## Examples", ""] if examples else []
+    for ex in examples:
+        output = ex["output"] if len(ex["output"]) < 600 else ex["output"][:600] + " ..."
+        instruction = ex["instruction"] + (f"\n\n{ex['input']}" if ex.get("input") else "")
+        lines += [f"**Instruction:** {instruction}", "", "```text", output, "```", ""]
+    return lines
+
+
+def read_card_terms(dataset: str | Path) -> tuple[str, str]:
+    """(license, language) a dataset folder's stats.json recorded, so a dataset made from it keeps them."""
+    try:
+        stats = json.loads((Path(dataset) / "stats.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return "other", "en"
+    terms = {**stats, **stats.get("settings", {})}
+    return terms.get("license") or "other", terms.get("language") or "en"
+
+
+def write_simple_card(out: Path, title: str, rows: int, paragraphs: list[str], examples: list[dict[str, Any]],
+                      tags: Iterable[str] = BACKTRANSLATION_TAGS, license: str = "other", language: str = "en") -> None:
+    """README.md for a dataset made from another one (curate, convert, dedup)."""
+    from . import __version__
+
+    lines = [card_header(rows, title, tags, license, language), f"# {title}", "",
+             f"Made by [backtranslate](https://pypi.org/project/backtranslate/) {__version__}. `data.json` is "
+             "Alpaca format (`instruction`, `input`, `output`) and loads with "
+             "`datasets.load_dataset(\"json\", data_files=\"data.json\")`.", ""]
+    for paragraph in paragraphs:
+        lines += [paragraph, ""]
+    lines += _license_note(license)
+    write_text_atomic(out / "README.md", "\n".join(lines + _examples_section(examples)))
+
+
 def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]]) -> None:
     """README.md: what made the dataset, what was kept and dropped, and a few records."""
     kept = stats["pairs"]["kept"]
-    size = "n<1K" if kept < 1000 else "1K<n<10K" if kept < 10_000 else "10K<n<100K" if kept < 100_000 else "n>100K"
     settings = stats["settings"]
     decoding = "greedy" if settings["greedy"] else \
         f"sampling (top_p {settings['top_p']}, temperature {settings['temperature']})"
+    mix = stats.get("languages", {}).get("mix") or {}
+    language = sorted(mix, key=lambda code: -mix[code]) or settings.get("language") or "en"
+    license = settings.get("license") or "other"
     lines = [
-        "---",
-        "language: [en]",
-        "license: other  # the corpus owner's terms apply",
-        "task_categories: [text-generation]",
-        f"size_categories: [{size}]",
-        "tags: [instruction-backtranslation, alpaca, synthetic-instructions]",
-        "---",
-        "",
+        card_header(kept, "Backtranslated instructions", BACKTRANSLATION_TAGS, license, language),
         "# Backtranslated instruction dataset",
         "",
         f"Made by [backtranslate](https://pypi.org/project/backtranslate/) {stats['version']}: a backward "
@@ -132,6 +262,7 @@ def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]])
         f"max {settings['max_new_tokens']} new tokens",
         f"- passages: {settings['min_tokens']}-{settings['max_tokens']} tokens",
         *_curation_lines(stats.get("curation")),
+        *_privacy_lines(stats),
         "",
         "## Counts",
         "",
@@ -148,12 +279,37 @@ def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]])
     dropped = {**stats["passages"]["dropped"], **{f"pair: {k}": v for k, v in stats["pairs"]["dropped"].items()}}
     if dropped:
         lines += ["| dropped by | count |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in dropped.items() if v] + [""]
-    if examples:
-        lines += ["## Examples", ""]
-        for ex in examples:
-            output = ex["output"] if len(ex["output"]) < 600 else ex["output"][:600] + " ..."
-            lines += [f"**Instruction:** {ex['instruction']}", "", "```text", output, "```", ""]
+    lines += _license_note(license) + _examples_section(examples)
     write_text_atomic(out / "README.md", "\n".join(lines))
+
+
+def _privacy_lines(stats: dict[str, Any]) -> list[str]:
+    """How the corpus was made safe and clean: redaction, e-mail threads, languages, decontamination."""
+    lines = []
+    red = stats.get("redaction")
+    if red is not None and red["enabled"]:
+        types = ", ".join(f"{k} {v}" for k, v in red["by_type"].items()) or "none found"
+        lines.append(f"- redaction: on (`redact: true`); personal data and secrets were replaced with "
+                     f"placeholders such as `<PERSON_1>` before generation: {red['total']} replacements in "
+                     f"{red['documents_redacted']} of {red['documents']} documents ({types})"
+                     + (f"; {red['failed']} documents that could not be redacted were left out"
+                        if red.get("failed") else ""))
+    elif red is not None:
+        lines.append("- redaction: off (`redact: false`, `--no-redact`); the text is as the corpus had it")
+    threads = stats.get("threads")
+    if threads:
+        lines.append(f"- e-mail mode: thread; {threads['replies']} replies paired with the message they answer "
+                     f"(`input`), {threads['missing_parent']} replies without their parent, "
+                     f"{threads['threads']} threads in {threads['messages']} messages")
+    languages = stats.get("languages")
+    if languages:
+        shown = ", ".join(f"{k} {v}" for k, v in languages["mix"].items()) or "none"
+        kept = f"; kept only {', '.join(languages['kept'])}" if languages.get("kept") else ""
+        lines.append(f"- languages of the passages (py3langid): {shown}{kept}")
+    for eval_set in stats.get("decontamination") or []:
+        lines.append(f"- decontaminated against `{eval_set['spec']}` ({eval_set['items']} items; "
+                     f"{eval_set['ngram']}-word overlap or MinHash Jaccard >= {eval_set['threshold']})")
+    return lines
 
 
 def finalize(out: Path, stats: dict[str, Any], formats: list[str]) -> list[dict[str, Any]]:
@@ -163,7 +319,7 @@ def finalize(out: Path, stats: dict[str, Any], formats: list[str]) -> list[dict[
     from . import __version__
 
     write_alpaca_json(out / "data.jsonl", out / "data.json")
-    extra = write_extra_formats(out, formats)
+    extra = write_chat_formats(out, formats) + write_extra_formats(out, formats)
     instruction_words, output_words, examples = [], [], []
     for row in read_jsonl(out / "data.jsonl"):
         instruction_words.append(len(row["instruction"].split()))

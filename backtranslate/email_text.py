@@ -3,6 +3,10 @@
 A reply repeats the message it answers; keeping the quoted text would put the same passage in
 the dataset once per reply and credit it to the wrong author, so quotes and the "On ... wrote:"
 line above them are cut. Signatures are contact details, not content.
+
+The names of the people in a message (its From/To/Cc display names and the name in its signature
+block or under its sign-off) travel with the document as ``_names``, private to the pipeline: the
+redaction stage replaces them wherever they occur in the text and then drops the list.
 """
 
 from __future__ import annotations
@@ -12,13 +16,25 @@ import email.errors
 import re
 from email import policy
 from email.message import EmailMessage
+from email.utils import getaddresses
 from html.parser import HTMLParser
 
 # Headers kept as provenance: meta key -> header name.
 HEADERS = {
-    "subject": "Subject", "from": "From", "to": "To", "date": "Date",
-    "message_id": "Message-ID", "in_reply_to": "In-Reply-To",
+    "subject": "Subject", "from": "From", "to": "To", "cc": "Cc", "date": "Date",
+    "message_id": "Message-ID", "in_reply_to": "In-Reply-To", "references": "References",
 }
+_PEOPLE_HEADERS = ("From", "To", "Cc", "Bcc", "Reply-To", "Sender")
+# Display names that name a list or a team, not a person ("All Staff", "IT Support").
+GROUP_WORDS = frozenset(
+    "all staff team teams everyone engineering support sales marketing finance operations ops hr it "
+    "admin admins administrator info office help helpdesk desk service services customer customers "
+    "billing accounts noreply no-reply reply notifications notification newsletter news list group "
+    "department dept board management security legal payroll reception announcements updates "
+    "the and of for at company inc ltd llc gmbh corp".split()
+)
+_PARTICLES = frozenset("van von de da del der den di du la le bin al y".split())
+_TITLES = frozenset("mr mrs ms miss mx dr prof sir madam herr frau".split())
 # Defects that mean the MIME structure itself is lost, so no part can be trusted.
 _STRUCTURAL = (email.errors.NoBoundaryInMultipartDefect, email.errors.StartBoundaryNotFoundDefect)
 _SIGNATURE = ("-- ", "--")
@@ -48,15 +64,94 @@ def email_document(data: bytes, mbox: bool = False) -> tuple[str, dict[str, str]
         raise BrokenMessage(str(e)) from None
     if not msg.keys():
         raise BrokenMessage("no headers")
-    fields = {key: _header(msg, name) for key, name in HEADERS.items()}
-    body = _body(msg)
+    fields: dict = {key: _header(msg, name) for key, name in HEADERS.items()}
+    raw_body = _body(msg)
     if mbox:
         # mbox files escape body lines starting with "From " as ">From "; undo it before quotes are cut.
-        body = _MANGLED_FROM.sub(r"\1", body)
-    body = clean_body(body)
+        raw_body = _MANGLED_FROM.sub(r"\1", raw_body)
+    body = clean_body(raw_body)
+    fields["_names"] = merge_names(header_names(msg) + signature_names(raw_body))
     if not body:
         return "", fields
     return (f"Subject: {fields['subject']}\n\n{body}" if fields["subject"] else body), fields
+
+
+def merge_names(names: list[str]) -> list[str]:
+    """Each person once: "Priya" under a sign-off is the "Priya Raman" of the From header."""
+    merged: list[str] = []
+    for name in names:
+        if not any(set(name.split()) <= set(known.split()) for known in merged):
+            merged.append(name)
+    return merged
+
+
+def header_names(msg: EmailMessage) -> list[str]:
+    """People named in the address headers: display names, else a first.last address's name."""
+    values = []
+    for name in _PEOPLE_HEADERS:
+        try:  # decoded, so "=?utf-8?q?Ren=C3=A9?=" is the René of the text
+            values += [str(v) for v in msg.get_all(name) or []]
+        except Exception:  # a header the parser chokes on: its raw text still names people
+            values += [v for k, v in msg.raw_items() if k.lower() == name.lower()]
+    names = []
+    try:
+        pairs = getaddresses([" ".join(str(v).split()) for v in values])
+    except Exception:  # a header too broken to split into addresses still names no one we can find
+        return names
+    for display, address in pairs:
+        name = person_name(display) or name_from_address(address)
+        if name:
+            names.append(name)
+    return names
+
+
+def person_name(text: str) -> str:
+    """A person's name ("Priya Raman", "Raman, Priya", "Dr. Ana de la Cruz"), or "" for anything else."""
+    text = " ".join(text.replace('"', " ").split()).strip(" '")
+    if "," in text:  # "Last, First"
+        last, _, first = text.partition(",")
+        text = f"{first.strip()} {last.strip()}"
+    tokens = [t for t in text.split() if t.rstrip(".").lower() not in _TITLES]
+    if not 1 <= len(tokens) <= 4:
+        return ""
+    for i, token in enumerate(tokens):
+        word = token.replace("-", "").replace("'", "").replace("’", "")
+        if not word.isalpha() or token.lower() in GROUP_WORDS:
+            return ""
+        if not token[0].isupper() and not (0 < i < len(tokens) - 1 and token in _PARTICLES):
+            return ""
+    return " ".join(tokens)
+
+
+def name_from_address(address: str) -> str:
+    """"priya.raman@..." -> "Priya Raman"; "" for addresses that spell no person's name."""
+    local = address.partition("@")[0]
+    parts = re.split(r"[._-]", local)
+    if not 2 <= len(parts) <= 3 or not all(len(p) >= 2 and p.isalpha() for p in parts):
+        return ""
+    if any(p.lower() in GROUP_WORDS for p in parts):
+        return ""
+    return " ".join(p.capitalize() for p in parts)
+
+
+def signature_names(body: str) -> list[str]:
+    """The name on the first line of the signature block ("-- " and below), and the name under
+    the sign-off of the author's own words ("Thanks,\nPriya")."""
+    names = []
+    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for i, line in enumerate(lines):
+        if line in _SIGNATURE:
+            first = next((ln.strip() for ln in lines[i + 1:i + 4] if ln.strip()), "")
+            name = person_name(re.split(r"\s[|,–-]\s|,|\|", first)[0])
+            if name:
+                names.append(name)
+            break
+    own = [ln.strip() for ln in clean_body(body).split("\n") if ln.strip()]
+    if len(own) >= 2 and own[-2].endswith(",") and len(own[-2].split()) <= 4:
+        name = person_name(own[-1])
+        if name:
+            names.append(name)
+    return names
 
 
 def _header(msg: EmailMessage, name: str) -> str:

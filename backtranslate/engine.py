@@ -23,7 +23,6 @@ from .errors import UserError
 from .hardware import resolve_precision
 from .records import Record, stable_id
 from .templates import Template, get_template, render
-from .train import MANIFEST, read_manifest
 
 log = logging.getLogger(__name__)
 BACKENDS = ("transformers", "vllm")
@@ -54,11 +53,11 @@ class BackwardSpec:
 
     @classmethod
     def resolve(cls, spec: str, template: str | None = None) -> "BackwardSpec":
-        folder = Path(spec)
-        manifest = read_manifest(folder) if (folder / MANIFEST).is_file() else None
+        manifest = models.read_manifest(spec) if models.is_adapter(spec) else None
         base = manifest["base_model"] if manifest else spec
         name = template or (manifest or {}).get("template") or "reverse"
-        return cls(spec=spec, base=base, adapter=folder if manifest else None, template=get_template(name))
+        return cls(spec=spec, base=base, adapter=Path(spec).expanduser() if manifest else None,
+                   template=get_template(name))
 
     @property
     def stop_strings(self) -> list[str]:
@@ -122,11 +121,7 @@ class BackwardModel:
         self.backward = BackwardSpec.resolve(spec, template)
         self.base, self.template = self.backward.base, self.backward.template
         self.precision = resolve_precision(precision)
-        model, tokenizer = models.load(self.base, dtype=torch.float32)
-        if self.backward.adapter:
-            from peft import PeftModel
-
-            model = PeftModel.from_pretrained(model, str(self.backward.adapter)).merge_and_unload()
+        model, tokenizer = models.load(spec, dtype=torch.float32)  # an adapter comes merged into its base
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
         # Under torchrun / accelerate launch each process takes the GPU of its local rank (ranks
         # share GPUs round-robin when there are more processes than GPUs).

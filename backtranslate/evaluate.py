@@ -18,7 +18,7 @@ from .io import write_json_atomic
 from .metrics import default_embedder, rouge_l
 from .records import Record
 from .seed import SeedSet, load_seed
-from .train import MANIFEST, read_manifest
+from .models import MANIFEST, read_manifest
 
 DEFAULT_DECODING = Decoding(greedy=True, max_new_tokens=64)
 BASELINE_TEMPLATE = "reverse"
@@ -135,7 +135,9 @@ def evaluate(model: str, heldout: str, fields: str | None = None, baseline: str 
         "metrics": means,
         "ratio": ratio,
         "examples": [_example(i, pairs, predictions, scores) for i in range(min(examples, len(pairs)))],
-        "decoding": {"greedy": decoding.greedy, "max_new_tokens": decoding.max_new_tokens},
+        "decoding": {"greedy": decoding.greedy, "max_new_tokens": decoding.max_new_tokens,
+                     **({} if decoding.greedy else {"temperature": decoding.temperature, "top_p": decoding.top_p,
+                                                    "seed": decoding.seed})},
         "embedder": default_embedder().info,
         "seconds": seconds,
     }

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 from . import templates
+from .dedup import STOPWORDS, NearDuplicateIndex, Sketcher
 from .errors import UserError
 from .records import Record
 
@@ -34,11 +35,11 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
+def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
     return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
 
 
-def _quote(text: str, limit: int = 60) -> str:
+def quote(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return f"'{text}'" if len(text) <= limit else f"'{text[:limit]}…'"
 
@@ -190,7 +191,7 @@ class TemplateLeak(Filter):
         lowered = text.lower()
         for sentence in self.sentences or ():
             if sentence.lower() in lowered:
-                return False, f"repeats the template's sentence {_quote(sentence)}"
+                return False, f"repeats the template's sentence {quote(sentence)}"
         return True
 
 
@@ -210,10 +211,10 @@ class CopiesPassage(Filter):
                 return False, f"the whole instruction ({len(instruction)} words) is copied from the passage"
         n = self.max_ngram
         if n is not None and len(instruction) >= n:
-            passage_ngrams = set(_ngrams(output, n))
-            for gram in _ngrams(instruction, n):
+            passage_ngrams = set(ngrams(output, n))
+            for gram in ngrams(instruction, n):
                 if gram in passage_ngrams:
-                    return False, f"shares a {n}-word run with the passage: {_quote(' '.join(gram))}"
+                    return False, f"shares a {n}-word run with the passage: {quote(' '.join(gram))}"
         return True
 
 
@@ -231,7 +232,7 @@ class Repetition(Filter):
     def filter(self, record: Record) -> Verdict:
         text = record.instruction
         if self.max_repeated_ngram_fraction is not None:
-            grams = _ngrams(words(text), self.n)
+            grams = ngrams(words(text), self.n)
             if grams:
                 share = 1 - len(set(grams)) / len(grams)
                 if share > self.max_repeated_ngram_fraction:
@@ -247,7 +248,7 @@ class Repetition(Filter):
             if lines:
                 line, count = lines.most_common(1)[0]
                 if count > self.max_line_repeats:
-                    return False, f"line repeated {count} times: {_quote(line)}"
+                    return False, f"line repeated {count} times: {quote(line)}"
         return True
 
 
@@ -283,7 +284,7 @@ class Refusal(Filter):
     def filter(self, record: Record) -> Verdict:
         match = self._pattern.search(record.instruction) if self._pattern else None
         if match:
-            return False, f"matches {_quote(match.group(0))}"
+            return False, f"matches {quote(match.group(0))}"
         return True
 
 
@@ -311,8 +312,9 @@ class ExactDuplicate(Filter):
 
     name = "exact_duplicate"
 
-    def __init__(self, field: str = "instruction"):
+    def __init__(self, field: str = "instruction", name: Optional[str] = None):
         self.field = field
+        self.name = name or type(self).name  # dedup over several fields names one instance per field
         # A 16-byte digest per kept text, not the text: constant size even for long passages.
         self._first: dict[bytes, str] = {}
 
@@ -329,61 +331,43 @@ class ExactDuplicate(Filter):
         return True
 
 
-# Function words dropped before shingling, so "to Friday's lunch" and "to the Friday lunch" give the
-# same shingles: on texts as short as instructions one changed word otherwise breaks three 3-grams.
-# Negations stay: "do not reply" and "reply" are different requests.
-STOPWORDS: frozenset[str] = frozenset(
-    "a an the s of to for in on at by with from and or is are be this that these those it its".split()
-)
-
-
 class NearDuplicate(Filter):
     """A text close to one already kept (MinHash LSH over content-word 3-grams; dataset-wide, stateful)."""
 
+    # The sketching and the LSH index live in dedup.py, shared with `dedup` and the report.
+    # Version 2: LSH bands tuned for recall at the threshold (dedup.LSH_WEIGHTS).
+
     name = "near_duplicate"
+    version = 2
 
     def __init__(self, field: str = "instruction", threshold: Optional[float] = 0.8, num_perm: int = 128,
-                 shingle: int = 3, seed: int = 1, stopwords: Optional[frozenset[str]] = STOPWORDS):
+                 shingle: int = 3, seed: int = 1, stopwords: Optional[frozenset[str]] = STOPWORDS,
+                 name: Optional[str] = None):
         self.field, self.threshold, self.num_perm = field, threshold, num_perm
         self.shingle, self.seed, self.stopwords = shingle, seed, stopwords
-        if threshold is None:
-            return
-        try:
-            from datasketch import MinHash, MinHashLSH
-        except ImportError:
-            raise UserError("The near_duplicate filter needs datasketch: pip install datasketch") from None
-        self._minhash = MinHash
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        # Permutations come from the seed alone; computing them once makes each sketch ~5x cheaper.
-        self._template = MinHash(num_perm=num_perm, seed=seed)
-        self._kept: dict[int, tuple[str, Any]] = {}  # LSH key -> (record id, sketch)
+        self.name = name or type(self).name  # dedup over several fields names one instance per field
+        self._sketcher = Sketcher(num_perm=num_perm, shingle=shingle, seed=seed, stopwords=stopwords)
+        self._index = NearDuplicateIndex(threshold, num_perm) if threshold is not None else None
 
     def shingles(self, text: str) -> set[bytes]:
-        tokens = words(text)
-        if self.stopwords:
-            tokens = [t for t in tokens if t not in self.stopwords] or tokens
-        n = self.shingle if len(tokens) >= self.shingle else 1  # too short for n-grams: bag of words
-        return {" ".join(gram).encode("utf-8") for gram in _ngrams(tokens, n)}
+        return self._sketcher.shingles(text)
+
+    def sketch(self, text: str) -> Any:
+        """The MinHash of a text's shingles, or None for a text without words (decontamination
+        sketches evaluation items the same way)."""
+        return self._sketcher.sketch(text)
 
     def filter(self, record: Record) -> Verdict:
-        if self.threshold is None:
+        if self._index is None:
             return True
-        shingles = self.shingles(getattr(record, self.field))
-        if not shingles:  # nothing to compare; the length filters deal with empty texts
+        sketch = self._sketcher.sketch(getattr(record, self.field))
+        if sketch is None:  # nothing to compare; the length filters deal with empty texts
             return True
-        sketch = self._minhash(num_perm=self.num_perm, seed=self.seed, scheme=self._template.scheme,
-                               permutations=self._template.permutations)
-        sketch.update_batch(sorted(shingles))
-        # LSH returns candidates in no fixed order; the earliest kept one is reported, for
-        # reasons that are the same on every run.
-        for key in sorted(self._lsh.query(sketch)):
-            first_id, other = self._kept[key]
-            similarity = sketch.jaccard(other)
-            if similarity >= self.threshold:
-                return False, f"near duplicate of {first_id} (estimated Jaccard {similarity:.2f} >= {self.threshold})"
-        key = len(self._kept)
-        self._kept[key] = (record.id, sketch)
-        self._lsh.insert(key, sketch)
+        match = self._index.match(sketch)
+        if match is not None:
+            first_id, similarity = match
+            return False, f"near duplicate of {first_id} (estimated Jaccard {similarity:.2f} >= {self.threshold})"
+        self._index.add(record.id, sketch)
         return True
 
 
@@ -482,7 +466,7 @@ class Boilerplate(Filter):
                     example = example or sentence
         if total and boiler / total > self.max_fraction:
             share = boiler / total
-            return False, f"boilerplate is {share:.0%} of the words (> {self.max_fraction:.0%}), e.g. {_quote(example)}"
+            return False, f"boilerplate is {share:.0%} of the words (> {self.max_fraction:.0%}), e.g. {quote(example)}"
         return True
 
 

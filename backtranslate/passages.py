@@ -1,7 +1,7 @@
 """Stage: cut documents into passages of min..max tokens, along paragraphs and headings.
 
 A passage is a Record whose ``output`` is an exact slice ``doc.output[start:end]`` of its
-document, so provenance offsets can always be checked against the source text. The tokenizer is
+document (and whose ``input`` is the document's input, such as the e-mail a reply answers), so provenance offsets can always be checked against the source text. The tokenizer is
 only ever given bounded pieces of text, so a 50 MB single-line file costs one linear pass and
 bounded memory, not a tokenization of the whole line at once.
 """
@@ -145,9 +145,20 @@ def segment(doc: Record, meter: TokenMeter, min_tokens: int = 32, max_tokens: in
                 headings.add(s)
             blocks.extend(_split_block(text, s, e, meter, max_tokens) if meter.over(text[s:e], max_tokens) else [(s, e)])
         spans = _merge_short_tail(text, _pack(text, blocks, meter, max_tokens, headings), meter, min_tokens, max_tokens)
+    context = _head(doc.input, meter, max_tokens) if doc.input else ""
+    extra = {"input_truncated": True} if len(context) < len(doc.input) else {}
     for i, (s, e) in enumerate(spans):
-        yield Record(output=text[s:e], id=stable_id(doc.id, str(s), str(e)),
-                     meta={**doc.meta, "doc": doc.id, "passage": i, "start": s, "end": e})
+        yield Record(output=text[s:e], input=context, id=stable_id(doc.id, str(s), str(e)),
+                     meta={**doc.meta, "doc": doc.id, "passage": i, "start": s, "end": e, **extra})
+
+
+def _head(text: str, meter: TokenMeter, max_tokens: int) -> str:
+    """A document's input (the e-mail a reply answers) kept to its first max_tokens tokens, so the
+    prompt stays bounded; every passage of the reply shares it."""
+    if not meter.over(text, max_tokens):
+        return text
+    offsets = meter.offsets(text[:max_tokens * _CHARS_PER_TOKEN])
+    return text[:offsets[max_tokens - 1][1]].rstrip()
 
 
 def segment_all(docs: Iterable[Record], meter: TokenMeter, min_tokens: int, max_tokens: int) -> Iterator[Record]:

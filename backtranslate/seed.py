@@ -215,3 +215,18 @@ def load_seed(spec: str = DEFAULT_SEED, fields: Optional[str] = None) -> SeedSet
         reasons = ", ".join(f"{n} {r}" for r, n in skipped.most_common())
         raise UserError(f"Seed {spec} has no usable pairs ({reasons}).")
     return SeedSet(records=records, source=spec, layout=layout, skipped=skipped, skipped_lines=lines)
+
+
+def load_pairs(spec: str, fields: Optional[str] = None) -> SeedSet:
+    """Pairs to curate or fine-tune on: a dataset folder written by generate, curate or convert
+    (its data.jsonl, scores and provenance kept), or a file or dataset in any seed layout."""
+    from .dataset import read_jsonl
+
+    folder = Path(spec).expanduser()
+    if not (folder / "data.jsonl").is_file():
+        return load_seed(spec, fields)
+    records = [Record(output=r["output"], instruction=r["instruction"], input=r.get("input", ""), id=r.get("id", ""),
+                      meta=r.get("meta") or {}) for r in read_jsonl(folder / "data.jsonl")]
+    if not records:
+        raise UserError(f"Dataset {spec} has no pairs (its data.jsonl is empty); nothing to use.")
+    return SeedSet(records=records, source=spec, layout="backtranslate")

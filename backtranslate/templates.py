@@ -4,6 +4,9 @@ A template turns a :class:`Record` into a prompt and a completion. *Reverse* tem
 model a response and ask for the instruction (the backward model of instruction backtranslation);
 *forward* templates are the usual instruction -> response direction. Chat templates return a list
 of messages that the tokenizer's own chat template renders; text templates return plain strings.
+
+A record's ``meta["system"]`` opens a forward prompt with a system line: Humpback's tags, which
+tell seed pairs from generated ones during fine-tuning (Li et al. 2023, section 2.3).
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ ALPACA_HEADER_NO_INPUT = (
     "Below is an instruction that describes a task. Write a response that appropriately "
     "completes the request."
 )
+# Humpback's system-line tags: fine-tuning sees which pairs are human-written and which were
+# backtranslated from web text; at inference the seed tag asks for the assistant's style.
+SEED_TAG = "Answer in the style of an AI Assistant."
+GENERATED_TAG = "Answer with knowledge from web search."
 # Where a generation has run past its answer into a new template section. An instruction never
 # holds a markdown heading, so any "###" ends it; a forward response may, so only section names do.
 _SPECIAL_ENDS = ("<|im_end|>", "<|endoftext|>", "</s>")
@@ -67,15 +74,17 @@ def _reverse_prompt(record: Record, chat: bool) -> Prompt:
 
 
 def _forward_prompt(record: Record, chat: bool) -> Prompt:
+    system = record.meta.get("system")
     if chat:
         content = f"{record.instruction}\n\n{record.input}" if record.input else record.instruction
-        return [{"role": "user", "content": content}]
+        return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": content}]
+    opening = f"{system}\n\n" if system else ""
     if record.input:
         return (
-            f"{ALPACA_HEADER}\n\n### Instruction:\n{record.instruction}\n\n"
+            f"{opening}{ALPACA_HEADER}\n\n### Instruction:\n{record.instruction}\n\n"
             f"### Input:\n{record.input}\n\n### Response:\n"
         )
-    return f"{ALPACA_HEADER_NO_INPUT}\n\n### Instruction:\n{record.instruction}\n\n### Response:\n"
+    return f"{opening}{ALPACA_HEADER_NO_INPUT}\n\n### Instruction:\n{record.instruction}\n\n### Response:\n"
 
 
 def parse_generation(generated: str, reverse: bool = True) -> str:
@@ -116,6 +125,8 @@ TEMPLATES: dict[str, Template] = {
                  "The reverse-instruction task asked through the model's own chat template."),
         Template("alpaca", "forward", False,
                  "The Alpaca forward prompt (instruction, optional input -> response)."),
+        Template("chat-forward", "forward", True,
+                 "The forward task (instruction -> response) through the model's own chat template."),
     )
 }
 DEFAULT_TEMPLATE = "reverse"

@@ -1,7 +1,11 @@
-"""Stage: fit the backward (reverse-instruction) model with LoRA through TRL's SFTTrainer.
+"""Stage: LoRA fine-tuning through TRL's SFTTrainer, in either direction.
 
-Each seed pair becomes a prompt/completion record whose prompt shows the response and whose
-completion is the instruction, so the loss covers the instruction only.
+One code path fits both models of instruction backtranslation; the template's direction decides
+what the prompt shows and what the loss covers:
+- ``train``: the backward model. The prompt shows the response, the completion is the
+  instruction (reverse templates), so the loss covers the instruction only.
+- ``finetune``: the forward model. The prompt shows the instruction (Alpaca template), the
+  completion is the response; generated pairs can be mixed with the seed and tagged as in Humpback.
 """
 
 from __future__ import annotations
@@ -16,16 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from . import models
-from .config import TrainConfig, to_dict
+from .config import FinetuneConfig, TrainConfig, to_dict
 from .errors import UserError
 from .hardware import resolve_precision
 from .io import write_json_atomic, write_text_atomic
+from .models import MANIFEST
 from .records import Record
-from .seed import SeedSet, load_seed
-from .templates import Template, get_template
+from .seed import SeedSet, load_pairs, load_seed
+from .templates import GENERATED_TAG, SEED_TAG, Template, get_template
 
 log = logging.getLogger(__name__)
-MANIFEST = "backtranslate.json"
 # Tokens kept free for EOS and for BPE merges across the prompt/completion boundary.
 _MARGIN = 4
 
@@ -46,9 +50,11 @@ class TrainResult:
 
 
 def fit_to_length(record: Record, template: Template, tokenizer: Any, max_length: int) -> Record | None:
-    """Cut the response so prompt + completion fit ``max_length``; the target is never cut.
+    """Cut the response so prompt + completion fit ``max_length``; the instruction is never cut.
 
-    Plain right-truncation would remove the instruction, which sits at the end of the sequence.
+    In both directions the response (``output``) is the long part: the backward model reads it
+    in its prompt and plain right-truncation would remove the instruction target at the end; the
+    forward model writes it, and a cut response still teaches the style of its start.
     Returns None when the frame and instruction alone do not fit.
     """
     empty = Record(output="", instruction=record.instruction, input=record.input, id=record.id)
@@ -64,6 +70,17 @@ def fit_to_length(record: Record, template: Template, tokenizer: Any, max_length
                   meta={**record.meta, "truncated_tokens": len(ids) - budget})
 
 
+def tagged(pairs: list[Record], seed: list[Record], tags: bool) -> list[Record]:
+    """Seed pairs and generated pairs for the forward model; with ``tags`` each gets Humpback's
+    system line for its origin (only meaningful when both kinds are present)."""
+    def copy(r: Record, origin: str, system: str | None) -> Record:
+        return Record(output=r.output, instruction=r.instruction, input=r.input, id=r.id,
+                      meta={"origin": origin, **({"system": system} if system else {})})
+
+    return ([copy(r, "seed", SEED_TAG if tags else None) for r in seed]
+            + [copy(r, "generated", GENERATED_TAG if tags else None) for r in pairs])
+
+
 def _full_text(record: Record, template: Template, tokenizer: Any) -> str:
     prompt, completion = template.prompt(record), template.completion(record)
     if isinstance(prompt, str):
@@ -74,10 +91,13 @@ def _full_text(record: Record, template: Template, tokenizer: Any) -> str:
 def build_examples(records: list[Record], template: Template, tokenizer: Any, max_length: int
                    ) -> tuple[list[dict[str, Any]], Counter]:
     examples, skipped = [], Counter()
+    # what did not fit: the target instruction (reverse), or the prompt to answer (forward)
+    reason = "instruction too long for max_length" if template.direction == "reverse" else \
+        "instruction and input too long for max_length"
     for record in records:
         fitted = fit_to_length(record, template, tokenizer, max_length)
         if fitted is None:
-            skipped["instruction too long for max_length"] += 1
+            skipped[reason] += 1
             continue
         examples.append({"prompt": template.prompt(fitted), "completion": template.completion(fitted)})
     return examples, skipped
@@ -136,15 +156,51 @@ def _versions() -> dict[str, str]:
 
 
 def train(cfg: TrainConfig, seed: SeedSet | None = None) -> TrainResult:
+    """The backward model: seed pairs turned around (response -> instruction)."""
+    template = get_template(cfg.template)
+    if template.direction != "reverse":
+        raise UserError(f"train fits the backward model: use a reverse template (reverse or chat), not '{template.name}'; "
+                        "`backtranslate finetune` fits forward models.")
+    seed = seed or load_seed(cfg.seed, cfg.fields)
+    return fit(cfg, template, seed.records, seed.skipped,
+               {"kind": "backward-lora", "seed": _describe(seed)})
+
+
+def finetune(cfg: FinetuneConfig, pairs: SeedSet | None = None, seed: SeedSet | None = None) -> TrainResult:
+    """The forward model: Alpaca pairs (instruction -> response), optionally mixed with the seed."""
+    template = get_template(cfg.template)
+    if template.direction != "forward":
+        raise UserError(f"finetune fits a forward model: use a forward template (alpaca or chat-forward), "
+                        f"not '{template.name}'; `backtranslate train` fits the backward model.")
+    pairs = pairs or load_pairs(cfg.dataset, cfg.dataset_fields)
+    if seed is None and cfg.seed != "none":
+        seed = load_seed(cfg.seed, cfg.fields)
+    tags = cfg.tags and seed is not None  # a tag tells two kinds apart; with one kind it says nothing
+    records = tagged(pairs.records, seed.records if seed else [], tags)
+    return fit(cfg, template, records, pairs.skipped + (seed.skipped if seed else Counter()), {
+        "kind": "forward-lora",
+        "dataset": _describe(pairs),
+        "seed": _describe(seed) if seed else None,
+        "tags": {"seed": SEED_TAG, "generated": GENERATED_TAG} if tags else None,
+        # the system line to prompt this model with: the seed tag asks for the assistant's style
+        "system": SEED_TAG if tags else None,
+    })
+
+
+def _describe(data: SeedSet) -> dict[str, Any]:
+    return {"source": data.source, "layout": data.layout, "size": len(data.records),
+            "fingerprint": data.fingerprint, "skipped": dict(data.skipped)}
+
+
+def fit(cfg: TrainConfig, template: Template, records: list[Record], skipped: Counter,
+        about: dict[str, Any]) -> TrainResult:
+    """LoRA fine-tuning on ``records`` as ``template`` frames them; writes the adapter, the
+    tokenizer and the manifest (``about`` says what the data was) into ``cfg.output_dir``."""
     import torch
     from datasets import Dataset
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
-    template = get_template(cfg.template)
-    if template.direction != "reverse":
-        raise UserError(f"train fits the backward model: use a reverse template (reverse or chat), not '{template.name}'.")
-    seed = seed or load_seed(cfg.seed, cfg.fields)
     precision = resolve_precision(cfg.precision)
     on_gpu = torch.cuda.is_available()
     # On GPUs the frozen base is stored in half precision; on CPUs it stays fp32 and bf16 runs as
@@ -152,10 +208,10 @@ def train(cfg: TrainConfig, seed: SeedSet | None = None) -> TrainResult:
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32) if on_gpu else torch.float32
     model, tokenizer = models.load(cfg.model, dtype=dtype)
     # Pairs held out for the end-of-training evaluation never reach the trainer, not even as validation.
-    train_records, eval_records = split(seed.records, cfg.eval_fraction, cfg.random_seed)
-    examples, skipped = build_examples(train_records, template, tokenizer, cfg.max_length)
+    train_records, eval_records = split(records, cfg.eval_fraction, cfg.random_seed)
+    examples, too_long = build_examples(train_records, template, tokenizer, cfg.max_length)
     if not examples:
-        raise UserError(f"No seed pair fits max_length={cfg.max_length}; raise --max-length.")
+        raise UserError(f"No pair fits max_length={cfg.max_length}; raise --max-length.")
     train_rows, val_rows = split(examples, cfg.val_fraction, cfg.random_seed)
 
     out = Path(cfg.output_dir)
@@ -204,12 +260,12 @@ def train(cfg: TrainConfig, seed: SeedSet | None = None) -> TrainResult:
         val_loss=float(val_loss) if val_loss is not None else None,
         train_examples=len(train_rows), val_examples=len(val_rows),
         tokens_per_second=tokens / runtime if runtime else 0.0, runtime_s=runtime,
-        precision=precision, steps=trainer.state.global_step, skipped=skipped + seed.skipped,
+        precision=precision, steps=trainer.state.global_step, skipped=too_long + skipped,
     )
     if trainer.is_world_process_zero():
         trainer.save_model(str(out))
         tokenizer.save_pretrained(str(out))
-        record = manifest(cfg, seed, result, trainer)
+        record = manifest(cfg, about, result, trainer)
         write_json_atomic(out / MANIFEST, record)
         if eval_records:
             record["eval"] = _evaluate_heldout(out, eval_records, cfg.precision)
@@ -230,14 +286,14 @@ def _evaluate_heldout(out: Path, records: list[Record], precision: str) -> dict[
             "report": "eval.json"}
 
 
-def manifest(cfg: TrainConfig, seed: SeedSet, result: TrainResult, trainer: Any) -> dict[str, Any]:
-    """What made this adapter: enough to load it again and to tell two runs apart."""
+def manifest(cfg: TrainConfig, about: dict[str, Any], result: TrainResult, trainer: Any) -> dict[str, Any]:
+    """What made this adapter: enough to load it again and to tell two runs apart. ``about``
+    holds the kind (backward-lora / forward-lora) and what the training data was."""
     return {
-        "kind": "backward-lora",
+        "kind": about["kind"],
         "base_model": cfg.model,
         "template": cfg.template,
-        "seed": {"source": seed.source, "layout": seed.layout, "size": len(seed.records),
-                 "fingerprint": seed.fingerprint, "skipped": dict(seed.skipped)},
+        **{k: v for k, v in about.items() if k != "kind"},
         "config": to_dict(cfg),
         "precision": result.precision,
         "examples": {"train": result.train_examples, "val": result.val_examples,
@@ -250,11 +306,3 @@ def manifest(cfg: TrainConfig, seed: SeedSet, result: TrainResult, trainer: Any)
         "versions": _versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-
-
-def read_manifest(folder: str | Path) -> dict[str, Any]:
-    path = Path(folder) / MANIFEST
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"{path} is missing or unreadable ({e}); is {folder} a folder written by `backtranslate train`?") from None

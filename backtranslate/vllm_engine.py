@@ -70,7 +70,7 @@ class VllmBackwardModel:
         if adapter and self.lora_mode == "merged":
             dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
             location = str(models.merged_folder(self.base, adapter, dtype))
-        self.tokenizer = models.load_tokenizer(self.base)
+        self.tokenizer = models.load_tokenizer(spec)
         self.eos_ids = eos_ids(self.tokenizer, _generation_config(location))
         self.stop_strings = self.backward.stop_strings
         args: dict[str, Any] = dict(model=location, tokenizer=location, dtype=DTYPES[self.precision],

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from backtranslate.config import SECTIONS, TrainConfig, load_yaml, resolve
+from backtranslate.config import SECTIONS, GenerateConfig, TrainConfig, load_yaml, resolve
 from backtranslate.errors import UserError
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
@@ -56,3 +56,34 @@ def test_value_checks(tmp_path):
 def test_missing_config_file():
     with pytest.raises(UserError, match="does not exist"):
         resolve(TrainConfig, "no/such.yaml", {})
+
+
+def test_decoding_is_greedy_for_one_candidate_and_sampled_for_several():
+    assert GenerateConfig().use_greedy
+    assert not GenerateConfig(num_candidates=4).use_greedy
+    assert not GenerateConfig(greedy=False).use_greedy
+    assert "greedy decoding gives one candidate" in " ".join(GenerateConfig(greedy=True, num_candidates=2).validate())
+
+
+def test_list_fields_take_a_yaml_list_or_one_value_and_flags_replace_them(tmp_path):
+    from backtranslate.config import GenerateConfig
+
+    path = tmp_path / "c.yaml"
+    path.write_text("generate:\n  decontaminate: [gsm8k-test.jsonl, cais/mmlu:all]\n")
+    assert resolve(GenerateConfig, str(path), {}).decontaminate == ["gsm8k-test.jsonl", "cais/mmlu:all"]
+    assert resolve(GenerateConfig, str(path), {"decontaminate": ()}).decontaminate[0] == "gsm8k-test.jsonl"
+    assert resolve(GenerateConfig, str(path), {"decontaminate": ("mine.jsonl",)}).decontaminate == ["mine.jsonl"]
+    path.write_text("generate:\n  decontaminate: gsm8k-test.jsonl\n")
+    assert resolve(GenerateConfig, str(path), {}).decontaminate == ["gsm8k-test.jsonl"]
+    path.write_text("generate:\n  decontaminate: [{a: 1}]\n")
+    with pytest.raises(UserError, match="'decontaminate' must be a list of text values"):
+        resolve(GenerateConfig, str(path), {})
+
+
+def test_generate_value_checks():
+    from backtranslate.config import GenerateConfig
+
+    with pytest.raises(UserError) as e:
+        resolve(GenerateConfig, None, {"email_mode": "threads", "format": "alpaca,chatml", "decontaminate_ngram": 3})
+    assert "email_mode must be message or thread" in str(e.value)
+    assert "unknown format(s) chatml" in str(e.value) and "decontaminate_ngram must be at least 5" in str(e.value)

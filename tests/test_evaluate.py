@@ -122,3 +122,19 @@ def test_eval_cli_prints_both_models_and_writes_the_report(tiny_adapter, heldout
     assert report["heldout"]["pairs"] == 3 and set(report["metrics"]) == {"model", "baseline"}
     missing = CliRunner().invoke(app, ["eval", "--model", str(tiny_adapter), "--heldout", str(tmp_path / "nope.jsonl")])
     assert missing.exit_code == 2 and "Error:" in missing.output
+
+
+def test_eval_cli_sampling_is_recorded_and_reproducible(tiny_adapter, heldout, tmp_path):
+    from typer.testing import CliRunner
+
+    from backtranslate.cli import app
+
+    reports = []
+    for name in ("a.json", "b.json"):
+        result = CliRunner().invoke(app, ["eval", "--model", str(tiny_adapter), "--heldout", str(heldout), "--limit", "3",
+                                          "--baseline", "none", "--precision", "fp32", "--sample", "--temperature", "1.3",
+                                          "--max-new-tokens", "8", "--report", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+        reports.append(json.loads((tmp_path / name).read_text()))
+    assert reports[0]["decoding"] == {"greedy": False, "max_new_tokens": 8, "temperature": 1.3, "top_p": 0.9, "seed": 42}
+    assert [e["model"] for e in reports[0]["examples"]] == [e["model"] for e in reports[1]["examples"]]

@@ -1,0 +1,96 @@
+"""Thread reconstruction across .eml files, a maildir and an .mbox, read out of order and with a
+parent missing; maildir folders (cur/, new/) are read in the default mode too."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from backtranslate.corpus import ReadStats, read_corpus
+from backtranslate.threads import ThreadStats, thread_records
+
+SAMPLE = Path(__file__).resolve().parents[1] / "corpora" / "emails"
+
+
+def message(subject: str, body: str, msg_id: str, parent: str | None = None, refs: str | None = None) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Ana Lopez <ana@example.com>"
+    msg["To"] = "Ben Okoye <ben@example.com>"
+    msg["Subject"] = subject
+    msg["Message-ID"] = msg_id
+    if parent:
+        msg["In-Reply-To"] = parent
+    if refs or parent:
+        msg["References"] = refs or parent
+    msg.set_content(body)
+    return bytes(msg)
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    # Sorted reading order: 1-reply comes before 2-root, the message it answers.
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "1-reply.eml").write_bytes(
+        message("Re: Offsite", "Thursday works for me.", "<r1@x>", parent="<root-a@x>"))
+    (tmp_path / "inbox" / "2-root.eml").write_bytes(message("Offsite", "Can we meet on Thursday?", "<root-a@x>"))
+    # Its parent <gone@x> was never saved; References still tie it to root A's thread.
+    (tmp_path / "inbox" / "3-orphan.eml").write_bytes(
+        message("Re: Offsite", "Agreed, and lunch too.", "<orphan@x>", parent="<gone@x>", refs="<root-a@x> <gone@x>"))
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / "Maildir" / sub).mkdir(parents=True)
+    (tmp_path / "Maildir" / "cur" / "1700000000.M1P1.host:2,S").write_bytes(
+        message("Re: Offsite", "Lunch is booked.", "<md-1@x>", parent="<orphan@x>"))
+    (tmp_path / "Maildir" / "new" / "1700000001.M2P2.host").write_bytes(
+        message("Budget", "The budget is ready.", "<root-b@x>"))
+    (tmp_path / "Maildir" / "tmp" / "1700000002.M3P3.host").write_bytes(
+        message("Half delivered", "Not yet.", "<tmp@x>"))
+    # In the .mbox the reply to the reply comes first.
+    box = b""
+    for data in (message("Re: Re: Budget", "Thanks, approved.", "<mb-2@x>", parent="<mb-1@x>",
+                         refs="<root-b@x> <mb-1@x>"),
+                 message("Re: Budget", "Looks right to me.", "<mb-1@x>", parent="<root-b@x>")):
+        box += b"From ana@example.com Mon Jan  6 09:12:00 2025\n" + data + b"\n"
+    (tmp_path / "archive.mbox").write_bytes(box)
+    (tmp_path / "notes.md").write_text("# Notes\n\nNot mail at all.\n")
+    return tmp_path
+
+
+def test_maildir_cur_and_new_are_read_and_tmp_is_not(corpus):
+    stats = ReadStats()
+    docs = list(read_corpus(str(corpus), stats=stats))
+    maildir = sorted(d.meta["source"] for d in docs if d.meta["format"] == "maildir")
+    assert maildir == ["Maildir/cur/1700000000.M1P1.host:2,S", "Maildir/new/1700000001.M2P2.host"]
+    assert stats.skipped == {"unsupported extension": 1}
+    assert stats.examples["unsupported extension"] == ["Maildir/tmp/1700000002.M3P3.host"]
+
+
+def test_replies_are_paired_with_their_parents_across_formats_and_order(corpus):
+    stats = ThreadStats()
+    records = list(thread_records(read_corpus(str(corpus)), stats))
+    assert stats.to_dict() == {"messages": 7, "replies": 4, "missing_parent": 1, "threads": 2}
+    assert records[0].meta["source"] == "notes.md"  # documents that are not mail stream on at once
+    pairs = {r.meta["message_id"]: (r.input, r.output) for r in records if r.input}
+    assert pairs == {
+        "<r1@x>": ("Subject: Offsite\n\nCan we meet on Thursday?", "Thursday works for me."),
+        "<md-1@x>": ("Subject: Re: Offsite\n\nAgreed, and lunch too.", "Lunch is booked."),
+        "<mb-1@x>": ("Subject: Budget\n\nThe budget is ready.", "Looks right to me."),
+        "<mb-2@x>": ("Subject: Re: Budget\n\nLooks right to me.", "Thanks, approved."),
+    }
+    by_id = {r.meta["message_id"]: r for r in records if r.meta.get("message_id")}
+    orphan = by_id["<orphan@x>"]
+    assert orphan.input == "" and orphan.output == "Subject: Re: Offsite\n\nAgreed, and lunch too."
+    assert orphan.meta["parent"] == "<gone@x>"
+    threads = {mid: r.meta["thread"] for mid, r in by_id.items()}
+    assert len({threads[m] for m in ("<root-a@x>", "<r1@x>", "<orphan@x>", "<md-1@x>")}) == 1
+    assert len({threads[m] for m in ("<root-b@x>", "<mb-1@x>", "<mb-2@x>")}) == 1
+    assert threads["<root-a@x>"] != threads["<root-b@x>"]
+    assert by_id["<mb-1@x>"].meta["parent_source"] == "Maildir/new/1700000001.M2P2.host"
+
+
+def test_the_sample_mail_holds_thirteen_replies_to_messages_it_also_holds():
+    stats = ThreadStats()
+    records = list(thread_records(read_corpus(str(SAMPLE)), stats))
+    assert stats.to_dict() == {"messages": 34, "replies": 13, "missing_parent": 0, "threads": 21}
+    assert sum(bool(r.input) for r in records) == 13 and len(records) == 34
