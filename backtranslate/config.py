@@ -161,7 +161,10 @@ class GenerateConfig:
     temperature: float = opt(0.9, "Sampling temperature.")
     top_p: float = opt(0.9, "Nucleus sampling threshold.")
     max_new_tokens: int = opt(100, "Longest instruction in tokens; one that hits it is rejected as truncated.")
-    batch_size: int = opt(16, "Prompts per generation batch (sorted by length).")
+    batch_size: int = opt(64, "Most prompts per generation batch (batches run longest prompt first); a chunk "
+                              "of 4 batches is also what an interrupted run redoes.")
+    batch_tokens: int = opt(32768, "Most tokens per generation batch, counted as prompts x (longest prompt + "
+                                   "max_new_tokens): short passages run many to a batch, long ones few.")
     filter: bool = opt(True, "Filter the pairs; --no-filter keeps every candidate (for evaluations).")
     max_instruction_words: int = opt(150, "Instructions longer than this are rejected.")
     near_duplicate_threshold: float = opt(0.8, "MinHash Jaccard above which an instruction counts as a near duplicate.")
@@ -185,6 +188,15 @@ class GenerateConfig:
     format: str = opt("alpaca", "Extra outputs besides data.json/data.jsonl, comma list: alpaca, sharegpt "
                                 "(sharegpt.json), messages (messages.jsonl, TRL's conversational layout), parquet, hf.")
     precision: str = opt("auto", "auto (bf16 where supported), bf16, fp16 or fp32.")
+    backend: str = opt("transformers", "Generation engine: transformers, or vllm (install: pip install "
+                                       "'backtranslate[vllm]' on GPUs, `make vllm-setup` on CPUs; see README).")
+    tensor_parallel_size: int = opt(1, "vllm backend: GPUs that one model is split over. For data parallelism "
+                                       "run one process per GPU with --shard (see README).")
+    kv_cache_gb: Optional[float] = opt(None, "vllm backend: GiB for the KV cache (default: vLLM's share of GPU "
+                                             "memory on GPUs, 2 GiB on CPUs).")
+    vllm_lora: str = opt("auto", "vllm backend: run a trained adapter 'merged' into a cached copy of the base "
+                                 "weights, as a LoRA 'request' on the base, or 'auto' (merged on CPUs, where "
+                                 "vLLM's LoRA kernels are slow; request on GPUs).")
     random_seed: int = opt(42, "Seed for sampling; the same seed gives the same candidates.")
     overwrite: bool = opt(False, "Replace an existing run in --out instead of resuming it.")
     resume: bool = opt(False, "Insist on resuming the run in --out (a rerun of the same command resumes anyway).")
@@ -201,8 +213,8 @@ class GenerateConfig:
         problems = []
         if self.min_tokens < 1 or self.max_tokens < self.min_tokens:
             problems.append("need 1 <= min_tokens <= max_tokens")
-        if self.num_candidates < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
-            problems.append("num_candidates, batch_size and max_new_tokens must be positive")
+        if min(self.num_candidates, self.batch_size, self.batch_tokens, self.max_new_tokens) < 1:
+            problems.append("num_candidates, batch_size, batch_tokens and max_new_tokens must be positive")
         if self.greedy and self.num_candidates > 1:
             problems.append("greedy decoding gives one candidate per passage: drop --greedy or set --num-candidates 1")
         if not 0 < self.top_p <= 1 or self.temperature <= 0:
@@ -226,6 +238,17 @@ class GenerateConfig:
             problems.append("decontaminate_threshold must be in (0, 1]")
         if self.precision not in ("auto", "bf16", "fp16", "fp32"):
             problems.append("precision must be one of auto, bf16, fp16, fp32")
+        if self.backend not in ("transformers", "vllm"):
+            problems.append(f"backend must be 'transformers' or 'vllm', got '{self.backend}'")
+        if self.tensor_parallel_size < 1:
+            problems.append("tensor_parallel_size must be positive")
+        if self.backend != "vllm" and (self.tensor_parallel_size != 1 or self.kv_cache_gb is not None
+                                       or self.vllm_lora != "auto"):
+            problems.append("tensor_parallel_size, kv_cache_gb and vllm_lora apply to --backend vllm only")
+        if self.vllm_lora not in ("auto", "merged", "request"):
+            problems.append(f"vllm_lora must be auto, merged or request, got '{self.vllm_lora}'")
+        if self.kv_cache_gb is not None and self.kv_cache_gb <= 0:
+            problems.append("kv_cache_gb must be positive")
         if self.curate not in (None, "likelihood", "rubric"):
             problems.append(f"curate must be 'likelihood' or 'rubric', got '{self.curate}'")
         if self.curate_threshold is not None and self.curate is None:

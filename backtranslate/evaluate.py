@@ -8,7 +8,6 @@ training helped and by how much, not just a number without a yardstick.
 
 from __future__ import annotations
 
-import gc
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from .records import Record
 from .seed import SeedSet, load_seed
 from .models import MANIFEST, read_manifest
 
-DEFAULT_DECODING = Decoding(greedy=True, max_new_tokens=64, batch_size=16)
+DEFAULT_DECODING = Decoding(greedy=True, max_new_tokens=64)
 BASELINE_TEMPLATE = "reverse"
 METRICS = ("rouge_l", "cosine")
 
@@ -70,12 +69,7 @@ def _write_instructions(model: BackwardModel, passages: list[Record], decoding: 
 
 
 def _release(model: BackwardModel) -> None:
-    import torch
-
-    del model.model
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    model.close()
 
 
 def _scores(predictions: list[str], references: list[str]) -> dict[str, list[float]]:

@@ -22,7 +22,7 @@ from .corpus import ReadStats, read_corpus
 from .curate import SCORERS, Curation
 from .dataset import JsonlWriter, finalize, record_row
 from .decontaminate import Contamination, EvalSet, load_eval_sets
-from .engine import BackwardModel, Decoding
+from .engine import Decoding, load_backward
 from .filters import Filter, FilterStats, apply_filters, default_pair_filters, default_passage_filters
 from .language import Language, parse_languages
 from .passages import TokenMeter, segment_all
@@ -33,7 +33,7 @@ from .threads import ThreadStats, thread_records
 
 OUTPUTS = ("data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md",
            "sharegpt.json", "messages.jsonl", "data.parquet", "hf")
-CHUNK_BATCHES = 8  # batches per chunk: enough to sort by length, little to redo after a crash
+CHUNK_BATCHES = 4  # batches per chunk: enough to sort by length, little to redo after a crash
 
 
 @dataclass
@@ -130,7 +130,9 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
     check_writable(out)
     # The model loads before the output folder is touched: a typo in --model must neither clear
     # an earlier dataset (--overwrite) nor leave a run.json behind.
-    model = BackwardModel(cfg.model, cfg.template, cfg.precision)
+    model = load_backward(cfg.model, cfg.template, cfg.precision, backend=cfg.backend,
+                          **({"tensor_parallel_size": cfg.tensor_parallel_size, "kv_cache_gb": cfg.kv_cache_gb,
+                              "lora": cfg.vllm_lora} if cfg.backend == "vllm" else {}))
     curator = curation(cfg)  # loads its model here too, for the same reason
     progress = open_run(out, settings, OUTPUTS, cfg.overwrite, cfg.resume)
     if progress.done and (out / "stats.json").exists():
@@ -139,7 +141,7 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
         curator.totals.update(progress.counters.get("curation", {}))
     decoding = Decoding(num_candidates=cfg.num_candidates, greedy=cfg.use_greedy, temperature=cfg.temperature,
                         top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
-                        seed=cfg.random_seed)
+                        batch_tokens=cfg.batch_tokens, seed=cfg.random_seed)
     counters = {"pair_stats": {"seen": {}, "kept": {}, "dropped": {}}, "generated_tokens": 0, "seconds": 0.0,
                 "candidates": 0, "kept": 0, **progress.counters}
     passage_stats, pair_stats = FilterStats(), FilterStats.from_dict(counters["pair_stats"])
@@ -193,10 +195,11 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
     finally:
         for w in writers.values():
             w.close()
+        model.close()  # vLLM's engine processes end here, not at interpreter exit
     stats = {
         "settings": settings,
         "model": {"spec": cfg.model, "base": model.base, "template": model.template.name,
-                  "precision": model.precision},
+                  "precision": model.precision, "backend": cfg.backend},
         "read": {"files": read_stats.files, "documents": read_stats.documents,
                  "skipped": dict(read_stats.skipped), "skipped_examples": read_stats.examples},
         "passages": {"segmented": segmented.count, "kept": sent,

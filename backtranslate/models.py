@@ -87,6 +87,37 @@ def gguf_to_folder(gguf: Path, name: str) -> Path:
     return target
 
 
+def merged_folder(base: str, adapter: Path, dtype: Any) -> Path:
+    """A LoRA adapter merged into its base model, saved once as a model folder in ``dtype`` under
+    ``$BACKTRANSLATE_HOME/merged`` (for engines that run plain weights faster than LoRA)."""
+    import torch
+    from peft import PeftModel
+
+    weights = adapter / "adapter_model.safetensors"
+    stat = weights.stat() if weights.exists() else (adapter / "adapter_config.json").stat()
+    key = hashlib.sha256(f"{resolve(base)}:{adapter.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{dtype}"
+                         .encode()).hexdigest()[:12]
+    target = home() / "merged" / f"{adapter.resolve().name}-{key}"
+    if (target / "config.json").is_file():
+        return target
+    log.info("Merging %s into %s once, into %s", adapter, base, target)
+    model, tokenizer = load(base, dtype=torch.float32)  # merge in fp32, as BackwardModel does
+    model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload().to(dtype)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        try:
+            tmp.rename(target)  # atomic: another process sees the whole folder or none
+        except OSError:
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def resolve(spec: str) -> str:
     """A loadable location for ``spec``: a local folder path, or a Hugging Face id as given."""
     if spec == DEFAULT_MODEL:
@@ -146,6 +177,11 @@ def load(spec: str, dtype: Any = None) -> tuple[Any, Any]:
     except OSError as e:
         raise _load_error(spec, e) from None
     return model, tokenizer
+
+
+def load_tokenizer(spec: str) -> Any:
+    """The tokenizer of ``spec`` (an adapter folder carries its own), with a pad token."""
+    return _tokenizer(str(Path(spec).expanduser()) if is_adapter(spec) else resolve(spec), spec)
 
 
 def _tokenizer(location: str, spec: str) -> Any:

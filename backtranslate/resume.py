@@ -25,7 +25,8 @@ PROGRESS_FILE = "progress.jsonl"
 APPEND_ONLY = ("candidates.jsonl", "data.jsonl", "rejected.jsonl")
 # Settings that change how a run is carried out or where it goes, but not what it produces
 # (the card's license and language are written at the end of every run that is not done).
-_NOT_FINGERPRINTED = {"overwrite", "resume", "out", "push_to_hub", "hub_private", "license", "language"}
+_NOT_FINGERPRINTED = {"overwrite", "resume", "out", "push_to_hub", "hub_private", "license", "language",
+                      "tensor_parallel_size", "kv_cache_gb", "vllm_lora"}
 
 
 def fingerprint(settings: dict[str, Any]) -> str:

@@ -1,0 +1,211 @@
+"""Generation throughput of the backward model, all engines on the same prompts in one run: the
+seed blog's loop (one `generate` call per prompt, fp32, LoRA unmerged), our transformers backend,
+transformers' own `generate` in the same token-budget batches, our vLLM backend and plain vLLM
+with the same LoRA adapter. Greedy decoding, so the instructions can be compared across engines.
+
+    .venv/bin/python benchmarks/throughput.py --model runs/demo/backward --vllm-python .venv-vllm/bin/python
+
+Each row runs in its own process, with the interpreter that has its engine (vLLM rows need
+.venv-vllm; without --vllm-python they are left out). Every row first warms up on other passages
+(kernel selection, vLLM's first-shape overheads), then is timed on the measured ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPORA = ("emails", "docs", "web")
+ROWS = {  # name: (label, precision, needs vLLM)
+    "seed-loop": ("seed blog loop: one generate per prompt", "fp32", False),
+    "transformers-fp32": ("transformers backend (ours)", "fp32", False),
+    "transformers": ("transformers backend (ours)", "bf16", False),
+    "hf-generate": ("model.generate, same token-budget batches", "bf16", False),
+    "vllm": ("vLLM backend (ours), adapter merged", "bf16", True),
+    "vllm-request": ("vLLM backend (ours), LoRA request", "bf16", True),
+    "raw-vllm": ("raw vLLM: LLM.generate + LoRARequest", "bf16", True),
+}
+
+
+def passages(model: str, count: int, warmup: int) -> tuple[list, list]:
+    """The corpora's passages as `generate` cuts and filters them: (measured, warm-up)."""
+    from backtranslate.corpus import read_corpus
+    from backtranslate.engine import BackwardSpec
+    from backtranslate.filters import FilterStats, apply_filters, default_passage_filters
+    from backtranslate.models import load_tokenizer
+    from backtranslate.passages import TokenMeter, segment_all
+
+    meter = TokenMeter(load_tokenizer(BackwardSpec.resolve(model).base))
+    found = []
+    for name in CORPORA:
+        cut = segment_all(read_corpus(str(ROOT / "corpora" / name)), meter, 24, 384)
+        found.extend(apply_filters(cut, default_passage_filters(), FilterStats()))
+    if len(found) < count + warmup:
+        raise SystemExit(f"only {len(found)} passages in corpora/; ask for fewer")
+    return found[:count], found[count:count + warmup]
+
+
+def run_row(name: str, model: str, count: int, warmup: int, max_new_tokens: int, batch_size: int,
+            batch_tokens: int) -> dict:
+    """Warm up, then time one engine on the measured passages (in this process)."""
+    from backtranslate.engine import BackwardSpec, Decoding
+
+    measured, warm = passages(model, count, warmup)
+    spec = BackwardSpec.resolve(model)
+    precision = ROWS[name][1]
+    decoding = Decoding(greedy=True, max_new_tokens=max_new_tokens, batch_size=batch_size, batch_tokens=batch_tokens)
+    started = time.perf_counter()
+    if name == "seed-loop":
+        write = seed_loop(spec, max_new_tokens)
+    elif name == "raw-vllm":
+        write = raw_vllm(spec, max_new_tokens)
+    else:
+        from backtranslate.engine import BackwardModel
+        from backtranslate.vllm_engine import VllmBackwardModel
+
+        engine = (VllmBackwardModel(model, precision=precision, lora="request" if name == "vllm-request" else "merged")
+                  if name.startswith("vllm") else
+                  BackwardModel(model, precision=precision, loop="generate" if name == "hf-generate" else "decoder"))
+
+        def write(batch):
+            out = list(engine.generate(batch, decoding))
+            return [c.instruction for c in out], sum(c.meta["generated_tokens"] for c in out)
+    load = time.perf_counter() - started
+    write(warm)
+    started = time.perf_counter()
+    instructions, tokens = write(measured)
+    return {"name": name, "tokens": tokens, "seconds": time.perf_counter() - started, "load_s": load,
+            "instructions": instructions}
+
+
+def seed_loop(spec, max_new_tokens: int):
+    """The seed blog's loop, written as it was: the adapter on top of the fp32 base (not merged),
+    each prompt tokenized and generated alone, the prompt cut off the decoded output."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from backtranslate import models
+
+    location = models.resolve(spec.base)
+    tokenizer = AutoTokenizer.from_pretrained(location)
+    model = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32)
+    if spec.adapter:
+        model = PeftModel.from_pretrained(model, str(spec.adapter))
+    model.eval()
+
+    def write(batch):
+        instructions, tokens = [], 0
+        for passage in batch:
+            prompt = spec.template.prompt(passage)
+            input_ids = tokenizer(prompt, return_tensors="pt", truncation=True).input_ids
+            with torch.no_grad():
+                outputs = model.generate(input_ids=input_ids, max_new_tokens=max_new_tokens, do_sample=False,
+                                         pad_token_id=tokenizer.eos_token_id)
+            tokens += outputs.shape[1] - input_ids.shape[1]
+            text = tokenizer.batch_decode(outputs.detach().cpu().numpy(), skip_special_tokens=True)[0]
+            instructions.append(spec.template.parse(text[len(prompt):]))
+        return instructions, tokens
+    return write
+
+
+def raw_vllm(spec, max_new_tokens: int):
+    """vLLM as its documentation shows it: text prompts, the adapter as a LoRA request, and the
+    engine settings our backend uses on this machine (KV cache size, context length)."""
+    import json as json_
+
+    from vllm import LLM, SamplingParams
+    from vllm.lora.request import LoRARequest
+
+    from backtranslate import models
+    from backtranslate.vllm_engine import CPU_KV_CACHE_GB, MAX_MODEL_LEN
+
+    rank = json_.loads((spec.adapter / "adapter_config.json").read_text())["r"]
+    llm = LLM(model=models.resolve(spec.base), dtype="bfloat16", enable_lora=True, max_lora_rank=max(8, rank),
+              max_model_len=MAX_MODEL_LEN, kv_cache_memory_bytes=int(CPU_KV_CACHE_GB * 2**30))
+    params = SamplingParams(temperature=0, max_tokens=max_new_tokens, stop=["###"])
+    lora = LoRARequest("backward", 1, str(spec.adapter))
+
+    def write(batch):
+        outputs = llm.generate([spec.template.prompt(p) for p in batch], params, lora_request=lora, use_tqdm=False)
+        return ([spec.template.parse(o.outputs[0].text) for o in outputs],
+                sum(len(o.outputs[0].token_ids) for o in outputs))
+    return write
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="runs/demo/backward", help="a `train` folder (or a base model)")
+    parser.add_argument("--passages", type=int, default=48)
+    parser.add_argument("--warmup", type=int, default=16)
+    parser.add_argument("--max-new-tokens", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-tokens", type=int, default=32768)
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--vllm-python", help="interpreter with vLLM (e.g. .venv-vllm/bin/python)")
+    parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument("--row", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    shape = [args.model, args.passages, args.warmup, args.max_new_tokens, args.batch_size, args.batch_tokens]
+    if args.row:  # a child: vLLM writes to stdout too, so the result goes to a file
+        Path(args.result).write_text(json.dumps(run_row(args.row, *shape)))
+        return
+
+    results = []
+    for name in args.rows:
+        python = args.vllm_python if ROWS[name][2] else sys.executable
+        if not python:
+            print(f"skipping {name}: needs --vllm-python", file=sys.stderr)
+            continue
+        result = Path(tempfile.mkdtemp()) / "result.json"
+        command = [python, __file__, "--row", name, "--result", str(result), "--model", args.model,
+                   "--passages", str(args.passages), "--warmup", str(args.warmup),
+                   "--max-new-tokens", str(args.max_new_tokens), "--batch-size", str(args.batch_size),
+                   "--batch-tokens", str(args.batch_tokens)]
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        if done.returncode != 0:
+            print(done.stderr[-3000:], file=sys.stderr)
+            raise SystemExit(f"{name} failed")
+        results.append(json.loads(result.read_text()))
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1))
+    print_table(results, args)
+
+
+def print_table(results: list[dict], args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    by_name = {r["name"]: r for r in results}
+    base = by_name.get("seed-loop")
+    table = Table(title=f"generation: {args.model}, {args.passages} passages, greedy, "
+                        f"max {args.max_new_tokens} new tokens")
+    for col in ("engine", "precision", "load s", "tokens", "seconds", "tokens/s", "vs seed loop",
+                "same instruction as seed loop"):
+        table.add_column(col, justify="left" if col == "engine" else "right")
+    for r in results:
+        label, precision, _ = ROWS[r["name"]]
+        rate = r["tokens"] / r["seconds"]
+        same = (f"{sum(a == b for a, b in zip(r['instructions'], base['instructions']))}/{len(base['instructions'])}"
+                if base else "-")
+        ratio = f"{rate / (base['tokens'] / base['seconds']):.2f}x" if base else "-"
+        table.add_row(label, precision, f"{r['load_s']:.1f}", str(r["tokens"]), f"{r['seconds']:.1f}",
+                      f"{rate:.1f}", ratio, same)
+    Console().print(table)
+    if "vllm-request" in by_name and "raw-vllm" in by_name:
+        ours, raw = by_name["vllm-request"], by_name["raw-vllm"]
+        print(f"vLLM backend (LoRA request) / raw vLLM: {(ours['tokens'] / ours['seconds']) / (raw['tokens'] / raw['seconds']):.2f}x "
+              f"tokens/s; same instructions: {sum(a == b for a, b in zip(ours['instructions'], raw['instructions']))}"
+              f"/{len(raw['instructions'])}")
+
+
+if __name__ == "__main__":
+    main()
