@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ("emails", "docs", "web")
+GFLOP_PER_TOKEN = 0.27  # SmolLM2-135M: 2 FLOPs per parameter per token
 ROWS = {  # name: (label, precision, needs vLLM)
     "seed-loop": ("seed blog loop: one generate per prompt", "fp32", False),
     "transformers-fp32": ("transformers backend (ours)", "fp32", False),
@@ -61,6 +62,7 @@ def run_row(name: str, model: str, count: int, warmup: int, max_new_tokens: int,
     precision = ROWS[name][1]
     decoding = Decoding(greedy=True, max_new_tokens=max_new_tokens, batch_size=batch_size, batch_tokens=batch_tokens)
     started = time.perf_counter()
+    engine = None
     if name == "seed-loop":
         write = seed_loop(spec, max_new_tokens)
     elif name == "raw-vllm":
@@ -78,10 +80,13 @@ def run_row(name: str, model: str, count: int, warmup: int, max_new_tokens: int,
             return [c.instruction for c in out], sum(c.meta["generated_tokens"] for c in out)
     load = time.perf_counter() - started
     write(warm)
+    decoder = getattr(engine, "_decoder", None)
+    if decoder is not None:
+        decoder.stats.clear()  # the measured passages only
     started = time.perf_counter()
     instructions, tokens = write(measured)
     return {"name": name, "tokens": tokens, "seconds": time.perf_counter() - started, "load_s": load,
-            "instructions": instructions}
+            "instructions": instructions, "decoder": dict(decoder.stats) if decoder is not None else None}
 
 
 def seed_loop(spec, max_new_tokens: int):
@@ -199,7 +204,17 @@ def print_table(results: list[dict], args: argparse.Namespace) -> None:
         ratio = f"{rate / (base['tokens'] / base['seconds']):.2f}x" if base else "-"
         table.add_row(label, precision, f"{r['load_s']:.1f}", str(r["tokens"]), f"{r['seconds']:.1f}",
                       f"{rate:.1f}", ratio, same)
-    Console().print(table)
+    Console(width=150).print(table)
+    ours = by_name.get("transformers")
+    if ours and ours.get("decoder"):
+        # Where the time goes, against the hardware: a 135M model costs ~0.27 GFLOP per token
+        # (2 x parameters), whether the token is read in prefill or written in decoding.
+        d = ours["decoder"]
+        work = GFLOP_PER_TOKEN * (d["prompt_tokens"] + d["row_steps"])
+        print(f"transformers backend (bf16): prefill {d['prefill_s']:.1f} s for {d['prompt_tokens']} prompt tokens "
+              f"({d['prompt_tokens'] / d['prefill_s']:.0f} tokens/s), decoding {d['decode_s']:.1f} s for "
+              f"{d['steps']} steps of {d['row_steps'] / max(d['steps'], 1):.1f} rows on average; "
+              f"{work / ours['seconds']:.0f} GFLOP/s sustained")
     if "vllm-request" in by_name and "raw-vllm" in by_name:
         ours, raw = by_name["vllm-request"], by_name["raw-vllm"]
         print(f"vLLM backend (LoRA request) / raw vLLM: {(ours['tokens'] / ours['seconds']) / (raw['tokens'] / raw['seconds']):.2f}x "
