@@ -11,6 +11,7 @@ produce exactly what an uninterrupted one would, sampled runs included.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -27,10 +28,11 @@ from .filters import Filter, FilterStats, apply_filters, default_pair_filters, d
 from .language import Language, parse_languages
 from .passages import TokenMeter, segment_all
 from .records import Record
-from .redact import RedactionStats, Redactor, count_placeholders
+from .redact import RedactionStats, Redactor, corpus_names, count_placeholders
 from .resume import check_writable, mark_done, open_run, record_chunk
 from .threads import ThreadStats, thread_records
 
+log = logging.getLogger(__name__)
 OUTPUTS = ("data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md",
            "sharegpt.json", "messages.jsonl", "data.parquet", "hf")
 CHUNK_BATCHES = 4  # batches per chunk: enough to sort by length, little to redo after a crash
@@ -97,8 +99,21 @@ def documents(cfg: GenerateConfig, read_stats: ReadStats, thread_stats: Optional
     if thread_stats is not None:
         docs = thread_records(docs, thread_stats)
     if cfg.redact:
-        docs = Redactor().records(docs, redaction_stats)
+        docs = Redactor(known_names=known_names(cfg)).records(docs, redaction_stats)
     return iter(docs)
+
+
+def known_names(cfg: GenerateConfig) -> list[str]:
+    """The people named in any mail header or signature of a local corpus, found in a first pass
+    over it: a name is redacted in every document, also where its person is only mentioned. (The
+    pass costs a read of the corpus, little next to generation; a Hub dataset is not read twice.)"""
+    if not Path(cfg.corpus).expanduser().exists():
+        return []
+    names = corpus_names(read_corpus(cfg.corpus, text_field=cfg.text_field, id_field=cfg.id_field,
+                                     stats=ReadStats()))
+    if names:
+        log.info("redaction: %d names from mail headers and signatures across the corpus", len(names))
+    return names
 
 
 def _count_redactions(passages: Iterable[Record]) -> Iterator[Record]:

@@ -135,10 +135,15 @@ class RedactionStats:
 
 
 class Redactor:
-    """Find and replace personal data and secrets; one instance serves a whole run."""
+    """Find and replace personal data and secrets; one instance serves a whole run.
 
-    def __init__(self, phone_regions: tuple[str, ...] = PHONE_REGIONS) -> None:
+    ``known_names`` are people named anywhere in the corpus (mail headers and signatures, see
+    :func:`corpus_names`): a colleague mentioned in a message she neither sent nor received is
+    still someone's name."""
+
+    def __init__(self, phone_regions: tuple[str, ...] = PHONE_REGIONS, known_names: Iterable[str] = ()) -> None:
         self.phone_regions = phone_regions
+        self._known = _name_pattern(known_names)
         from detect_secrets.plugins.keyword import KeywordDetector
 
         self._secret_plugins = _detect_secrets_plugins()
@@ -218,8 +223,9 @@ class Redactor:
             found += _cards(text)
             # Last, and only on digit runs nothing else claimed: the phone matcher is the slow one.
             found += list(_phones(text, self.phone_regions, found))
-        if names is not None:
-            found += [Finding(m.start(), m.end(), PERSON, canonical[m.group(0)]) for m in names.finditer(text)]
+        for pattern, forms in ((names, canonical), self._known):
+            if pattern is not None:
+                found += [Finding(m.start(), m.end(), PERSON, forms[m.group(0)]) for m in pattern.finditer(text)]
         return found
 
     def _secrets(self, text: str) -> Iterator[Finding]:
@@ -243,6 +249,16 @@ class Redactor:
             token = m.group(0).rstrip(".=-_")
             if _looks_random(token):
                 yield Finding(m.start(), m.start() + len(token), KEY, token)
+
+
+def corpus_names(documents: Iterable[Record]) -> list[str]:
+    """Every name the reader found in the documents' headers and signatures (``meta["_names"]``),
+    once each, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for doc in documents:
+        for name in doc.meta.get("_names") or []:
+            seen.setdefault(" ".join(name.split()), None)
+    return [n for n in seen if n]
 
 
 def count_placeholders(*texts: str) -> dict[str, int]:

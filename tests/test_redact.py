@@ -153,3 +153,26 @@ def test_encoded_display_names_are_decoded_before_they_are_looked_for(redactor):
     assert headers["_names"] == ["René Krämer"]
     out = redactor.record(Record(output=text, meta={"source": "x.eml", **headers}))
     assert out.output == "Subject: Hi\n\nHallo, hier ist <PERSON_1>."
+
+
+def test_a_name_from_any_header_of_the_corpus_is_redacted_in_every_message(tmp_path):
+    """Grace writes one message; another only mentions her by first name. She must not survive
+    in either (the demo corpus has exactly this case)."""
+    from backtranslate.config import GenerateConfig
+    from backtranslate.corpus import ReadStats
+    from backtranslate.generate import documents
+    from backtranslate.redact import RedactionStats
+
+    (tmp_path / "a.eml").write_text("From: Ben Okoye <ben@example.com>\nTo: Ana Lopez <ana@example.com>\n"
+                                    "Subject: Budget\n\nHi Ana,\n\nI will send it to Grace for sign-off on Friday.\n\nBen\n")
+    (tmp_path / "b.eml").write_text("From: Grace Whitfield <grace.whitfield@example.com>\nTo: Ben Okoye <ben@example.com>\n"
+                                    "Subject: Re: Budget\n\nThanks Ben, looks fine.\n\nGrace\n")
+    cfg = GenerateConfig(corpus=str(tmp_path), model="unused", out=str(tmp_path / "out"))
+    docs = {d.meta["source"].rsplit("/", 1)[-1]: d for d in
+            documents(cfg, ReadStats(), None, RedactionStats())}
+    mention = docs["a.eml"].output
+    assert "Grace" not in mention and "I will send it to <PERSON_" in mention
+    assert "Grace" not in docs["b.eml"].output and "Whitfield" not in docs["b.eml"].output
+    cfg.redact = False
+    assert "Grace" in next(d for d in documents(cfg, ReadStats(), None, RedactionStats())
+                           if d.meta["source"].endswith("a.eml")).output
