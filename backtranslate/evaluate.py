@@ -18,7 +18,7 @@ from .io import write_json_atomic
 from .metrics import default_embedder, rouge_l
 from .records import Record
 from .seed import SeedSet, load_seed
-from .models import MANIFEST, read_manifest
+from .models import is_adapter, read_manifest
 
 DEFAULT_DECODING = Decoding(greedy=True, max_new_tokens=64)
 BASELINE_TEMPLATE = "reverse"
@@ -82,7 +82,7 @@ def _mean(values: list[float]) -> float:
 
 
 def _manifest(model: str) -> dict[str, Any] | None:
-    return read_manifest(model) if (Path(model) / MANIFEST).is_file() else None
+    return read_manifest(model) if is_adapter(model) else None
 
 
 def _baseline_spec(manifest: dict[str, Any] | None, baseline: str | None) -> str | None:

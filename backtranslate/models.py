@@ -68,15 +68,22 @@ def gguf_to_folder(gguf: Path, name: str) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("Converting %s to safetensors in %s (once; later loads are fast)", gguf.name, target)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    _clear_gguf_marks(model)
+    _save_folder(target, model, tokenizer)
+    return target
+
+
+def _save_folder(target: Path, model: Any, tokenizer: Any) -> None:
+    """Save ``model`` and ``tokenizer`` as the folder ``target``, whole or not at all: written to
+    a temporary folder beside it, then renamed. The rename is atomic, so a concurrent process
+    (another rank) sees the whole folder or none; one that lost the race keeps the winner's."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        _clear_gguf_marks(model)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        # Rename is atomic: a concurrent process (another rank) either sees the whole folder or none.
         try:
             tmp.rename(target)
         except OSError:
@@ -84,14 +91,12 @@ def gguf_to_folder(gguf: Path, name: str) -> Path:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def merged_folder(base: str, adapter: Path, dtype: Any) -> Path:
     """A LoRA adapter merged into its base model, saved once as a model folder in ``dtype`` under
     ``$BACKTRANSLATE_HOME/merged`` (for engines that run plain weights faster than LoRA)."""
     import torch
-    from peft import PeftModel
 
     weights = adapter / "adapter_model.safetensors"
     stat = weights.stat() if weights.exists() else (adapter / "adapter_config.json").stat()
@@ -101,20 +106,8 @@ def merged_folder(base: str, adapter: Path, dtype: Any) -> Path:
     if (target / "config.json").is_file():
         return target
     log.info("Merging %s into %s once, into %s", adapter, base, target)
-    model, tokenizer = load(base, dtype=torch.float32)  # merge in fp32, as BackwardModel does
-    model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload().to(dtype)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        try:
-            tmp.rename(target)  # atomic: another process sees the whole folder or none
-        except OSError:
-            if not (target / "config.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    model, tokenizer = load(str(adapter), dtype=torch.float32)  # merged in fp32, as BackwardModel does
+    _save_folder(target, model.to(dtype), tokenizer)
     return target
 
 

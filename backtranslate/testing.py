@@ -47,3 +47,20 @@ def build_tiny_model(folder: str | Path) -> Path:
                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder
+
+
+def loss_text(model_dir: str | Path, examples: list[dict], out: str | Path) -> str:
+    """The text of the first example that TRL's SFTTrainer computes the loss on (the tokens whose
+    label is not -100), with completion-only loss as `train` and `finetune` configure it."""
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(model_dir), processing_class=tokenizer,
+                         args=SFTConfig(output_dir=str(out), report_to="none", use_cpu=True,
+                                        completion_only_loss=True),
+                         train_dataset=Dataset.from_list(examples))
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    return tokenizer.decode([t for t, label in zip(ids, labels) if label != -100])

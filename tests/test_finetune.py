@@ -9,6 +9,7 @@ from backtranslate.curate import LikelihoodScorer
 from backtranslate.records import Record
 from backtranslate.seed import load_seed
 from backtranslate.templates import GENERATED_TAG, SEED_TAG, get_template
+from backtranslate.testing import loss_text
 from backtranslate.train import build_examples, fit_to_length, tagged
 
 runner = CliRunner()
@@ -68,19 +69,11 @@ def test_forward_examples_complete_with_the_output_and_cut_only_it(tiny_model_di
 
 
 def test_forward_loss_covers_the_output_only(tiny_model_dir, tmp_path):
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
+    from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     examples, _ = build_examples(tagged(GENERATED[:1], [], tags=False), get_template("alpaca"), tok, 256)
-    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir), processing_class=tok,
-                         args=SFTConfig(output_dir=str(tmp_path), report_to="none", use_cpu=True,
-                                        completion_only_loss=True),
-                         train_dataset=Dataset.from_list(examples))
-    batch = trainer.data_collator([trainer.train_dataset[0]])
-    trained = [t for t, label in zip(batch["input_ids"][0].tolist(), batch["labels"][0].tolist()) if label != -100]
-    assert tok.decode(trained) == GENERATED[0].output + "<|im_end|>"
+    assert loss_text(tiny_model_dir, examples, tmp_path) == GENERATED[0].output + "<|im_end|>"
 
 
 def test_finetune_cli_mixes_the_seed_and_saves_like_train(tiny_model_dir, tmp_path, bt_home):

@@ -9,6 +9,7 @@ from backtranslate.errors import UserError
 from backtranslate.records import Record
 from backtranslate.seed import load_seed
 from backtranslate.templates import get_template
+from backtranslate.testing import loss_text
 from backtranslate.train import build_examples, fit_to_length, split, train
 
 
@@ -47,20 +48,11 @@ def test_train_changes_the_adapter_not_the_base(tiny_model_dir, tmp_path):
 
 def test_loss_covers_the_instruction_only(tiny_model_dir, tmp_path):
     from transformers import AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     record = Record(output="The meeting moved to Tuesday.", instruction="Tell the team the meeting moved.")
     examples, _ = build_examples([record], get_template("reverse"), tok, 128)
-    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir), processing_class=tok,
-                         args=SFTConfig(output_dir=str(tmp_path), report_to="none", use_cpu=True,
-                                        completion_only_loss=True),
-                         train_dataset=Dataset.from_list(examples))
-    batch = trainer.data_collator([trainer.train_dataset[0]])
-    trained = [t for t, label in zip(batch["input_ids"][0].tolist(), batch["labels"][0].tolist()) if label != -100]
-    assert tok.decode(trained) == "Tell the team the meeting moved.<|im_end|>"
+    assert loss_text(tiny_model_dir, examples, tmp_path) == "Tell the team the meeting moved.<|im_end|>"
 
 
 def test_long_responses_are_cut_so_the_instruction_always_fits(tiny_model_dir):
