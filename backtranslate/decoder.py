@@ -69,6 +69,13 @@ def shared_prefix(prompts: list[list[int]]) -> int:
     return n
 
 
+def additive_mask(keep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A boolean attention mask as the additive one SDPA adds to the scores: CPU SDPA converts a
+    boolean mask to this form in every call of every layer (a decode step's attention costs
+    about a quarter more with the boolean mask, benchmarks/RESULTS.md)."""
+    return torch.zeros(keep.shape, dtype=dtype, device=keep.device).masked_fill_(~keep, torch.finfo(dtype).min)
+
+
 class StopCheck:
     """EOS tokens and stop strings. A stop string counts as soon as it appears in the decoded
     text of the row's last few tokens, which is where it can first appear."""
@@ -277,7 +284,7 @@ class Decoder:
         columns = torch.arange(length + 1, device=self.device)
         # An explicit 4D mask: transformers passes it through as is (no mask building per step),
         # and attention keeps its grouped-query path (no mask sends CPU SDPA down a slow one).
-        mask = (columns[None, :] >= batch.start[:, None])[:, None, None, :]
+        mask = additive_mask(columns[None, :] >= batch.start[:, None], self.dtype)[:, None, None, :]
         positions = (length - batch.start)[:, None]
         with torch.inference_mode():
             return self._forward(Cache(layers=batch.layers), input_ids=tokens[:, None], attention_mask=mask,

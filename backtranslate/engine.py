@@ -106,8 +106,9 @@ def load_backward(spec: str, template: str | None = None, precision: str = "auto
 
 class BackwardModel:
     """A reverse-instruction model on transformers: LoRA merged into the base (one matmul per
-    layer instead of two), in bf16 where the hardware runs it natively, decoded by the loop of
-    decoder.py in token-budget batches (or by `generate` for models that loop cannot drive)."""
+    layer instead of two), in bf16 where the hardware runs it natively (on CPU with its linear
+    weights packed once for oneDNN, packed_linear.py), decoded by the loop of decoder.py in
+    token-budget batches (or by `generate` for models that loop cannot drive)."""
 
     name = "transformers"
 
@@ -115,7 +116,7 @@ class BackwardModel:
                  loop: str = "auto") -> None:
         import torch
 
-        from . import decoder
+        from . import decoder, packed_linear
 
         self.spec = spec
         self.backward = BackwardSpec.resolve(spec, template)
@@ -134,6 +135,8 @@ class BackwardModel:
         self.model = model.to(device=self.device).eval()
         for param in self.model.parameters():
             param.data = param.data.to(dtype)
+        if packed_linear.available(dtype, self.device):
+            packed_linear.pack_linears(self.model)
         tokenizer.padding_side = "left"  # generation continues from the right end of each row
         self.tokenizer = tokenizer
         self.eos_ids = eos_ids(tokenizer, getattr(self.model, "generation_config", None))
