@@ -288,6 +288,26 @@ class Refusal(Filter):
         return True
 
 
+class MissingInput(Filter):
+    """Instructions that point at an input the pair does not have ("Summarize the following review.")."""
+
+    # The Alpaca row would ask about text that is not there. A reference whose material follows a
+    # colon in the instruction itself ("... the following words: moon, lake") is complete and kept.
+    name = "missing_input"
+
+    def __init__(self, pattern: str = r"\bthe (?:following|given|above|below)\b"):
+        self.pattern = pattern
+        self._pattern = re.compile(pattern, re.I)
+
+    def filter(self, record: Record) -> Verdict:
+        if record.input and record.input.strip():
+            return True
+        match = self._pattern.search(record.instruction)
+        if match and not re.search(r":\s*\S", record.instruction[match.end():]):
+            return False, f"refers to {quote(match.group(0))} but the pair has no input"
+        return True
+
+
 class LengthRatio(Filter):
     """Instructions far longer than their answer: the pair is mismatched or the model rambled."""
 
@@ -474,15 +494,15 @@ class Boilerplate(Filter):
 
 FILTERS: dict[str, type[Filter]] = {
     cls.name: cls
-    for cls in (InstructionLength, Truncated, TemplateLeak, Refusal, Repetition, LengthRatio, CopiesPassage,
-                ExactDuplicate, NearDuplicate, PassageLength, TextRatio, Boilerplate)
+    for cls in (InstructionLength, Truncated, TemplateLeak, Refusal, MissingInput, Repetition, LengthRatio,
+                CopiesPassage, ExactDuplicate, NearDuplicate, PassageLength, TextRatio, Boilerplate)
 }
 
 # Cheap per-record checks first, dataset-wide dedup last (so only good pairs claim a first slot).
 # Truncated comes first because a cut-off generation fails the other checks for that one reason.
 _PAIR_DEFAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("truncated", {}), ("instruction_length", {}), ("template_leak", {}), ("refusal", {}),
-    ("repetition", {}), ("length_ratio", {}), ("copies_passage", {}),
+    ("missing_input", {}), ("repetition", {}), ("length_ratio", {}), ("copies_passage", {}),
     ("exact_duplicate", {"field": "instruction"}), ("near_duplicate", {"field": "instruction"}),
 )
 _PASSAGE_DEFAULTS: tuple[tuple[str, dict[str, Any]], ...] = (

@@ -5,7 +5,7 @@ import pytest
 from backtranslate.errors import UserError
 from backtranslate.filters import (
     FILTERS, Boilerplate, CopiesPassage, ExactDuplicate, Filter, FilterStats, InstructionLength,
-    LengthRatio, NearDuplicate, PassageLength, Refusal, Repetition, TemplateLeak, TextRatio, Truncated,
+    LengthRatio, MissingInput, NearDuplicate, PassageLength, Refusal, Repetition, TemplateLeak, TextRatio, Truncated,
     apply_filters, default_pair_filters, default_passage_filters,
 )
 from backtranslate.records import Record
@@ -139,6 +139,30 @@ def test_refusal_keeps_requests_in_the_users_voice(text):
 
 def test_refusal_none_turns_check_off():
     assert_keeps(Refusal(patterns=None), pair("As an AI I cannot help with that."))
+
+
+@pytest.mark.parametrize("text, words", [
+    ("Write a brief summary of the following review.", "the following"),
+    ("Rewrite the given email so it sounds more polite.", "the given"),
+    ("Translate the above paragraph into German.", "the above"),
+])
+def test_missing_input_drops_references_to_an_input_the_pair_lacks(text, words):
+    assert_drops(MissingInput(), pair(text), f"refers to '{words}' but the pair has no input")
+
+
+@pytest.mark.parametrize("text", [
+    GOOD,
+    "Write a haiku using the following words: moon, lake, silence.",
+    "Given a list of numbers, return the largest one.",
+    "Write an email following up on the office closure.",
+])
+def test_missing_input_keeps_complete_instructions(text):
+    assert_keeps(MissingInput(), pair(text))
+
+
+def test_missing_input_keeps_references_when_the_input_is_there():
+    record = Record(output=PASSAGE, instruction="Summarize the following email thread.", input="From: Ana ...")
+    assert_keeps(MissingInput(), record)
 
 
 def test_length_ratio():
@@ -284,8 +308,9 @@ def test_apply_filters_summary_and_rejects():
 
 def test_default_filter_lists_and_registry():
     pairs = default_pair_filters()
-    assert [f.name for f in pairs] == ["truncated", "instruction_length", "template_leak", "refusal", "repetition",
-                                       "length_ratio", "copies_passage", "exact_duplicate", "near_duplicate"]
+    assert [f.name for f in pairs] == ["truncated", "instruction_length", "template_leak", "refusal", "missing_input",
+                                       "repetition", "length_ratio", "copies_passage", "exact_duplicate",
+                                       "near_duplicate"]
     passages = default_passage_filters()
     assert [f.name for f in passages] == ["passage_length", "text_ratio", "boilerplate", "exact_duplicate"]
     assert passages[-1].field == "output" and pairs[-1].field == "instruction"
