@@ -150,8 +150,7 @@ class RubricScorer:
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = self.model.to(device=self.device, dtype=dtype).eval()
-        if packed_linear.available(dtype, self.device):
-            packed_linear.pack_linears(self.model)
+        packed_linear.pack_for_inference(self.model)
         self.tokenizer.padding_side = "left"
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
 

@@ -135,8 +135,7 @@ class BackwardModel:
         self.model = model.to(device=self.device).eval()
         for param in self.model.parameters():
             param.data = param.data.to(dtype)
-        if packed_linear.available(dtype, self.device):
-            packed_linear.pack_linears(self.model)
+        packed_linear.pack_for_inference(self.model)
         tokenizer.padding_side = "left"  # generation continues from the right end of each row
         self.tokenizer = tokenizer
         self.eos_ids = eos_ids(tokenizer, getattr(self.model, "generation_config", None))

@@ -12,6 +12,7 @@ faster and rounds differently.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -36,6 +37,7 @@ class PackedLinear(nn.Module):
         return out.view(*x.shape[:-1], self.out_features)
 
 
+@lru_cache(maxsize=None)
 def available(dtype: torch.dtype, device: Any) -> bool:
     """Whether packing applies here and gives exactly what `F.linear` gives (checked once on a
     small layer, so a torch build whose ops differ falls back instead of decoding differently)."""
@@ -59,3 +61,10 @@ def pack_linears(model: nn.Module) -> int:
     for parent, name, child in swaps:
         setattr(parent, name, PackedLinear(child))
     return len(swaps)
+
+
+def pack_for_inference(model: nn.Module) -> int:
+    """Pack the model's linear layers where that is exact and faster here (bf16 on CPU); returns
+    how many were packed, 0 where the model is left as it was."""
+    weight = next(model.parameters())
+    return pack_linears(model) if available(weight.dtype, weight.device.type) else 0
