@@ -248,6 +248,9 @@ def print_generate_summary(result) -> None:
 def privacy_summary(s: dict) -> list[str]:
     """One line each for redaction, threads, languages and decontamination (counts, never values)."""
     lines = []
+    cleaned = (s.get("read") or {}).get("cleaned")
+    if cleaned:
+        lines.append("cleaning: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in cleaned.items()))
     red = s.get("redaction")
     if red is not None:
         if red["enabled"]:

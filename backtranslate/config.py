@@ -19,6 +19,8 @@ import yaml
 from .errors import UserError
 
 FORMATS = ("alpaca", "sharegpt", "messages", "parquet", "hf")  # dataset.py writes each
+EMAIL_MODES = ("auto", "thread", "message")  # threads.py pairs replies in auto and thread
+PATCH_MODES = ("keep", "drop")  # filters.Patch
 
 
 def opt(default: Any, help: str) -> Any:
@@ -168,6 +170,12 @@ class GenerateConfig:
     filter: bool = opt(True, "Filter the pairs; --no-filter keeps every candidate (for evaluations).")
     max_instruction_words: int = opt(150, "Instructions longer than this are rejected.")
     near_duplicate_threshold: float = opt(0.8, "MinHash Jaccard above which an instruction counts as a near duplicate.")
+    relevance: bool = opt(True, "Score how well each instruction fits its passage and drop pairs below "
+                                "--relevance-threshold; --no-relevance turns it off.")
+    relevance_scorer: str = opt("embedding", "embedding (all-MiniLM-L6-v2 cosine, cheap) or likelihood (the gain "
+                                             "in log p(passage) the instruction gives the base model).")
+    relevance_threshold: Optional[float] = opt(None, "Lowest relevance kept; default: the scorer's threshold "
+                                                     "calibrated on real corpora (benchmarks/RESULTS.md).")
     curate: Optional[str] = opt(None, "Self-curate the kept pairs as they are made: 'likelihood' or 'rubric' "
                                       "(see `backtranslate curate`); the score goes into each record.")
     curate_model: str = opt("default", "Forward model (likelihood) or judge (rubric) for --curate.")
@@ -176,10 +184,15 @@ class GenerateConfig:
     redact: bool = opt(True, "Replace personal data and secrets (names from mail headers and signatures, e-mail "
                              "addresses, phones, IPs, cards, IBANs, token URLs, API keys, passwords) with "
                              "placeholders such as <PERSON_1> before generation; --no-redact keeps the text as is.")
-    email_mode: str = opt("message", "message (one record per e-mail) or thread (a reply becomes a record whose "
-                                     "input is the message it answers).")
-    languages: Optional[str] = opt(None, "Keep only passages in these languages, a comma list of ISO 639-1 codes "
-                                         "such as 'en,de'; every passage's language is recorded either way.")
+    email_mode: str = opt("auto", "auto (threads wherever the mail has reply links), thread (a reply becomes a "
+                                  "record whose input is the message it answers; a reply whose message is not in "
+                                  "the corpus is dropped) or message (one record per e-mail, replies alone).")
+    patches: str = opt("keep", "Patch mails: keep (one passage with their description, never cut into hunks; "
+                               "dropped when longer than max_tokens) or drop.")
+    languages: Optional[str] = opt("auto", "Keep only passages in these languages: auto (those of the backward "
+                                           "model's seed, as `train` recorded them; every language for a base "
+                                           "model), or a comma list of ISO 639-1 codes such as 'en,de'; an empty "
+                                           "value keeps all. Every passage's language is recorded either way.")
     decontaminate: Optional[list[str]] = opt(None, "Evaluation sets to keep out of the data (repeat the flag): "
                                                    "JSON/JSONL/CSV/Parquet files, save_to_disk folders or Hugging "
                                                    "Face datasets ('name' or 'name:config'). Applies with --no-filter too.")
@@ -224,9 +237,13 @@ class GenerateConfig:
         unknown = set(self.formats) - set(FORMATS)
         if unknown:
             problems.append(f"unknown format(s) {', '.join(sorted(unknown))}: choose from {', '.join(FORMATS)}")
-        if self.email_mode not in ("message", "thread"):
-            problems.append("email_mode must be message or thread")
-        if self.languages:
+        if self.email_mode not in EMAIL_MODES:
+            problems.append("email_mode must be message or thread (or auto, the default)")
+        if self.relevance_scorer not in ("embedding", "likelihood"):
+            problems.append("relevance_scorer must be embedding or likelihood")
+        if self.patches not in PATCH_MODES:
+            problems.append(f"patches must be one of {', '.join(PATCH_MODES)}")
+        if self.languages and self.languages.strip().lower() != "auto":
             from .language import known_languages, parse_languages
 
             bad = sorted(set(parse_languages(self.languages) or ()) - known_languages())

@@ -261,6 +261,7 @@ def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]])
         f"- decoding: {decoding}, {settings['num_candidates']} candidate(s) per passage, "
         f"max {settings['max_new_tokens']} new tokens",
         f"- passages: {settings['min_tokens']}-{settings['max_tokens']} tokens",
+        *_hygiene_lines(stats),
         *_curation_lines(stats.get("curation")),
         *_privacy_lines(stats),
         "",
@@ -283,6 +284,24 @@ def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]])
     write_text_atomic(out / "README.md", "\n".join(lines))
 
 
+def _hygiene_lines(stats: dict[str, Any]) -> list[str]:
+    """What cleaning removed from the documents, how patches were treated, and relevance."""
+    settings = stats["settings"]
+    lines = []
+    cleaned = stats["read"].get("cleaned") or {}
+    if cleaned:
+        lines.append("- cleaning: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in cleaned.items()))
+    if "patches" in settings:
+        lines.append(f"- patch mails: {settings['patches']} (`--patches`)")
+    if settings.get("relevance"):
+        threshold = next((f.get("threshold") for f in stats["filters"]["pair"] if f["name"] == "relevance"), None)
+        lines.append(f"- relevance: on, {settings.get('relevance_scorer')} scorer, pairs below {threshold} dropped "
+                     "(`--no-relevance` turns it off); each pair's score is in `meta.relevance`")
+    elif "relevance" in settings:
+        lines.append("- relevance: off (`--no-relevance`)")
+    return lines
+
+
 def _privacy_lines(stats: dict[str, Any]) -> list[str]:
     """How the corpus was made safe and clean: redaction, e-mail threads, languages, decontamination."""
     lines = []
@@ -298,7 +317,7 @@ def _privacy_lines(stats: dict[str, Any]) -> list[str]:
         lines.append("- redaction: off (`redact: false`, `--no-redact`); the text is as the corpus had it")
     threads = stats.get("threads")
     if threads:
-        lines.append(f"- e-mail mode: thread; {threads['replies']} replies paired with the message they answer "
+        lines.append(f"- e-mail mode: {stats['settings'].get('email_mode', 'thread')}; {threads['replies']} replies paired with the message they answer "
                      f"(`input`), {threads['missing_parent']} replies without their parent, "
                      f"{threads['threads']} threads in {threads['messages']} messages")
     languages = stats.get("languages")

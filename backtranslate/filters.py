@@ -19,7 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
-from . import templates
+from . import junk, templates
+from .config import PATCH_MODES
 from .dedup import STOPWORDS, NearDuplicateIndex, Sketcher
 from .errors import UserError
 from .records import Record
@@ -490,12 +491,67 @@ class Boilerplate(Filter):
         return True
 
 
+class Standalone(Filter):
+    """Passages that cannot stand alone: cut mid-sentence or mid-code, too long to keep whole, orphan replies."""
+
+    # Real corpora: a reply such as "Never mind, I see it's fixed" means nothing without the
+    # message it answers, and a passage that opens mid-sentence got an instruction about a fragment.
+    name = "standalone"
+
+    def __init__(self, orphan_replies: bool = False):
+        self.orphan_replies = orphan_replies  # True keeps replies whose parent is missing
+
+    def filter(self, record: Record) -> Verdict:
+        meta = record.meta
+        if meta.get("oversized"):
+            return False, f"{meta['oversized']} longer than max_tokens (kept whole or not at all)"
+        if meta.get("orphan_reply") and not self.orphan_replies and not record.input:
+            return False, "reply whose message is not in the corpus"
+        # The first words of a message are its beginning, however they are written ("thanks! ...").
+        opening = meta.get("format") in ("eml", "mbox", "maildir") and not meta.get("start")
+        if meta.get("mid_sentence") or (not opening and junk.mid_sentence(record.output)):
+            return False, f"starts inside a sentence or code: {quote(record.output, 40)}"
+        if junk.open_fence(record.output):
+            return False, "a code block is cut open"
+        return True
+
+
+class Markup(Filter):
+    """Passages still carrying HTML tags, template directives or front matter after cleaning."""
+
+    name = "markup"
+
+    def filter(self, record: Record) -> Verdict:
+        if junk.markup(record.output):
+            return False, "HTML, template or front-matter markup in the text"
+        return True
+
+
+class Patch(Filter):
+    """Patch mails kept whole with their description or dropped (--patches); bare diff hunks always go."""
+
+    name = "patch"
+
+    def __init__(self, patches: str = "keep"):
+        if patches not in PATCH_MODES:
+            raise UserError(f"patches must be one of {', '.join(PATCH_MODES)}, not {patches!r}")
+        self.patches = patches
+
+    def filter(self, record: Record) -> Verdict:
+        if junk.diff_hunk(record.output):
+            return False, "diff hunk without its description"
+        if self.patches == "drop" and record.meta.get("patch"):
+            return False, "patch mail (--patches drop)"
+        return True
+
+
 # ----------------------------------------------------------------------------------- registry
 
 FILTERS: dict[str, type[Filter]] = {
     cls.name: cls
     for cls in (InstructionLength, Truncated, TemplateLeak, Refusal, MissingInput, Repetition, LengthRatio,
-                CopiesPassage, ExactDuplicate, NearDuplicate, PassageLength, TextRatio, Boilerplate)
+                CopiesPassage, ExactDuplicate, NearDuplicate, PassageLength, TextRatio, Boilerplate, Standalone,
+                Markup, Patch)
 }
 
 # Cheap per-record checks first, dataset-wide dedup last (so only good pairs claim a first slot).
@@ -506,7 +562,8 @@ _PAIR_DEFAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("exact_duplicate", {"field": "instruction"}), ("near_duplicate", {"field": "instruction"}),
 )
 _PASSAGE_DEFAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("passage_length", {}), ("text_ratio", {}), ("boilerplate", {}), ("exact_duplicate", {"field": "output"}),
+    ("passage_length", {}), ("text_ratio", {}), ("boilerplate", {}), ("standalone", {}), ("patch", {}),
+    ("markup", {}), ("exact_duplicate", {"field": "output"}),
 )
 
 

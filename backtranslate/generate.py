@@ -24,12 +24,20 @@ from .curate import SCORERS, Curation
 from .dataset import JsonlWriter, finalize, record_row
 from .decontaminate import Contamination, EvalSet, load_eval_sets
 from .engine import Decoding, load_backward
-from .filters import Filter, FilterStats, apply_filters, default_pair_filters, default_passage_filters
-from .language import Language, parse_languages
+from .filters import (
+    Filter,
+    FilterStats,
+    apply_filters,
+    default_pair_filters,
+    default_passage_filters,
+)
+from .language import Language, resolve_languages
 from .passages import TokenMeter, segment_all
 from .records import Record
 from .redact import RedactionStats, Redactor, corpus_names, count_placeholders
+from .relevance import Relevance
 from .resume import check_writable, mark_done, open_run, record_chunk
+from .selection import BestOfK
 from .threads import ThreadStats, thread_records
 
 log = logging.getLogger(__name__)
@@ -72,7 +80,9 @@ def output_folder(cfg: GenerateConfig, shard: Optional[tuple[int, int]]) -> Path
 def passage_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
     """The passage filters, then language (after deduplication: each distinct passage is
     classified once) and decontamination of the passage and its input."""
-    return (default_passage_filters() + [Language(parse_languages(cfg.languages))]
+    return (default_passage_filters(patch={"patches": cfg.patches},
+                                    standalone={"orphan_replies": cfg.email_mode == "message"})
+            + [Language(resolve_languages(cfg.languages, cfg.model))]
             + [Contamination(s, fields=("output", "input")) for s in eval_sets])
 
 
@@ -86,8 +96,13 @@ def pair_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
         instruction_length={"max_words": cfg.max_instruction_words},
         near_duplicate={"threshold": cfg.near_duplicate_threshold},
     )
+    # Relevance scores the pairs the cheap checks kept; best of K picks among those it kept, so
+    # that only the chosen candidate claims a slot in the dataset-wide deduplication after it.
+    chosen: list[Filter] = [Relevance(cfg.relevance_scorer, cfg.relevance_threshold)] if cfg.relevance else []
+    if cfg.num_candidates > 1:
+        chosen.append(BestOfK("relevance" if cfg.relevance else "candidate_order"))
     first_dedup = next(i for i, f in enumerate(filters) if f.name == "exact_duplicate")
-    return filters[:first_dedup] + contamination + filters[first_dedup:]
+    return filters[:first_dedup] + contamination + chosen + filters[first_dedup:]
 
 
 def documents(cfg: GenerateConfig, read_stats: ReadStats, thread_stats: Optional[ThreadStats],
@@ -139,7 +154,7 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
     out = output_folder(cfg, shard)
     settings = {**to_dict(cfg), "greedy": cfg.use_greedy, "shard": f"{shard[0]}/{shard[1]}" if shard else None}
     read_stats, redaction_stats = ReadStats(), RedactionStats()
-    thread_stats = ThreadStats() if cfg.email_mode == "thread" else None
+    thread_stats = ThreadStats() if cfg.email_mode in ("thread", "auto") else None
     docs = documents(cfg, read_stats, thread_stats, redaction_stats)
     eval_sets = load_eval_sets(cfg.decontaminate or [], cfg.decontaminate_ngram, cfg.decontaminate_threshold)
     check_writable(out)
@@ -216,7 +231,8 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
         "model": {"spec": cfg.model, "base": model.base, "template": model.template.name,
                   "precision": model.precision, "backend": cfg.backend},
         "read": {"files": read_stats.files, "documents": read_stats.documents,
-                 "skipped": dict(read_stats.skipped), "skipped_examples": read_stats.examples},
+                 "skipped": dict(read_stats.skipped), "skipped_examples": read_stats.examples,
+                 "cleaned": dict(sorted(read_stats.cleaned.items()))},
         "passages": {"segmented": segmented.count, "kept": sent,
                      "dropped": {k: v for k, v in passage_stats.dropped.items() if v}},
         "pairs": {"candidates": writers["candidates"].count, "kept": writers["data"].count,

@@ -36,6 +36,32 @@ def parse_languages(spec: Optional[str]) -> Optional[tuple[str, ...]]:
     return codes or None
 
 
+AUTO = "auto"
+# The shipped seed is English; an adapter trained before `train` recorded its seed's languages
+# was trained on it or on another English seed.
+_UNRECORDED = ("en",)
+
+
+def model_languages(model: str) -> Optional[tuple[str, ...]]:
+    """The languages `--languages auto` keeps for a backward model: those its seed was in, as
+    recorded by `train`; every language for a base model prompted zero-shot (None)."""
+    from . import models
+
+    if not models.is_adapter(model):
+        return None
+    manifest = models.read_manifest(model)
+    if manifest.get("kind") != "backward-lora":
+        return None
+    return tuple(manifest.get("languages") or _UNRECORDED)
+
+
+def resolve_languages(spec: Optional[str], model: str) -> Optional[tuple[str, ...]]:
+    """--languages: 'auto' is the backward model's own languages; a list is kept as given."""
+    if spec and spec.strip().lower() == AUTO:
+        return model_languages(model)
+    return parse_languages(spec)
+
+
 def known_languages() -> set[str]:
     return set(_identifier().nb_classes)
 

@@ -14,8 +14,14 @@ from typing import Iterable, Iterator
 from .records import Record, stable_id
 
 _BLOCK_BREAK = re.compile(r"\n[ \t]*\n+")
+_LINE_BREAK = re.compile(r"\n")
 _HEADING = re.compile(r"^(#{1,6} |[A-Z][^\n]{0,80}\n[=-]{3,}$)")
+_ATX = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_SETEXT = re.compile(r"^([=-])\1{2,}[ \t]*$")
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# Formats whose "#" lines are headings (in plain text and mail they may be anything).
+_MARKDOWN_FORMATS = frozenset({"md", "txt"})
 # Tokens longer than this many characters are rare, so max_tokens * this many characters hold
 # more than max_tokens tokens: the window a tokenizer call needs to see.
 _CHARS_PER_TOKEN = 16
@@ -65,6 +71,64 @@ def _spans(text: str, pattern: re.Pattern, start: int = 0, end: int | None = Non
         pos = m.end()
     spans.append(_trim(text, pos, end))
     return [s for s in spans if s[0] < s[1]]
+
+
+def _fences(text: str) -> list[Span]:
+    """(start, end) of each fenced code block, fences included; an unclosed one runs to the end."""
+    spans, pos, opened, marker = [], 0, -1, ""
+    for line in text.split("\n"):
+        m = _FENCE.match(line)
+        if opened < 0 and m:
+            opened, marker = pos, m.group(1)
+        elif opened >= 0 and m and m.group(1)[0] == marker[0] and len(m.group(1)) >= len(marker):
+            spans.append((opened, pos + len(line)))
+            opened = -1
+        pos += len(line) + 1
+    if opened >= 0:
+        spans.append((opened, len(text)))
+    return spans
+
+
+def _blocks(text: str, fences: list[Span]) -> list[tuple[int, int, bool]]:
+    """Paragraphs between blank lines as (start, end, is_code); a fenced code block is one block
+    however many blank lines it holds, so code is never cut in the middle."""
+    blocks: list[tuple[int, int, bool]] = []
+    pos = 0
+    for fs, fe in fences + [(len(text), len(text))]:
+        blocks.extend((s, e, False) for s, e in _spans(text, _BLOCK_BREAK, pos, fs))
+        if fs < fe:
+            blocks.append((*_trim(text, fs, fe), True))
+        pos = fe
+    return [b for b in blocks if b[0] < b[1]]
+
+
+def heading_marks(text: str, fences: list[Span]) -> list[tuple[int, int, str]]:
+    """(offset, level, title) of each Markdown heading outside code, ATX ("## Title") or setext."""
+    marks, pos, previous = [], 0, ""
+    inside = lambda at: any(s <= at < e for s, e in fences)  # noqa: E731
+    for line in text.split("\n"):
+        if not inside(pos):
+            atx = _ATX.match(line)
+            if atx:
+                marks.append((pos, len(atx.group(1)), atx.group(2).strip()))
+            elif _SETEXT.match(line) and previous.strip() and not previous.startswith(("-", "*", " ")):
+                start = pos - len(previous) - 1
+                marks.append((start, 1 if line.strip()[0] == "=" else 2, previous.strip()))
+        previous = line
+        pos += len(line) + 1
+    return marks
+
+
+def heading_path(marks: list[tuple[int, int, str]], at: int) -> list[str]:
+    """The titles of the sections that hold offset ``at``, outermost first."""
+    path: list[tuple[int, str]] = []
+    for offset, level, name in marks:
+        if offset > at:
+            break
+        while path and path[-1][0] >= level:
+            path.pop()
+        path.append((level, name))
+    return [name for _, name in path]
 
 
 def _cut_by_tokens(text: str, start: int, end: int, meter: TokenMeter, max_tokens: int) -> list[Span]:
@@ -120,36 +184,73 @@ def _merge_short_tail(text: str, spans: list[Span], meter: TokenMeter, min_token
     return out
 
 
-def _split_block(text: str, start: int, end: int, meter: TokenMeter, max_tokens: int) -> list[Span]:
-    """A paragraph over max_tokens: its sentences, an over-long sentence cut by tokens, packed."""
+def _split_block(text: str, start: int, end: int, meter: TokenMeter, max_tokens: int,
+                 mid_sentence: set[int]) -> list[Span]:
+    """A paragraph over max_tokens: its lines (extracted web text puts one paragraph on each),
+    then a long line's sentences, then an over-long sentence cut by tokens, packed. The start of
+    every piece cut inside a sentence goes into ``mid_sentence``: such a passage cannot stand alone."""
     pieces: list[Span] = []
-    for s, e in _spans(text, _SENTENCE_END, start, end):
-        long_sentence = meter.over(text[s:e], max_tokens)
-        pieces.extend(_cut_by_tokens(text, s, e, meter, max_tokens) if long_sentence else [(s, e)])
+    for ls, le in _spans(text, _LINE_BREAK, start, end):
+        if not meter.over(text[ls:le], max_tokens):
+            pieces.append((ls, le))
+            continue
+        for s, e in _spans(text, _SENTENCE_END, ls, le):
+            if meter.over(text[s:e], max_tokens):
+                cut = _cut_by_tokens(text, s, e, meter, max_tokens)
+                mid_sentence.update(p[0] for p in cut[1:])
+                pieces.extend(cut)
+            else:
+                pieces.append((s, e))
     return _pack(text, pieces, meter, max_tokens, set())
 
 
 def segment(doc: Record, meter: TokenMeter, min_tokens: int = 32, max_tokens: int = 512) -> Iterator[Record]:
-    """Passages of ``doc`` between min and max tokens; a document that fits is kept whole."""
+    """Passages of ``doc`` between min and max tokens; a document that fits is kept whole.
+
+    Cuts fall between paragraphs and before headings, never inside a fenced code block or a
+    patch: a code block or patch mail over max_tokens becomes one passage marked ``oversized``
+    (the standalone filter drops it with that reason). Each passage carries the path of the
+    headings above it (``headings``), and ``mid_sentence`` when it had to start inside a sentence.
+    """
     text = doc.output
     whole = _trim(text, 0, len(text))
     if whole[0] == whole[1]:
         return
+    fences = _fences(text)
+    oversized: dict[int, str] = {}
+    mid_sentence: set[int] = set()
     if not meter.over(text[whole[0]:whole[1]], max_tokens):
         spans = [whole]
+    elif doc.meta.get("patch"):  # a patch is one unit with its description: never cut into hunks
+        spans, oversized[whole[0]] = [whole], "patch"
     else:
         blocks: list[Span] = []
         headings = set()
-        for s, e in _spans(text, _BLOCK_BREAK):
+        for s, e, code in _blocks(text, fences):
             if _HEADING.match(text[s:min(e, s + 200)]):  # a heading line is short; never copy a huge block
                 headings.add(s)
-            blocks.extend(_split_block(text, s, e, meter, max_tokens) if meter.over(text[s:e], max_tokens) else [(s, e)])
+            if not meter.over(text[s:e], max_tokens):
+                blocks.append((s, e))
+            elif code:
+                blocks.append((s, e))
+                oversized[s] = "code block"
+            else:
+                blocks.extend(_split_block(text, s, e, meter, max_tokens, mid_sentence))
         spans = _merge_short_tail(text, _pack(text, blocks, meter, max_tokens, headings), meter, min_tokens, max_tokens)
     context = _head(doc.input, meter, max_tokens) if doc.input else ""
     extra = {"input_truncated": True} if len(context) < len(doc.input) else {}
+    marks = heading_marks(text, fences) if doc.meta.get("format") in _MARKDOWN_FORMATS else []
     for i, (s, e) in enumerate(spans):
-        yield Record(output=text[s:e], input=context, id=stable_id(doc.id, str(s), str(e)),
-                     meta={**doc.meta, "doc": doc.id, "passage": i, "start": s, "end": e, **extra})
+        meta = {**doc.meta, "doc": doc.id, "passage": i, "start": s, "end": e, **extra}
+        path = heading_path(marks, s)
+        if path:
+            meta["headings"] = path
+        big = next((why for at, why in oversized.items() if s <= at < e), None)
+        if big:
+            meta["oversized"] = big
+        if s in mid_sentence:
+            meta["mid_sentence"] = True
+        yield Record(output=text[s:e], input=context, id=stable_id(doc.id, str(s), str(e)), meta=meta)
 
 
 def _head(text: str, meter: TokenMeter, max_tokens: int) -> str:

@@ -97,6 +97,8 @@ def thread_records(docs: Iterable[Record], stats: ThreadStats) -> Iterator[Recor
         meta = {**doc.meta, "thread": links.find(own), "parent": parent_key}
         if parent is None or parent is doc:
             stats.missing_parent += bool(parent_key)
+            if parent_key:  # a reply without the message it answers: the standalone filter drops it
+                meta["orphan_reply"] = True
             yield Record(output=doc.output, id=doc.id, meta=meta)
             continue
         stats.replies += 1

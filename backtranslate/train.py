@@ -163,7 +163,16 @@ def train(cfg: TrainConfig, seed: SeedSet | None = None) -> TrainResult:
                         "`backtranslate finetune` fits forward models.")
     seed = seed or load_seed(cfg.seed, cfg.fields)
     return fit(cfg, template, seed.records, seed.skipped,
-               {"kind": "backward-lora", "seed": _describe(seed)})
+               {"kind": "backward-lora", "seed": _describe(seed), "languages": seed_languages(seed.records)})
+
+
+def seed_languages(records: list[Record], min_share: float = 0.05) -> list[str]:
+    """The languages the backward model learnt to write instructions for: those of at least
+    ``min_share`` of the seed's responses. `generate --languages auto` keeps passages in these."""
+    from .language import detect
+
+    mix = Counter(detect(r.output)[0] for r in records)
+    return sorted(code for code, n in mix.items() if n >= min_share * len(records))
 
 
 def finetune(cfg: FinetuneConfig, pairs: SeedSet | None = None, seed: SeedSet | None = None) -> TrainResult:

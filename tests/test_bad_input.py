@@ -180,7 +180,9 @@ def _utf16(d: Path) -> None:
 
 
 def _huge_line(d: Path) -> None:
-    write(d / "lorem.txt", "lorem " * int(HUGE_LINE_MB * 1024 * 1024 / 6))
+    # Sentences on one line: cut at sentence ends, every piece starts a sentence (a piece cut
+    # inside a sentence is dropped by the standalone filter, test_hygiene.py).
+    write(d / "lorem.txt", "Lorem ipsum dolor sit amet. " * int(HUGE_LINE_MB * 1024 * 1024 / 28))
 
 
 NESTED = "/".join(f"level{i:02d}" for i in range(40))

@@ -14,8 +14,9 @@ runner = CliRunner()
 
 
 def _cfg(model, tmp_path, **kw):
+    # One record per message, as these tests were written for (threads: test_threads.py).
     base = dict(corpus=str(CORPORA / "emails"), out=str(tmp_path / "ds"), model=str(model), greedy=True,
-                max_new_tokens=12, batch_size=8, precision="fp32")
+                max_new_tokens=12, batch_size=8, precision="fp32", email_mode="message")
     return GenerateConfig(**{**base, **kw})
 
 

@@ -1,0 +1,113 @@
+"""Markdown documents as text a reader sees: no front matter, markup, directives or bare links.
+
+Documentation sources are written for a static-site generator, not for people: YAML/TOML front
+matter, inline HTML (`<aside class="pquote"><img src=...>`), include and template directives
+(mdBook ``{{#include ...}}``, Jekyll/Liquid ``{% ... %}``, Hugo ``{{< ... >}}``), HTML comments,
+image-only and link-only lines. On real docs a third of the kept outputs started with such markup,
+and the backward model wrote instructions about the markup. Each removal is counted by kind, so a
+run's stats say what cleaning did. Fenced code blocks are left exactly as written: inside them
+``<div>`` or ``{% %}`` is the content.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+_FRONT_MATTER = re.compile(r"\A(?:\ufeff)?(---|\+\+\+)[ \t]*\n.*?\n\1[ \t]*(?:\n|\Z)", re.S)
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+# Liquid/Jekyll, Hugo shortcodes, mdBook includes, Jinja: a directive line carries no prose.
+_DIRECTIVE = re.compile(r"\{%-?.*?-?%\}|\{\{[<%#].*?[>%]?\}\}", re.S)
+# mdBook's include directives, which it expands even inside code blocks.
+_INCLUDE = re.compile(r"^\s*\{\{#(?:rustdoc_include|include|playground)\b[^}]*\}\}\s*$")
+# Blocks whose content is never prose: dropped with what is inside.
+_HIDDEN_BLOCK = re.compile(r"<(script|style|svg|iframe|object|video|audio|template)\b.*?</\1\s*>", re.S | re.I)
+_TAG = re.compile(r"</?[A-Za-z][\w:-]*(?:\s+[^<>]*?)?/?>")
+_IMAGE = r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]"
+_LINK = r"\[[^\]]*\]\([^)]*\)|\[[^\]]*\]\[[^\]]*\]|<https?://[^>]+>|https?://\S+"
+_IMAGE_ONLY = re.compile(rf"^\s*(?:[-*+]\s+)?(?:(?:{_IMAGE})\s*)+$")
+_LINK_ONLY = re.compile(rf"^\s*(?:[-*+]\s+|\d+\.\s+)?(?:(?:{_LINK}|{_IMAGE})[\s|·,;]*)+$")
+# Reference-style link definitions: "[id]: https://..." lines, invisible on the rendered page.
+_LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+.*$")
+_KRAMDOWN_ATTRIBUTES = re.compile(r"^\s*\{:[^}]*\}\s*$")  # "{: .note}" lines of Jekyll's kramdown
+_HEADING_ID = re.compile(r"^(#{1,6}\s.*?)\s*\{[#:.][^}]*\}\s*$", re.M)  # "## Title {#anchor}"
+
+
+def clean_markdown(text: str, counts: Counter | None = None) -> str:
+    """The Markdown a reader would see, with each kind of removal counted in ``counts``."""
+    counts = counts if counts is not None else Counter()
+    original, before = text, sum(counts.values())
+    match = _FRONT_MATTER.match(text)
+    if match:
+        counts["front_matter"] += 1
+        text = text[match.end():]
+    out: list[str] = []
+    prose: list[str] = []  # prose lines waiting to be cleaned (an HTML tag may span lines)
+    fence, fence_at = "", 0
+    for line in text.split("\n"):
+        opening = _FENCE.match(line)
+        if fence:
+            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence) \
+                    and not line.strip()[len(opening.group(1)):].strip():
+                fence = ""
+                if not any(x.strip() for x in out[fence_at + 1:]):  # only includes were inside
+                    del out[fence_at:]
+                    continue
+            elif _INCLUDE.match(line):  # mdBook pulls listings in here; the page shows the file, we cannot
+                counts["template_directives"] += 1
+                continue
+            out.append(line)
+            continue
+        if opening:
+            out.extend(_clean_prose("\n".join(prose), counts))
+            prose = []
+            fence, fence_at = opening.group(1), len(out)
+            out.append(line)
+            continue
+        prose.append(line)
+    out.extend(_clean_prose("\n".join(prose), counts))
+    if sum(counts.values()) == before:  # nothing to clean: the file as it is, byte for byte
+        return original
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip() + "\n"
+
+
+def _clean_prose(text: str, counts: Counter) -> list[str]:
+    if not text:
+        return [] if text == "" else [text]
+    text = _count_sub(_COMMENT, "", text, counts, "html_comments")
+    text = _count_sub(_HIDDEN_BLOCK, "", text, counts, "html_blocks")
+    text = _count_sub(_DIRECTIVE, "", text, counts, "template_directives")
+    text = _count_sub(_TAG, "", text, counts, "html_tags")
+    text = _count_sub(_HEADING_ID, r"\1", text, counts, "heading_ids")
+    lines = []
+    for line in text.split("\n"):
+        if _IMAGE_ONLY.match(line):
+            counts["image_lines"] += 1
+            continue
+        if _LINK_ONLY.match(line) or _LINK_DEFINITION.match(line):
+            counts["link_lines"] += 1
+            continue
+        if _KRAMDOWN_ATTRIBUTES.match(line):
+            counts["html_tags"] += 1
+            continue
+        lines.append(line.rstrip())
+    return lines
+
+
+def _count_sub(pattern: re.Pattern, repl: str, text: str, counts: Counter, name: str) -> str:
+    text, n = pattern.subn(repl, text)
+    if n:
+        counts[name] += n
+    return text
+
+
+def title(text: str) -> str:
+    """A page's title: front matter's ``title:``, else its first heading, else ""."""
+    match = _FRONT_MATTER.match(text)
+    if match:
+        found = re.search(r"^title\s*[:=]\s*(.+)$", match.group(0), re.M)
+        if found:
+            return found.group(1).strip().strip("\"'")
+    heading = re.search(r"^#{1,6}\s+(.+?)\s*#*\s*$", text, re.M)
+    return heading.group(1).strip() if heading else ""

@@ -1,0 +1,319 @@
+"""Passage hygiene on real-shaped text written for these tests: patch mails, quoted replies,
+list footers, machine mail, Markdown with HTML and directives, long code blocks, cuts that would
+start mid-sentence. Each test asserts the cleaned text or the reason a passage goes."""
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from backtranslate import junk
+from backtranslate.corpus import AUTO_MAIL, ReadStats, read_corpus
+from backtranslate.email_text import clean_body
+from backtranslate.filters import FilterStats, Patch, Standalone, apply_filters, default_passage_filters
+from backtranslate.markdown_text import clean_markdown, title
+from backtranslate.passages import segment_all
+from backtranslate.records import Record
+from backtranslate.threads import ThreadStats, thread_records
+
+PATCH_MAIL = """\
+From: Ines Moreau <ines@example.org>
+To: dev@lists.example.org
+Subject: [PATCH v2] parser: reject empty section names
+Message-ID: <patch-1@example.org>
+Date: Tue, 2 Mar 2021 10:11:12 +0100
+
+An empty section name made the parser index past the end of its buffer
+and crash on files with a line holding only "[]".
+
+Reject such names with a clear error instead.
+
+Signed-off-by: Ines Moreau <ines@example.org>
+Reviewed-by: Tom Berg <tom@example.org>
+---
+ src/parser.c | 4 ++++
+ 1 file changed, 4 insertions(+)
+
+diff --git a/src/parser.c b/src/parser.c
+index 3b18e51..a9d4c2f 100644
+--- a/src/parser.c
++++ b/src/parser.c
+@@ -120,6 +120,10 @@ static int parse_section(struct parser *p)
+ \tconst char *name = p->cur + 1;
+ \tsize_t len = strcspn(name, "]");
++\tif (len == 0) {
++\t\tparser_error(p, "empty section name");
++\t\treturn -1;
++\t}
+ \treturn add_section(p, name, len);
+ }
+--
+2.30.1
+
+_______________________________________________
+dev mailing list
+dev@lists.example.org
+https://lists.example.org/listinfo/dev
+"""
+
+REPLY_MAIL = """\
+From: Tom Berg <tom@example.org>
+To: dev@lists.example.org
+Subject: Re: [PATCH v2] parser: reject empty section names
+Message-ID: <reply-1@example.org>
+In-Reply-To: <patch-1@example.org>
+References: <patch-1@example.org>
+
+Excerpts from Ines Moreau's message of 2021-03-02 10:11:12 +0100:
+> Reject such names with a clear error instead.
+
+Looks right to me. Could you add a test case with "[]" to tests/sections.txt
+so the crash cannot come back?
+
+On Tue, Mar 2, 2021 at 10:11 AM Ines Moreau
+<ines@example.org> wrote:
+> +	if (len == 0) {
+
+Also, the error message should name the line number.
+
+Cc: Ana Lind <ana@example.org>
+"""
+
+ORPHAN_MAIL = """\
+From: Ana Lind <ana@example.org>
+Subject: Re: build fails on ARM
+Message-ID: <orphan-1@example.org>
+In-Reply-To: <not-in-this-archive@example.org>
+
+Never mind. I see that it has been fixed already in the main branch.
+"""
+
+BOUNCE_MAIL = """\
+From: Mail Delivery System <MAILER-DAEMON@example.org>
+Subject: Undelivered Mail Returned to Sender
+Auto-Submitted: auto-replied
+Message-ID: <bounce-1@example.org>
+
+This is the mail system. Your message could not be delivered to one or more recipients.
+"""
+
+MARKDOWN_PAGE = """\
+---
+title: Caching results
+layout: docs
+permalink: /docs/caching/
+---
+
+# Caching results {#caching}
+
+<aside markdown="1" class="pquote">
+  <img src="/img/cache.png" alt="">
+</aside>
+
+{% include note.html content="Available since 2.0" %}
+{{#include ../listings/cache/config.toml}}
+{{< highlight toml >}}
+
+![Cache diagram](/img/cache-diagram.png)
+
+[Edit this page](https://example.org/edit/caching.md)
+
+The cache keeps the <strong>results</strong> of each query for the configured number
+of seconds. Entries are evicted when the cache is full, oldest first.
+
+## Configuration
+
+Set the lifetime and the size in the `[cache]` table of the configuration file.
+
+```toml
+[cache]
+ttl = 300
+
+# the largest number of entries
+size = 10000
+```
+"""
+
+
+def _docs(tmp_path: Path, files: dict[str, str], **kw) -> list[Record]:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return list(read_corpus(str(tmp_path), **kw))
+
+
+class _Meter:  # a whitespace tokenizer: token counts the tests can reason about
+    def count(self, text: str) -> int:
+        return len(text.split())
+
+    def over(self, text: str, limit: int) -> bool:
+        return self.count(text) > limit
+
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        import re
+
+        return [m.span() for m in re.finditer(r"\S+", text)]
+
+
+def _passages(docs, max_tokens=200, min_tokens=5):
+    return list(segment_all(docs, _Meter(), min_tokens, max_tokens))
+
+
+def _filtered(passages, **overrides):
+    stats, rejects = FilterStats(), []
+    kept = list(apply_filters(passages, default_passage_filters(**overrides), stats, on_reject=rejects.append))
+    return kept, rejects
+
+
+# --- mail ------------------------------------------------------------------------------------
+
+def test_a_patch_mail_is_one_passage_with_its_description_and_no_trailers_or_footer(tmp_path):
+    stats = ReadStats()
+    (tmp_path / "p.eml").write_text(PATCH_MAIL)
+    [doc] = list(read_corpus(str(tmp_path), stats=stats))
+    assert doc.meta["patch"] is True
+    assert "Signed-off-by" not in doc.output and "Reviewed-by" not in doc.output
+    assert "mailing list" not in doc.output and "listinfo" not in doc.output
+    assert "An empty section name" in doc.output and "+\tif (len == 0) {" in doc.output
+    assert stats.cleaned["trailers"] == 2  # the footer went with git's "--" version line below the diff
+    [passage] = _passages([doc])
+    assert passage.output == doc.output  # one unit: description and diff together
+    assert not junk.diff_hunk(passage.output)
+    kept, _ = _filtered([passage])
+    assert kept == [passage]
+
+
+def test_a_patch_too_long_to_keep_whole_is_dropped_never_cut_into_hunks(tmp_path):
+    (tmp_path / "p.eml").write_text(PATCH_MAIL)
+    docs = list(read_corpus(str(tmp_path)))
+    passages = _passages(docs, max_tokens=40, min_tokens=5)
+    assert len(passages) == 1 and passages[0].meta["oversized"] == "patch"
+    kept, rejects = _filtered(passages)
+    assert kept == [] and rejects[0].meta["reject_reason"].startswith("standalone: patch longer than max_tokens")
+
+
+def test_patches_drop_drops_a_patch_mail_with_its_reason(tmp_path):
+    (tmp_path / "p.eml").write_text(PATCH_MAIL)
+    kept, rejects = _filtered(_passages(list(read_corpus(str(tmp_path)))), patch={"patches": "drop"})
+    assert kept == [] and rejects[0].meta["reject_reason"] == "patch: patch mail (--patches drop)"
+
+
+def test_a_hunk_without_its_description_is_dropped_as_a_diff_hunk():
+    hunk = Record(output="@@ -120,6 +120,10 @@ static int parse_section(struct parser *p)\n"
+                         "+\tif (len == 0) {\n+\t\treturn -1;\n+\t}\n \treturn add_section(p, name, len);")
+    assert Patch().filter(hunk) == (False, "diff hunk without its description")
+
+
+def test_quotes_and_every_attribution_form_go_from_a_reply(tmp_path):
+    counts = {}
+    body = REPLY_MAIL.split("\n\n", 1)[1]
+    cleaned = clean_body(body, counts)
+    assert cleaned == ("Looks right to me. Could you add a test case with \"[]\" to tests/sections.txt\n"
+                       "so the crash cannot come back?\n\nAlso, the error message should name the line number.")
+    assert counts == {"attribution": 2, "quoted_lines": 2, "trailers": 1}
+
+
+def test_a_reply_is_paired_with_its_message_and_an_orphan_reply_is_dropped(tmp_path):
+    docs = _docs(tmp_path, {"a.eml": PATCH_MAIL, "b.eml": REPLY_MAIL, "c.eml": ORPHAN_MAIL})
+    threads = ThreadStats()
+    records = list(thread_records(docs, threads))
+    assert threads.replies == 1 and threads.missing_parent == 1
+    reply = next(r for r in records if r.meta.get("email_mode") == "thread")
+    assert reply.input.startswith("Subject: [PATCH v2] parser") and reply.output.startswith("Looks right")
+    kept, rejects = _filtered(_passages(records, max_tokens=400))
+    assert [r.meta["reject_reason"] for r in rejects] == ["standalone: reply whose message is not in the corpus"]
+    assert len(kept) == 2
+
+
+def test_machine_mail_is_skipped_with_its_reason(tmp_path):
+    stats = ReadStats()
+    assert _docs(tmp_path, {"bounce.eml": BOUNCE_MAIL}, stats=stats) == []
+    assert stats.skipped == Counter({AUTO_MAIL: 1})
+
+
+# --- docs ------------------------------------------------------------------------------------
+
+def test_markdown_loses_front_matter_html_directives_image_and_link_lines_but_not_code():
+    counts = Counter()
+    cleaned = clean_markdown(MARKDOWN_PAGE, counts)
+    assert cleaned.startswith("# Caching results\n\nThe cache keeps the results of each query")
+    for gone in ("layout:", "<aside", "<img", "{% include", "{{#include", "{{<", "![Cache", "[Edit this page]",
+                 "<strong>", "{#caching}"):
+        assert gone not in cleaned
+    assert "```toml\n[cache]\nttl = 300\n\n# the largest number of entries\nsize = 10000\n```" in cleaned
+    assert counts["front_matter"] == 1 and counts["template_directives"] == 3 and counts["image_lines"] == 1
+    assert counts["link_lines"] == 1 and counts["html_tags"] >= 4
+    assert title(MARKDOWN_PAGE) == "Caching results"
+    assert not junk.markup(cleaned)
+
+
+def test_markdown_passages_carry_their_heading_path_and_never_cut_a_code_block(tmp_path):
+    docs = _docs(tmp_path, {"caching.md": MARKDOWN_PAGE})
+    assert docs[0].meta["title"] == "Caching results"
+    passages = _passages(docs, max_tokens=30, min_tokens=3)
+    config = next(p for p in passages if p.output.startswith("## Configuration"))
+    assert config.meta["headings"] == ["Caching results", "Configuration"]
+    code = next(p for p in passages if "```toml" in p.output)
+    assert code.output.count("```") == 2  # whole, blank line inside and all
+    assert all(not junk.open_fence(p.output) for p in passages)
+
+
+def test_a_code_block_longer_than_max_tokens_is_dropped_whole(tmp_path):
+    code = "\n\n".join("totals = compute_totals(orders, discount)" for _ in range(30))
+    long_code = "# Setup\n\nRun this script.\n\n```python\n" + code + "\n```\n"
+    passages = _passages(_docs(tmp_path, {"setup.md": long_code}), max_tokens=40, min_tokens=3)
+    code = next(p for p in passages if "```python" in p.output)
+    assert code.output.rstrip().endswith("```") and code.meta["oversized"] == "code block"
+    kept, rejects = _filtered([code])
+    assert rejects[0].meta["reject_reason"] == ("standalone: code block longer than max_tokens "
+                                                "(kept whole or not at all)")
+
+
+# --- web and cuts ----------------------------------------------------------------------------
+
+def test_a_page_whose_naive_cut_starts_mid_sentence_is_cut_at_lines_or_dropped(tmp_path):
+    # Extracted web text: one paragraph per line, no blank lines. Cuts now fall between lines.
+    lines = [f"Paragraph {i} tells the reader about the harbour and its {i} old boats." for i in range(12)]
+    passages = _passages([Record(output="\n".join(lines), meta={"format": "html"})], max_tokens=40, min_tokens=3)
+    assert len(passages) > 1 and all(p.output.startswith("Paragraph") for p in passages)
+    # One endless sentence must be cut by tokens: every piece after the first starts inside it.
+    run_on = " ".join(["the boats went out and came back"] * 40)
+    pieces = _passages([Record(output="Then " + run_on + ".", meta={"format": "html"})], max_tokens=30, min_tokens=3)
+    kept, rejects = _filtered(pieces)
+    assert len(kept) == 1 and kept[0].output.startswith("Then")
+    assert all(r.meta["reject_reason"].startswith("standalone: starts inside a sentence")
+               or r.meta["rejected_by"] == "passage_length" for r in rejects)  # a short last piece
+    assert sum(r.meta["rejected_by"] == "standalone" for r in rejects) >= 5
+
+
+@pytest.mark.parametrize("text,checks", [
+    ("and then the server restarts, which clears the cache for everyone.", ["mid_sentence"]),
+    ("}\n\nreturn result;", ["mid_sentence"]),
+    ("```python\nprint('never closed')\n", ["open_fence"]),
+    ("Read <a href='x'>the guide</a> and <b>then</b> run it.", ["markup"]),
+    ("{% include footer.html %}\nThanks for reading the guide to the end.", ["markup"]),
+    ("@@ -1,3 +1,4 @@\n-old line\n+new line\n context", ["diff_hunk"]),
+    ("Use `pip install tool` to install it, then run `tool --help`.", []),
+    ("Hi <PERSON_1>, the <EMAIL_2> inbox is full again, and so is mine.", []),
+    ("npm install runs the build and the tests of every package.", []),
+])
+def test_junk_checks_name_what_is_wrong(text, checks):
+    assert junk.junk(text) == checks
+
+
+def test_standalone_keeps_an_ordinary_passage():
+    assert Standalone().filter(Record(output="Set the lifetime in the cache table.")) is True
+
+
+def test_a_message_that_opens_in_lowercase_is_its_own_beginning():
+    reply = Record(output="thanks! I think the second version is better, it keeps the lock shorter.",
+                   meta={"format": "mbox", "start": 0})
+    cut = Record(output="thanks! I think the second version is better, it keeps the lock shorter.",
+                 meta={"format": "html", "start": 120})
+    assert Standalone().filter(reply) is True and Standalone().filter(cut)[0] is False
+
+
+def test_a_code_block_holding_only_an_include_directive_goes_with_it():
+    counts = Counter()
+    page = "## Listing\n\nThe program:\n\n```rust\n{{#rustdoc_include ../listings/main.rs:all}}\n```\n\nIt prints a line.\n"
+    assert clean_markdown(page, counts) == "## Listing\n\nThe program:\n\nIt prints a line.\n"
+    assert counts["template_directives"] == 1
