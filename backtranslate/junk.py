@@ -17,9 +17,17 @@ _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@", re.M)
 _DIFF_LINE = re.compile(r"^(?:diff --git |index [0-9a-f]{6,}\.\.|--- (?:a/|/dev/null)|\+\+\+ (?:b/|/dev/null)|@@ "
                         r"|[+-](?![-+]{2}\s)|\\ No newline)")
 _HEADER = re.compile(r"^diff --git |^--- \S.*\n\+\+\+ \S", re.M)
-_TAG = re.compile(r"</?[A-Za-z][\w:-]*(?:\s+[^<>]*?)?/?>")
+_LIST_ITEM = re.compile(r"^[-+*] +[\w\"'‘“(\[^]")
 _DIRECTIVE = re.compile(r"\{%-?.*?-?%\}|\{\{[<%#].*?\}\}|^\s*\{:[^}]*\}\s*$", re.S | re.M)
 _FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\n(?:[\w-]+\s*[:=].*\n)+")
+_ANY_TAG = re.compile(r"<(/)?([A-Za-z][\w:-]*)(\s+[^<>]*?)?/?>")
+HTML_ELEMENTS = frozenset(
+    "a abbr address article aside audio b blockquote body br button caption center cite code col dd del details "
+    "dfn div dl dt em embed figcaption figure font footer form h1 h2 h3 h4 h5 h6 head header hr html i iframe img "
+    "input ins kbd label li link main mark meta nav noscript object ol option p param picture pre q s samp script "
+    "section select small source span strike strong style sub summary sup svg table tbody td template textarea "
+    "tfoot th thead time title tr tt u ul var video wbr".split())
+_INLINE_CODE = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)", re.S)
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*_\d+>")  # as redact.PLACEHOLDER writes them
 _ENTITY = re.compile(r"&(?:[a-z]{2,8}|#\d{2,5});")
 # Lowercase openings that are whole sentences: commands and identifiers written lowercase on purpose.
@@ -48,28 +56,40 @@ def _outside_fences(text: str) -> str:
     return "\n".join(out)
 
 
+def _is_diff_line(line: str) -> bool:
+    # "- Retiring early takes..." is a list item: a removed line keeps its own indentation, so a
+    # single space and then a word is prose far more often than a diff.
+    return bool(_DIFF_LINE.match(line)) and not _LIST_ITEM.match(line)
+
+
 def diff_hunk(text: str) -> bool:
     """Diff lines without the patch's description in front: a hunk cut from a patch mail, or a
     passage that is mostly ``+``/``-`` lines."""
     lines = _lines(text)
     if not lines:
         return False
-    starts_with_diff = bool(_DIFF_LINE.match(lines[0])) and (_HUNK.search(text) is not None
-                                                             or lines[0].startswith(("diff --git", "+", "-")))
-    if starts_with_diff and (_HUNK.search(text) or sum(bool(_DIFF_LINE.match(x)) for x in lines) >= 3):
+    diff_lines = sum(_is_diff_line(x) for x in lines)
+    if _is_diff_line(lines[0]) and (_HUNK.search(text) or diff_lines >= 3):
         return True
     if _HEADER.search(text):  # prose first, then a whole diff: a patch with its description
         return False
-    diff_lines = sum(bool(_DIFF_LINE.match(x)) and not re.match(r"^[-+] \w", x) for x in lines)
     return len(lines) >= 4 and diff_lines / len(lines) > 0.5
 
 
 def markup(text: str) -> bool:
     """HTML tags, template directives, front matter or entities left in the prose (not in code)."""
-    prose = _PLACEHOLDER.sub(" ", _outside_fences(text))  # redaction's <PERSON_1> is not a tag
+    # Redaction's <PERSON_1> is not a tag, and inline code shows markup on purpose ("`<div>`").
+    prose = _INLINE_CODE.sub(" ", _PLACEHOLDER.sub(" ", _outside_fences(text)))
     if _FRONT_MATTER.match(prose.lstrip()) or _DIRECTIVE.search(prose):
         return True
-    return len(_TAG.findall(prose)) >= 2 or len(_ENTITY.findall(prose)) >= 3
+    return len(html_tags(prose)) >= 2 or len(_ENTITY.findall(prose)) >= 3
+
+
+def html_tags(text: str) -> list[str]:
+    """The HTML tags of a text: a known element, a closing tag, or a tag with an attribute. Not
+    "<desired version>" placeholders or "Vec<T>" generics, which prose writes in angle brackets."""
+    return [m.group(0) for m in _ANY_TAG.finditer(text)
+            if m.group(1) or m.group(2).lower() in HTML_ELEMENTS or "=" in (m.group(3) or "")]
 
 
 def open_fence(text: str) -> bool:
@@ -95,6 +115,8 @@ def mid_sentence(text: str) -> bool:
         return True
     if first[:1].islower() and not _LOWER_OK.match(first):
         # A lowercase line that reads as prose (several words, ends like a sentence or runs on).
+        if re.match(r"^\S*[\d-]", first):  # "t-distributed ...", "my6sense ...": a name, not a cut
+            return False
         return len(first.split()) >= 3 and not first.rstrip().endswith((":", "{", "(", "\\"))
     return False
 

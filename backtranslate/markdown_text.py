@@ -11,8 +11,11 @@ run's stats say what cleaning did. Fenced code blocks are left exactly as writte
 
 from __future__ import annotations
 
+import html
 import re
 from collections import Counter
+
+from . import junk
 
 _FRONT_MATTER = re.compile(r"\A(?:\ufeff)?(---|\+\+\+)[ \t]*\n.*?\n\1[ \t]*(?:\n|\Z)", re.S)
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
@@ -23,7 +26,11 @@ _DIRECTIVE = re.compile(r"\{%-?.*?-?%\}|\{\{[<%#].*?[>%]?\}\}", re.S)
 _INCLUDE = re.compile(r"^\s*\{\{#(?:rustdoc_include|include|playground)\b[^}]*\}\}\s*$")
 # Blocks whose content is never prose: dropped with what is inside.
 _HIDDEN_BLOCK = re.compile(r"<(script|style|svg|iframe|object|video|audio|template)\b.*?</\1\s*>", re.S | re.I)
-_TAG = re.compile(r"</?[A-Za-z][\w:-]*(?:\s+[^<>]*?)?/?>")
+_TAG_WITH_BACKTICK = re.compile(r"<[A-Za-z][\w:-]*\s[^<>]*=[^<>]*`[^<>]*>")
+_ENTITY = re.compile(r"&(?!(?:lt|gt|amp);)(?:[A-Za-z]{2,8}|#\d{2,6}|#x[0-9A-Fa-f]{2,5});")
+_INLINE_CODE = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)", re.S)
+# Candidates for tags; junk.html_tags decides which are HTML ("Vec<T>" and "<your name>" stay).
+_TAG_LIKE = re.compile(r"</?[A-Za-z][\w:-]*(?:\s+[^<>]*?)?/?>")
 _IMAGE = r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]"
 _LINK = r"\[[^\]]*\]\([^)]*\)|\[[^\]]*\]\[[^\]]*\]|<https?://[^>]+>|https?://\S+"
 _IMAGE_ONLY = re.compile(rf"^\s*(?:[-*+]\s+)?(?:(?:{_IMAGE})\s*)+$")
@@ -77,9 +84,16 @@ def _clean_prose(text: str, counts: Counter) -> list[str]:
         return [] if text == "" else [text]
     text = _count_sub(_COMMENT, "", text, counts, "html_comments")
     text = _count_sub(_HIDDEN_BLOCK, "", text, counts, "html_blocks")
-    text = _count_sub(_DIRECTIVE, "", text, counts, "template_directives")
-    text = _count_sub(_TAG, "", text, counts, "html_tags")
+    # A tag whose attributes hold a backtick (the Rust book's <Listing caption="... `v` ...">) is
+    # never inside an inline code span: the backtick would have closed the span.
+    text = _count_sub(_TAG_WITH_BACKTICK, "", text, counts, "html_tags")
+    text = _outside_code(text, lambda t: _count_sub(_DIRECTIVE, "", t, counts, "template_directives"))
+    text = _outside_code(text, lambda t: _strip_tags(t, counts))
     text = _count_sub(_HEADING_ID, r"\1", text, counts, "heading_ids")
+    # "&#37;" and "&quot;" show as "%" and '"' on the page; "&lt;", "&gt;" and "&amp;" stay, since
+    # as characters they would read as markup.
+    text = _outside_code(text, lambda t: _count_sub(_ENTITY, lambda m: html.unescape(m.group(0)), t, counts,
+                                                    "html_entities"))
     lines = []
     for line in text.split("\n"):
         if _IMAGE_ONLY.match(line):
@@ -95,7 +109,27 @@ def _clean_prose(text: str, counts: Counter) -> list[str]:
     return lines
 
 
-def _count_sub(pattern: re.Pattern, repl: str, text: str, counts: Counter, name: str) -> str:
+def _outside_code(text: str, clean) -> str:
+    """``clean`` applied to the text between inline code spans: "`<div>`" in a sentence is shown
+    to the reader as code, and so is a Liquid tag a Jekyll page documents."""
+    pieces, pos = [], 0
+    for m in _INLINE_CODE.finditer(text):
+        pieces += [clean(text[pos:m.start()]), m.group(0)]
+        pos = m.end()
+    return "".join(pieces + [clean(text[pos:])])
+
+
+def _strip_tags(text: str, counts: Counter) -> str:
+    def drop(m: re.Match) -> str:
+        if junk.html_tags(m.group(0)):
+            counts["html_tags"] += 1
+            return ""
+        return m.group(0)
+
+    return _TAG_LIKE.sub(drop, text)
+
+
+def _count_sub(pattern: re.Pattern, repl, text: str, counts: Counter, name: str) -> str:
     text, n = pattern.subn(repl, text)
     if n:
         counts[name] += n
