@@ -451,7 +451,10 @@ def test_every_bad_item_is_counted_with_its_reason(run) -> None:
 
 def test_markup_is_dropped_by_text_ratio_and_the_huge_line_is_cut(run) -> None:
     markup = [r for r in run["rejected"] if r["meta"]["source"].startswith("k24_markup_only/")]
-    assert markup and all(r["stage"] == "passage" and r["reason"].startswith("text_ratio") for r in markup)
+    # Cut at its lines now, the file's last rows can form a piece too short to judge by its letters.
+    assert markup and all(r["stage"] == "passage" and r["reason"].startswith(("text_ratio", "passage_length"))
+                          for r in markup)
+    assert any(r["reason"].startswith("text_ratio") for r in markup)
     huge = [r for r in run["data"] if r["meta"]["source"] == "k06_huge_single_line/lorem.txt"]
     assert huge and huge[0]["meta"]["end"] < 10_000  # a passage, not the whole line
     assert run["stats"]["passages"]["dropped"]["exact_duplicate"] > 100  # the same lorem passage over and over
