@@ -317,3 +317,15 @@ def test_a_code_block_holding_only_an_include_directive_goes_with_it():
     page = "## Listing\n\nThe program:\n\n```rust\n{{#rustdoc_include ../listings/main.rs:all}}\n```\n\nIt prints a line.\n"
     assert clean_markdown(page, counts) == "## Listing\n\nThe program:\n\nIt prints a line.\n"
     assert counts["template_directives"] == 1
+
+
+def test_a_later_piece_that_opens_no_section_is_dropped_as_a_continuation(tmp_path):
+    body = "\n\n".join(f"Paragraph {i} explains one more step of the setup in some detail here." for i in range(8))
+    upgrade = "Upgrading keeps your settings, moves the data folder for you and tells you which options changed name."
+    page = f"# Setup\n\n{body}\n\n## Upgrading\n\n{upgrade} {upgrade}"
+    passages = _passages(_docs(tmp_path, {"setup.md": page}), max_tokens=60, min_tokens=3)
+    kept, rejects = _filtered(passages)
+    assert [p.output.split("\n")[0] for p in kept] == ["# Setup", "## Upgrading"]
+    assert rejects and all(r.meta["reject_reason"] == "standalone: continues the passage before it (no heading "
+                                                      "opens it)" or r.meta["rejected_by"] == "passage_length"
+                           for r in rejects)

@@ -46,7 +46,8 @@ def _survivors(folder: Path):
 def test_what_survives_hygiene_on_real_corpora_is_not_junk(corpora, name):
     stats, passages, kept, _ = _survivors(corpora[name])
     flagged = Counter(check for p in kept for check in junk(p.output))
-    assert len(kept) >= 0.3 * len(passages) and len(kept) >= 50
+    # Web pages keep their opening passage (later pieces continue it): about one a page.
+    assert len(kept) >= 0.25 * len(passages) and len(kept) >= 40
     assert sum(bool(junk(p.output)) for p in kept) <= 0.05 * len(kept), flagged
     assert not flagged["diff_hunk"] and not flagged["open_fence"]
 
