@@ -21,7 +21,9 @@ from .errors import UserError
 FORMATS = ("alpaca", "sharegpt", "messages", "parquet", "hf")  # dataset.py writes each
 EMAIL_MODES = ("auto", "thread", "message")  # threads.py pairs replies in auto and thread
 PATCH_MODES = ("keep", "drop")  # filters.Patch
-DEFAULT_CANDIDATES = 4  # best of 4 sampled: benchmarks/real_corpora.py, RESULTS.md
+# One greedy candidate: best of 4 sampled kept more passages on real corpora, but the blind read
+# found its instructions far worse (corpora/emails: 3 of 30 usable vs 13 of 29; RESULTS.md).
+DEFAULT_CANDIDATES = 1
 
 
 def opt(default: Any, help: str) -> Any:
@@ -158,9 +160,9 @@ class GenerateConfig:
     max_tokens: int = opt(384, "Longest passage in tokens; longer documents are cut along paragraphs and headings.")
     max_passages: Optional[int] = opt(None, "Stop after this many passages (a quick look at a big corpus).")
     num_candidates: Optional[int] = opt(None, "Instructions per passage; of those that pass the filters the most "
-                                              "relevant is kept (best of K). Default: 4 sampled (on real corpora "
-                                              "they kept far more passages than one greedy candidate, at one shared "
-                                              "prefill; benchmarks/RESULTS.md), or 1 with --greedy.")
+                                              "relevant is kept (best of K). Default 1, greedy: 4 sampled kept more "
+                                              "passages of real corpora but wrote worse instructions in the blind "
+                                              "read (benchmarks/RESULTS.md).")
     greedy: Optional[bool] = opt(None, "Greedy decoding, or sampling (--no-greedy, top_p/temperature); default: greedy "
                                        "for one candidate per passage (it wrote the closest instructions, see "
                                        "benchmarks/RESULTS.md), sampling for several.")

@@ -457,7 +457,9 @@ def test_markup_is_dropped_by_text_ratio_and_the_huge_line_is_cut(run) -> None:
     assert any(r["reason"].startswith("text_ratio") for r in markup)
     huge = [r for r in run["data"] if r["meta"]["source"] == "k06_huge_single_line/lorem.txt"]
     assert huge and huge[0]["meta"]["end"] < 10_000  # a passage, not the whole line
-    assert run["stats"]["passages"]["dropped"]["exact_duplicate"] > 100  # the same lorem passage over and over
+    dropped = run["stats"]["passages"]["dropped"]
+    # The same lorem passage over and over: later pieces go as continuations or duplicates.
+    assert dropped.get("exact_duplicate", 0) + dropped.get("standalone", 0) > 100
 
 
 # --- whole-request failures: exit 2, one sentence, no traceback ---------------------------------

@@ -60,8 +60,7 @@ def test_missing_config_file():
 
 def test_decoding_is_greedy_for_one_candidate_and_sampled_for_several():
     assert GenerateConfig(num_candidates=1).use_greedy
-    # The default is best of 4 sampled candidates; --greedy alone asks for the one greedy candidate.
-    assert GenerateConfig().num_candidates == 4 and not GenerateConfig().use_greedy
+    assert GenerateConfig().use_greedy and GenerateConfig().num_candidates == 1
     assert GenerateConfig(greedy=True).num_candidates == 1
     assert not GenerateConfig(num_candidates=4).use_greedy
     assert not GenerateConfig(greedy=False).use_greedy
