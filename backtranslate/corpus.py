@@ -280,7 +280,7 @@ def _read_text(path: Path, source: str, opts: _Options, stats: ReadStats) -> Ite
 def _read_markdown(path: Path, source: str, opts: _Options, stats: ReadStats) -> Iterator[Doc]:
     """Markdown as a reader sees it (markdown_text.py), its title kept for the passages' headings."""
     raw = decode_text(_read_small(path, opts))
-    text = clean_markdown(raw, stats.cleaned)
+    text = clean_markdown(raw, stats.cleaned, base=path.parent)
     name = title(raw)
     yield 0, text, {"title": name} if name else {}
 

@@ -60,7 +60,14 @@ _DIFF = re.compile(r"^diff --git |^--- \S.*\n\+\+\+ \S.*\n@@ ", re.MULTILINE)
 _AUTO_SUBJECT = re.compile(r"^(?:undeliver|delivery status notification|delivery failure|mail delivery|"
                            r"returned mail|automatic reply|auto(?:matic)?[- ]?(?:reply|response)|"
                            r"out of (?:the )?office|auto:|away from)", re.IGNORECASE)
-_AUTO_SENDER = re.compile(r"mailer-daemon|postmaster@|no-?reply@|notifications?@|bounces?@", re.IGNORECASE)
+# Bots sign as such: "kernel test robot <lkp@intel.com>", syzbot, "github-actions[bot]", patchwork-bot.
+_AUTO_SENDER = re.compile(r"mailer-daemon|postmaster@|no-?reply@|notifications?@|bounces?@"
+                          r"|\brobot\b|\[bot\]|\bsyzbot\b|-bot\b|\bbot@", re.IGNORECASE)
+# What git format-patch writes between a patch's description and its diff, and a cover letter's
+# summary: the diffstat (" path | 12 +-", "3 files changed, ...") and the shortlog ("Jane (2):").
+_DIFFSTAT = re.compile(r"^\s*\S+\s+\|\s+(?:\d+ ?[-+]*|Bin \d+ -> \d+ bytes)\s*$"
+                       r"|^\s*\d+ files? changed(?:, \d+ insertions?\(\+\))?(?:, \d+ deletions?\(-\))?\s*$")
+_SHORTLOG_AUTHOR = re.compile(r"^\S.{0,60} \(\d+\):\s*$")
 _MANGLED_FROM = re.compile(r"^>(>*From )", re.MULTILINE)
 
 
@@ -243,8 +250,9 @@ def _body(msg: EmailMessage) -> str:
 
 
 def clean_body(text: str, counts: dict[str, int] | None = None) -> str:
-    """Drop the signature, list footer, quoted lines and their attribution line, and the trailers
-    of a patch (Signed-off-by, Cc, ...); trim trailing whitespace. ``counts`` gets what went."""
+    """Drop the signature, list footer, quoted lines and their attribution line, the trailers of a
+    patch (Signed-off-by, Cc, ...), its diffstat and a cover letter's shortlog; trim trailing
+    whitespace. ``counts`` gets what went."""
     counts = counts if counts is not None else {}
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     patch = is_patch(text)
@@ -260,15 +268,24 @@ def clean_body(text: str, counts: dict[str, int] | None = None) -> str:
             lines = lines[:i]
             break
     kept: list[str] = []
-    in_diff = False
-    for line in lines:
+    in_diff = shortlog = False
+    for i, line in enumerate(lines):
         in_diff = in_diff or line.startswith("diff --git ") or (patch and line.startswith("@@ "))
-        if line.startswith(">") and not in_diff:
+        indented = line.startswith(("  ", "\t")) and bool(line.strip())
+        shortlog = shortlog and indented  # a shortlog author's subject lines, up to a blank line
+        if not in_diff and _SHORTLOG_AUTHOR.match(line) and i + 1 < len(lines) \
+                and lines[i + 1].startswith(("  ", "\t")):
+            shortlog = True
+        if shortlog:
+            counts["shortlog"] = counts.get("shortlog", 0) + 1
+        elif line.startswith(">") and not in_diff:
             if _drop_attribution(kept):
                 counts["attribution"] = counts.get("attribution", 0) + 1
             counts["quoted_lines"] = counts.get("quoted_lines", 0) + 1
         elif not in_diff and _TRAILER.match(line):
             counts["trailers"] = counts.get("trailers", 0) + 1
+        elif not in_diff and _DIFFSTAT.match(line):
+            counts["diffstat"] = counts.get("diffstat", 0) + 1
         else:
             kept.append(line.rstrip())
     return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()

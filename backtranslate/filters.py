@@ -519,6 +519,8 @@ class Standalone(Filter):
             return False, f"starts inside a sentence or code: {quote(record.output, 40)}"
         if junk.open_fence(record.output):
             return False, "a code block is cut open"
+        if junk.empty_code(record.output):
+            return False, "an empty code block: a listing pulled in at build time that the corpus lacks"
         if not self.continuations and meta.get("passage", 0) > 0 and not _HEADING_START.match(record.output):
             return False, "continues the passage before it (no heading opens it)"
         return True
@@ -532,6 +534,18 @@ class Markup(Filter):
     def filter(self, record: Record) -> Verdict:
         if junk.markup(record.output):
             return False, "HTML, template or front-matter markup in the text"
+        return True
+
+
+class ToolOutput(Filter):
+    """Passages that are mostly program output: diagnostics, diffstats, git blame, stack traces."""
+
+    # A bot's report or pasted compiler output: the blind read of real mail called every such pair unusable.
+    name = "tool_output"
+
+    def filter(self, record: Record) -> Verdict:
+        if junk.tool_output(record.output):
+            return False, "mostly program output (diagnostics, diffstat, blame or trace lines)"
         return True
 
 
@@ -559,7 +573,7 @@ FILTERS: dict[str, type[Filter]] = {
     cls.name: cls
     for cls in (InstructionLength, Truncated, TemplateLeak, Refusal, MissingInput, Repetition, LengthRatio,
                 CopiesPassage, ExactDuplicate, NearDuplicate, PassageLength, TextRatio, Boilerplate, Standalone,
-                Markup, Patch)
+                Markup, ToolOutput, Patch)
 }
 
 # Cheap per-record checks first, dataset-wide dedup last (so only good pairs claim a first slot).
@@ -571,7 +585,7 @@ _PAIR_DEFAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
 )
 _PASSAGE_DEFAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("passage_length", {}), ("text_ratio", {}), ("boilerplate", {}), ("standalone", {}), ("patch", {}),
-    ("markup", {}), ("exact_duplicate", {"field": "output"}),
+    ("markup", {}), ("tool_output", {}), ("exact_duplicate", {"field": "output"}),
 )
 
 

@@ -2,7 +2,9 @@
 
 On real mail, docs and web pages most kept outputs that a blind reader called unusable were one
 of four things: a diff hunk without the description of its patch, markup or template noise,
-a code block cut open, or a passage that starts in the middle of a sentence or of code. Each
+a code block cut open, or a passage that starts in the middle of a sentence or of code. Once
+those went, the next reads found program output (bot reports, compiler traces, diffstats, git
+blame) and docs text around a listing the site pulls in at build time and the corpus lacks. Each
 check is a pure function of the text, so the passage filters, the real-corpus benchmark and the
 tests all apply the same definition.
 """
@@ -121,8 +123,49 @@ def mid_sentence(text: str) -> bool:
     return False
 
 
+# Lines a program wrote: compiler and static-checker diagnostics ("foo.c:12:3: warning: ...",
+# smatch's "foo.c:12 fn() warn: ..."), a diffstat (" path | 12 +-", "3 files changed"), git blame
+# ("^1a2b3c4d (Jane Doe 2024-01-02 10:11:12 +0100 42) code"), stack traces and kernel log lines.
+_TOOL_LINE = re.compile(
+    r"^\s*(?:\S+\.\w{1,4}:\d+(?::\d+)?:? (?:\S+ )?(?:warning|error|note|warn|info|sparse|fatal error)\b"
+    r"|\S+\.\w{1,4}:\d+ \w+\(\) (?:warn|error|info)\b"
+    r"|\S+\s+\|\s+\d+ ?[-+]*\s*$|\S+\s+\|\s+Bin \d"
+    r"|\d+ files? changed\b"
+    r"|\^?[0-9a-f]{7,40} (?:\S+ )?\([^()]*\d{4}-\d\d-\d\d [^()]*\d+\)"
+    r"|at \S+\(\S*:\d+\)|File \"[^\"]+\", line \d+"
+    r"|\[\s*\d+\.\d{6}\] )")
+
+
+def tool_output(text: str) -> bool:
+    """Mostly lines a program wrote (diagnostics, diffstat, blame, traces), outside code blocks:
+    a bot's report or pasted output with too little prose to answer anything."""
+    lines = _lines(_outside_fences(text))
+    tool = sum(bool(_TOOL_LINE.match(line)) for line in lines)
+    return tool >= 3 and tool / len(lines) >= 0.3
+
+
+def empty_code(text: str) -> bool:
+    """A fenced code block with nothing in it: a listing the site pulls in at build time (mdBook's
+    ``{{#include}}``) that the corpus does not hold, so the text around it points at nothing."""
+    fence = ""
+    blank = True
+    for line in text.split("\n"):
+        m = _FENCE.match(line)
+        if fence:
+            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not line.strip()[len(m.group(1)):]:
+                if blank:
+                    return True
+                fence = ""
+            elif line.strip():
+                blank = False
+        elif m:
+            fence, blank = m.group(1), True
+    return False
+
+
 CHECKS: dict[str, Callable[[str], bool]] = {
     "diff_hunk": diff_hunk, "markup": markup, "open_fence": open_fence, "mid_sentence": mid_sentence,
+    "tool_output": tool_output, "empty_code": empty_code,
 }
 
 

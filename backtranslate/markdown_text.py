@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
+from pathlib import Path
 
 from . import junk
 
@@ -22,8 +23,11 @@ _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 # Liquid/Jekyll, Hugo shortcodes, mdBook includes, Jinja: a directive line carries no prose.
 _DIRECTIVE = re.compile(r"\{%-?.*?-?%\}|\{\{[<%#].*?[>%]?\}\}", re.S)
-# mdBook's include directives, which it expands even inside code blocks.
-_INCLUDE = re.compile(r"^\s*\{\{#(?:rustdoc_include|include|playground)\b[^}]*\}\}\s*$")
+# mdBook's include directives, which it expands even inside code blocks: a path, then nothing, a
+# line range ("3", "3:9", ":9", "3:") or an anchor name.
+_INCLUDE = re.compile(r"^\s*\{\{#(?:rustdoc_include|include|playground)\s+([^}:\s]+)(?::([^}\s]*))?\s*\}\}\s*$")
+_ANCHOR_LINE = re.compile(r"\bANCHOR(?:_END)?:\s*(\w+)")
+_MAX_INCLUDE_BYTES = 256 * 1024
 # Blocks whose content is never prose: dropped with what is inside.
 _HIDDEN_BLOCK = re.compile(r"<(script|style|svg|iframe|object|video|audio|template)\b.*?</\1\s*>", re.S | re.I)
 _TAG_WITH_BACKTICK = re.compile(r"<[A-Za-z][\w:-]*\s[^<>]*=[^<>]*`[^<>]*>")
@@ -41,8 +45,13 @@ _KRAMDOWN_ATTRIBUTES = re.compile(r"^\s*\{:[^}]*\}\s*$")  # "{: .note}" lines of
 _HEADING_ID = re.compile(r"^(#{1,6}\s.*?)\s*\{[#:.][^}]*\}\s*$", re.M)  # "## Title {#anchor}"
 
 
-def clean_markdown(text: str, counts: Counter | None = None) -> str:
-    """The Markdown a reader would see, with each kind of removal counted in ``counts``."""
+def clean_markdown(text: str, counts: Counter | None = None, base: Path | None = None) -> str:
+    """The Markdown a reader would see, with each kind of removal counted in ``counts``.
+
+    ``base`` is the page's folder: mdBook includes inside code blocks are read from the files
+    they name (what the built page shows). A listing that is not there leaves its code block
+    empty, so the passage around it ("This code prints:") is dropped as pointing at nothing.
+    """
     counts = counts if counts is not None else Counter()
     original, before = text, sum(counts.values())
     match = _FRONT_MATTER.match(text)
@@ -51,25 +60,27 @@ def clean_markdown(text: str, counts: Counter | None = None) -> str:
         text = text[match.end():]
     out: list[str] = []
     prose: list[str] = []  # prose lines waiting to be cleaned (an HTML tag may span lines)
-    fence, fence_at = "", 0
+    fence = ""
     for line in text.split("\n"):
         opening = _FENCE.match(line)
         if fence:
             if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence) \
                     and not line.strip()[len(opening.group(1)):].strip():
                 fence = ""
-                if not any(x.strip() for x in out[fence_at + 1:]):  # only includes were inside
-                    del out[fence_at:]
-                    continue
-            elif _INCLUDE.match(line):  # mdBook pulls listings in here; the page shows the file, we cannot
-                counts["template_directives"] += 1
+            elif _INCLUDE.match(line):  # mdBook pulls listings in here: the page shows the file
+                included = _include(_INCLUDE.match(line), base)
+                if included is None:
+                    counts["missing_includes"] += 1
+                else:
+                    counts["resolved_includes"] += 1
+                    out.extend(included)
                 continue
             out.append(line)
             continue
         if opening:
             out.extend(_clean_prose("\n".join(prose), counts))
             prose = []
-            fence, fence_at = opening.group(1), len(out)
+            fence = opening.group(1)
             out.append(line)
             continue
         prose.append(line)
@@ -77,6 +88,35 @@ def clean_markdown(text: str, counts: Counter | None = None) -> str:
     if sum(counts.values()) == before:  # nothing to clean: the file as it is, byte for byte
         return original
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip() + "\n"
+
+
+def _include(match: re.Match, base: Path | None) -> list[str] | None:
+    """The lines an mdBook include shows, or None when its file is not there to read."""
+    if base is None:
+        return None
+    path = base / match.group(1)
+    try:
+        if not path.is_file() or path.stat().st_size > _MAX_INCLUDE_BYTES:
+            return None
+        lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+    except OSError:
+        return None
+    spec = match.group(2) or ""
+    if spec and not re.fullmatch(r"\d*(?::\d*)?", spec):  # an anchor: the lines between its markers
+        inside = [i for i, line in enumerate(lines) if (m := _ANCHOR_LINE.search(line)) and m.group(1) == spec]
+        if len(inside) < 2:
+            return None
+        lines = lines[inside[0] + 1:inside[-1]]
+    elif spec:
+        first, _, last = spec.partition(":")
+        start = max(int(first) - 1, 0) if first else 0
+        end = int(last) if last else (len(lines) if ":" in spec else start + 1)
+        lines = lines[start:end]
+    # mdBook hides the anchor markers of other anchors, and rustdoc_include's "# " lines are hidden.
+    shown = [line for line in lines if not _ANCHOR_LINE.search(line)]
+    while shown and not shown[-1].strip():
+        shown.pop()
+    return shown
 
 
 def _clean_prose(text: str, counts: Counter) -> list[str]:

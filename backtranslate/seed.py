@@ -170,13 +170,16 @@ def _to_records(row: dict, layout: str, cols: tuple[str, Optional[str], str], sk
             return
     else:
         pairs = [(_text(row.get(input_col)) if input_col else "", _text(row.get(output_col)))]
+    # A `title` column (the shipped seed has one: page > section, or the mail subject) is what the
+    # titled reverse templates show above the response.
+    title = _text(row.get("title"))
     for context, output in pairs:
         if not instruction:
             skipped["missing instruction"] += 1
         elif not output:
             skipped["empty response"] += 1
         else:
-            yield Record(output=output, instruction=instruction, input=context)
+            yield Record(output=output, instruction=instruction, input=context, meta={"title": title} if title else {})
 
 
 def load_seed(spec: str = DEFAULT_SEED, fields: Optional[str] = None) -> SeedSet:

@@ -49,10 +49,11 @@ class Template:
     direction: str  # "reverse" (response -> instruction) or "forward" (instruction -> response)
     chat: bool  # True: prompts are messages for the tokenizer's chat template
     help: str
+    titled: bool = False  # reverse only: show the passage's title and heading path above it
 
     def prompt(self, record: Record) -> Prompt:
         if self.direction == "reverse":
-            return _reverse_prompt(record, self.chat)
+            return _reverse_prompt(record, self.chat, heading_path(record) if self.titled else "")
         return _forward_prompt(record, self.chat)
 
     def completion(self, record: Record) -> Prompt:
@@ -63,14 +64,33 @@ class Template:
         return parse_generation(generated, reverse=self.direction == "reverse")
 
 
-def _reverse_prompt(record: Record, chat: bool) -> Prompt:
+def heading_path(record: Record, limit: int = 160) -> str:
+    """What a reader sees above a passage: the page title (or mail subject) and its section headings.
+
+    Passages carry ``meta["title"]`` (Markdown and HTML pages), ``meta["subject"]`` (mail) and
+    ``meta["headings"]``; seed pairs carry ``meta["title"]`` (the shipped seed's ``title`` column).
+    """
+    meta = record.meta
+    parts = [str(meta.get("title") or meta.get("subject") or "").strip()]
+    for heading in meta.get("headings") or []:
+        if heading and heading != parts[-1]:
+            parts.append(str(heading).strip())
+    path = " > ".join(p for p in parts if p)
+    return path if len(path) <= limit else path[: limit - 3].rstrip() + "..."
+
+
+def _reverse_prompt(record: Record, chat: bool, title: str = "") -> Prompt:
     # A seed pair's `input` (the text a task was about) is shown as context, so the model also
     # learns to write instructions for replies whose context is known (e.g. e-mail threads).
+    # The titled templates also show where the passage sits (page > section, or the mail subject):
+    # the genre and topic that a reader of the passage would know from around it.
     if chat:
+        titled = f"Title: {title}\n\n" if title else ""
         context = f"Context:\n{record.input}\n\n" if record.input else ""
-        return [{"role": "user", "content": f"{REVERSE_TASK}\n\n{context}Input:\n{record.output}"}]
+        return [{"role": "user", "content": f"{REVERSE_TASK}\n\n{titled}{context}Input:\n{record.output}"}]
+    titled = f"### Title:\n{title}\n\n" if title else ""
     context = f"### Context:\n{record.input}\n\n" if record.input else ""
-    return f"### Instruction:\n{REVERSE_TASK}\n\n{context}### Input:\n{record.output}\n\n### Response:\n"
+    return f"### Instruction:\n{REVERSE_TASK}\n\n{titled}{context}### Input:\n{record.output}\n\n### Response:\n"
 
 
 def _forward_prompt(record: Record, chat: bool) -> Prompt:
@@ -123,6 +143,12 @@ TEMPLATES: dict[str, Template] = {
                  "The seed blog's reverse-instruction prompt (### Instruction / ### Input / ### Response)."),
         Template("chat", "reverse", True,
                  "The reverse-instruction task asked through the model's own chat template."),
+        Template("reverse-titled", "reverse", False,
+                 "The reverse prompt with the passage's title and heading path (or mail subject) above it.",
+                 titled=True),
+        Template("chat-titled", "reverse", True,
+                 "The chat reverse prompt with the passage's title and heading path (or mail subject).",
+                 titled=True),
         Template("alpaca", "forward", False,
                  "The Alpaca forward prompt (instruction, optional input -> response)."),
         Template("chat-forward", "forward", True,

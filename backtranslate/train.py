@@ -57,7 +57,7 @@ def fit_to_length(record: Record, template: Template, tokenizer: Any, max_length
     forward model writes it, and a cut response still teaches the style of its start.
     Returns None when the frame and instruction alone do not fit.
     """
-    empty = Record(output="", instruction=record.instruction, input=record.input, id=record.id)
+    empty = Record(output="", instruction=record.instruction, input=record.input, id=record.id, meta=record.meta)
     frame = len(tokenizer(_full_text(empty, template, tokenizer), add_special_tokens=False)["input_ids"])
     budget = max_length - frame - _MARGIN
     if budget < 8:

@@ -27,6 +27,7 @@ import argparse
 import fnmatch
 import gzip
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -62,6 +63,9 @@ class Source:
     every: int = 1  # of the sorted matches take every k-th, from the first...
     count: int = 0  # ...up to this many (0: all)
     layout: str = "files"  # files | gzip (decompress .gz) | public-inbox (one message per commit)
+    # mdBook pages: also write the files their {{#include}} directives name, at the same place
+    # relative to the pages (dest/<kind>/../listings/...), as a book's own folder has them.
+    includes: bool = False
 
 
 # The pins below are the newest commits of the snapshots these corpora were chosen from. Counts are
@@ -94,6 +98,7 @@ SOURCES: tuple[Source, ...] = (
                     "<Listing> and <span> HTML, fenced code and console output",
         every=6,  # 101 chapter files: 17 spread over the whole book, not its first chapters only
         count=17,
+        includes=True,  # the listings the pages pull in (listings/ch*/.../src/main.rs, output.txt)
     ),
     Source(
         kind="docs",
@@ -288,6 +293,30 @@ def mbox_bytes(messages: list[bytes]) -> bytes:
     return bytes(out)
 
 
+_INCLUDE = re.compile(rb"\{\{#(?:include|rustdoc_include)\s+([^}:\s]+)")
+
+
+def _write_includes(source: Source, gitdir: Path, pages: list[str], data: dict[str, bytes], dest: Path) -> int:
+    """Write the files the pages include, at their path relative to the pages' folder's parent
+    (a page in src/ includes ../listings/x: it lands in dest/listings/x). The number written."""
+    written = 0
+    for page in pages:
+        for m in _INCLUDE.finditer(data[page]):
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(page), m.group(1).decode()))
+            rel = posixpath.relpath(path, posixpath.dirname(source.root) or ".")
+            if rel.startswith("..") or posixpath.isabs(rel):
+                continue
+            try:
+                blob = _git(gitdir, "show", f"{source.commit}:{path}")
+            except RuntimeError:
+                continue  # an include the book itself lacks at this commit: the page shows nothing there
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(blob)
+            written += 1
+    return written
+
+
 def _write_source(source: Source, gitdir: Path, folder: Path) -> int:
     """Write one source's files into `folder`; the number of messages or pages written."""
     if source.layout == "public-inbox":
@@ -295,6 +324,7 @@ def _write_source(source: Source, gitdir: Path, folder: Path) -> int:
         (folder / f"{source.name}.mbox").write_bytes(mbox_bytes(messages))
         return len(messages)
     paths = _pick(source, gitdir)
+    pages: dict[str, bytes] = {}
     for path in paths:
         data = _git(gitdir, "show", f"{source.commit}:{path}")
         if source.layout == "gzip":
@@ -303,6 +333,10 @@ def _write_source(source: Source, gitdir: Path, folder: Path) -> int:
         if target.exists():
             raise RuntimeError(f"two sources write {target.name}")
         target.write_bytes(data)
+        pages[path] = data
+    if source.includes:
+        # Support files sit beside the corpus folder, never in it: they are no pages of their own.
+        _write_includes(source, gitdir, paths, pages, folder.parent)
     return len(paths)
 
 

@@ -313,7 +313,7 @@ def test_default_filter_lists_and_registry():
                                        "near_duplicate"]
     passages = default_passage_filters()
     assert [f.name for f in passages] == ["passage_length", "text_ratio", "boilerplate", "standalone", "patch", "markup",
-                                          "exact_duplicate"]
+                                          "tool_output", "exact_duplicate"]
     assert passages[-1].field == "output" and pairs[-1].field == "instruction"
     assert set(FILTERS) >= {f.name for f in pairs + passages}
     assert all(cls.__doc__ and "\n" not in cls.__doc__.strip() for cls in FILTERS.values())

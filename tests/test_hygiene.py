@@ -175,6 +175,7 @@ def test_a_patch_mail_is_one_passage_with_its_description_and_no_trailers_or_foo
     assert "mailing list" not in doc.output and "listinfo" not in doc.output
     assert "An empty section name" in doc.output and "+\tif (len == 0) {" in doc.output
     assert stats.cleaned["trailers"] == 2  # the footer went with git's "--" version line below the diff
+    assert stats.cleaned["diffstat"] == 2 and "src/parser.c | 4" not in doc.output
     [passage] = _passages([doc])
     assert passage.output == doc.output  # one unit: description and diff together
     assert not junk.diff_hunk(passage.output)
@@ -295,6 +296,11 @@ def test_a_page_whose_naive_cut_starts_mid_sentence_is_cut_at_lines_or_dropped(t
     ("Use `pip install tool` to install it, then run `tool --help`.", []),
     ("Hi <PERSON_1>, the <EMAIL_2> inbox is full again, and so is mine.", []),
     ("npm install runs the build and the tests of every package.", []),
+    (" Makefile | 3 ++-\n README | 2 +-\n 2 files changed, 3 insertions(+), 2 deletions(-)", ["tool_output"]),
+    ("^1a2b3c4d (Jane Doe 2024-01-02 10:11:12 +0100 41) int a;\n"
+     "5e6f7a8b (Jane Doe 2024-01-02 10:11:12 +0100 42) int b;\n"
+     "5e6f7a8b (Jane Doe 2024-01-02 10:11:12 +0100 43) int c;", ["tool_output"]),
+    ("It prints:\n\n```console\n```\n\nThat is all.", ["empty_code"]),
 ])
 def test_junk_checks_name_what_is_wrong(text, checks):
     assert junk.junk(text) == checks
@@ -312,11 +318,121 @@ def test_a_message_that_opens_in_lowercase_is_its_own_beginning():
     assert Standalone().filter(reply) is True and Standalone().filter(cut)[0] is False
 
 
-def test_a_code_block_holding_only_an_include_directive_goes_with_it():
+BOOK_PAGE = """\
+## Threads
+
+The program in Listing 16-1 starts a thread:
+
+```rust
+{{#rustdoc_include ../listings/ch16/listing-16-01/src/main.rs:here}}
+```
+
+It prints:
+
+```console
+{{#include ../listings/ch16/listing-16-01/output.txt:2:3}}
+```
+
+The order of the lines changes from run to run.
+"""
+LISTING = """\
+use std::thread;
+
+// ANCHOR: here
+fn main() {
+    thread::spawn(|| println!("hi from the thread"));
+    println!("hi from main");
+}
+// ANCHOR_END: here
+"""
+
+
+def test_mdbook_includes_are_read_from_the_files_they_name(tmp_path):
+    listing = tmp_path / "listings" / "ch16" / "listing-16-01"
+    (listing / "src").mkdir(parents=True)
+    (listing / "src" / "main.rs").write_text(LISTING)
+    (listing / "output.txt").write_text("$ cargo run\nhi from main\nhi from the thread\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "ch16.md").write_text(BOOK_PAGE)
+    stats = ReadStats()
+    [doc] = list(read_corpus(str(tmp_path / "src"), stats=stats))
+    assert "```rust\nfn main() {\n    thread::spawn" in doc.output and "use std::thread" not in doc.output
+    assert "ANCHOR" not in doc.output
+    assert "```console\nhi from main\nhi from the thread\n```" in doc.output  # lines 2 to 3
+    assert stats.cleaned["resolved_includes"] == 2 and not stats.cleaned["missing_includes"]
+    kept, _ = _filtered(_passages([doc]))
+    assert len(kept) == 1
+
+
+def test_a_listing_the_corpus_lacks_drops_the_text_that_points_at_it(tmp_path):
+    # Without the listings folder the page would say "It prints:" over nothing.
     counts = Counter()
-    page = "## Listing\n\nThe program:\n\n```rust\n{{#rustdoc_include ../listings/main.rs:all}}\n```\n\nIt prints a line.\n"
-    assert clean_markdown(page, counts) == "## Listing\n\nThe program:\n\nIt prints a line.\n"
-    assert counts["template_directives"] == 1
+    cleaned = clean_markdown(BOOK_PAGE, counts, base=tmp_path)
+    assert "```rust\n```" in cleaned and "{{#" not in cleaned
+    assert counts["missing_includes"] == 2 and junk.empty_code(cleaned)
+    passage = Record(output=cleaned, meta={"format": "md"})
+    kept, rejects = _filtered([passage])
+    assert kept == [] and rejects[0].meta["reject_reason"] == (
+        "standalone: an empty code block: a listing pulled in at build time that the corpus lacks")
+
+
+ROBOT_MAIL = """\
+From: kernel test robot <lkp@intel.com>
+To: Ines Moreau <ines@example.org>
+Subject: Re: [PATCH v2] parser: reject empty section names
+Message-ID: <robot-1@intel.com>
+Date: Wed, 3 Mar 2021 04:05:06 +0800
+
+Hi Ines,
+
+kernel test robot noticed the following build warnings:
+
+All warnings (new ones prefixed by >>):
+
+   src/parser.c:124:9: warning: unused variable 'len' [-Wunused-variable]
+   src/parser.c:130:1: error: expected ';' before '}' token
+"""
+
+COVER_LETTER = """\
+From: Ines Moreau <ines@example.org>
+To: dev@lists.example.org
+Subject: [PATCH 0/2] parser: stricter section names
+Message-ID: <cover-1@example.org>
+Date: Tue, 2 Mar 2021 10:11:12 +0100
+
+Section names were never checked. This series rejects empty names and
+names with control characters, with an error that says which line.
+
+Ines Moreau (2):
+  parser: reject empty section names
+  parser: reject control characters in section names
+
+ src/parser.c      | 14 ++++++++++++++
+ tests/parser.t    |  9 +++++++++
+ 2 files changed, 23 insertions(+)
+
+--
+2.30.1
+"""
+
+
+def test_a_bots_report_is_machine_mail_and_a_cover_letter_loses_its_shortlog_and_diffstat(tmp_path):
+    stats = ReadStats()
+    docs = _docs(tmp_path, {"robot.eml": ROBOT_MAIL, "cover.eml": COVER_LETTER}, stats=stats)
+    assert stats.skipped == Counter({AUTO_MAIL: 1})
+    [cover] = docs
+    assert cover.output.endswith("with an error that says which line.")
+    assert stats.cleaned["shortlog"] == 3 and stats.cleaned["diffstat"] == 3
+
+
+def test_program_output_is_dropped_as_tool_output():
+    trace = ("Hi,\n\n   src/parser.c:124:9: warning: unused variable 'len'\n"
+             "   src/parser.c:130:1: error: expected ';' before '}' token\n"
+             "   src/parser.c:131:1: note: in expansion of macro\n")
+    kept, rejects = _filtered([Record(output=trace + "\nThanks for looking at it, I will send a fix soon.",
+                                      meta={"format": "mbox"})], passage_length=None)
+    assert kept == [] and rejects[0].meta["reject_reason"].startswith("tool_output: mostly program output")
+    assert not junk.tool_output("Run `make` and then read src/parser.c:124 for the check.\nIt is short.")
 
 
 def test_a_later_piece_that_opens_no_section_is_dropped_as_a_continuation(tmp_path):

@@ -66,3 +66,24 @@ def test_registry_and_unknown_template():
     assert {"reverse", "chat", "alpaca"} <= set(TEMPLATES)
     with pytest.raises(UserError, match="Unknown template 'nope'"):
         get_template("nope")
+
+
+def test_titled_reverse_prompt_shows_the_page_and_section_above_the_passage():
+    passage = Record(output="## Eviction\n\nOldest entries go first.",
+                     meta={"title": "Caching results", "headings": ["Caching results", "Eviction"]})
+    prompt = get_template("reverse-titled").prompt(passage)
+    assert "### Title:\nCaching results > Eviction\n\n### Input:\n## Eviction" in prompt
+    mail = Record(output="It still fails.", input="Subject: Build fails\n\nHelp?", meta={"subject": "Re: Build fails"})
+    assert "### Title:\nRe: Build fails\n\n### Context:\nSubject: Build fails" in get_template("reverse-titled").prompt(mail)
+    # Without a title the prompt is the plain reverse prompt, and the plain template never shows one.
+    bare = Record(output="Dear team, the office is closed on Friday.")
+    assert get_template("reverse-titled").prompt(bare) == get_template("reverse").prompt(bare)
+    assert "Title" not in get_template("reverse").prompt(passage)
+    assert "Title: Caching results > Eviction\n\nInput:\n" in get_template("chat-titled").prompt(passage)[0]["content"]
+
+
+def test_the_shipped_seed_carries_titles_for_the_titled_template():
+    from backtranslate.seed import load_seed
+
+    titled = [r for r in load_seed().records if r.meta.get("title")]
+    assert len(titled) >= 150 and sum(" > " in r.meta["title"] for r in titled) >= 30  # page > section paths
