@@ -18,7 +18,7 @@ VLLM_SETUP_TIMEOUT ?= 1200
 VLLM_TEST_TIMEOUT ?= 1800
 VLLM_TESTS := tests/test_vllm_backend.py tests/test_decoder.py
 
-.PHONY: setup demo test test-core test-vllm vllm-setup clean
+.PHONY: setup demo test lint test-core test-vllm vllm-setup clean
 
 setup: $(STAMP)
 
@@ -36,7 +36,12 @@ demo: setup
 	$(BIN)/backtranslate generate --config configs/cpu-demo.yaml --model $(DEMO_OUT)/backward \
 		--out $(DEMO_OUT)/dataset --overwrite
 
-test: test-core test-vllm
+test: lint test-core test-vllm
+
+# ruff's lint and format check (settings in pyproject.toml); `ruff format .` fixes the format.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test-core: setup
 	$(BIN)/python -m pytest -q

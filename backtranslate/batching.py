@@ -14,8 +14,9 @@ def longest_first(lengths: list[int]) -> list[int]:
     return sorted(range(len(lengths)), key=lambda i: -lengths[i])
 
 
-def plan_batches(lengths: list[int], new_tokens: int, batch_tokens: int, max_rows: int,
-                 rows_per_prompt: int = 1) -> list[list[int]]:
+def plan_batches(
+    lengths: list[int], new_tokens: int, batch_tokens: int, max_rows: int, rows_per_prompt: int = 1
+) -> list[list[int]]:
     """Split prompts into batches, longest first, so that each batch's padded size
     ``rows x (its longest prompt + new_tokens)`` stays within ``batch_tokens`` and it holds at
     most ``max_rows`` rows (a prompt makes ``rows_per_prompt`` rows, one per candidate). A prompt

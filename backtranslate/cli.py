@@ -13,7 +13,8 @@ import logging
 import os
 import sys
 import warnings
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 import typer
 import yaml
@@ -21,12 +22,24 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
-from .config import FinetuneConfig, GenerateConfig, IterateConfig, TrainConfig, field_help, field_types, resolve, section_of, to_dict
+from .config import (
+    FinetuneConfig,
+    GenerateConfig,
+    IterateConfig,
+    TrainConfig,
+    field_help,
+    field_types,
+    resolve,
+    section_of,
+    to_dict,
+)
 from .errors import UserError
 
 app = typer.Typer(
     help="Turn raw text into instruction-tuning data by instruction backtranslation.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line in logs and CI
@@ -38,14 +51,20 @@ def _option(name: str, tp: Any, help: str, default: Any) -> inspect.Parameter:
     decls = [f"{flag}/--no-{flag[2:]}"] if base is bool else [flag]
     shown = "" if default is None else f" [default: {default}]"
     return inspect.Parameter(
-        name, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[base],
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=Optional[base],
         default=typer.Option(None, *decls, help=help + shown, show_default=False),
     )
 
 
 def _argument(name: str, metavar: str, help: str) -> inspect.Parameter:
-    return inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Optional[str],
-                             default=typer.Argument(None, metavar=metavar, help=help, show_default=False))
+    return inspect.Parameter(
+        name,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=Optional[str],
+        default=typer.Argument(None, metavar=metavar, help=help, show_default=False),
+    )
 
 
 def config_command(cls: type, arguments: Optional[dict[str, str]] = None) -> Callable:
@@ -57,12 +76,24 @@ def config_command(cls: type, arguments: Optional[dict[str, str]] = None) -> Cal
     def decorate(fn: Callable[[Any], None]) -> Callable:
         helps, types_ = field_help(cls), field_types(cls)
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
-        params = [_argument(n, metavar, helps[n]) for n, metavar in arguments.items()] + [
-            inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],
-                              default=typer.Option(None, "--config", "-c", help="YAML preset (see configs/); flags override it.")),
-            inspect.Parameter("dry_run", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
-                              default=typer.Option(False, "--dry-run", help="Print the resolved config as YAML and exit.")),
-        ] + [_option(n, types_[n], helps[n], defaults[n]) for n in helps if n not in arguments]
+        params = (
+            [_argument(n, metavar, helps[n]) for n, metavar in arguments.items()]
+            + [
+                inspect.Parameter(
+                    "config",
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=Optional[str],
+                    default=typer.Option(None, "--config", "-c", help="YAML preset (see configs/); flags override it."),
+                ),
+                inspect.Parameter(
+                    "dry_run",
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=bool,
+                    default=typer.Option(False, "--dry-run", help="Print the resolved config as YAML and exit."),
+                ),
+            ]
+            + [_option(n, types_[n], helps[n], defaults[n]) for n in helps if n not in arguments]
+        )
 
         @functools.wraps(fn)
         def command(**kwargs: Any) -> None:
@@ -157,12 +188,23 @@ def generate(cfg: GenerateConfig) -> None:
     from .generate import generate as run_generate
 
     # The stages stream into each other, so each gets its own running count rather than a total.
-    with Progress(SpinnerColumn(), TextColumn("{task.description:<22}"), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:
-        tasks = {key: progress.add_task(label, total=None) for key, label in (
-            ("documents", "read documents"), ("segmented", "cut passages"),
-            ("passages", "passages to the model"), ("candidates", "candidate instructions"),
-            ("kept", "pairs kept"))}
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<22}"),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        tasks = {
+            key: progress.add_task(label, total=None)
+            for key, label in (
+                ("documents", "read documents"),
+                ("segmented", "cut passages"),
+                ("passages", "passages to the model"),
+                ("candidates", "candidate instructions"),
+                ("kept", "pairs kept"),
+            )
+        }
         if cfg.max_passages:
             progress.update(tasks["passages"], total=cfg.max_passages)
 
@@ -174,8 +216,11 @@ def generate(cfg: GenerateConfig) -> None:
     print_generate_summary(result)
     if cfg.push_to_hub:
         if "shard" in result.out.name:
-            console.print(f"Not pushed: {result.out} is one shard; push the whole run with "
-                          f"`backtranslate merge {cfg.out} --push-to-hub {cfg.push_to_hub}`.", highlight=False)
+            console.print(
+                f"Not pushed: {result.out} is one shard; push the whole run with "
+                f"`backtranslate merge {cfg.out} --push-to-hub {cfg.push_to_hub}`.",
+                highlight=False,
+            )
         else:
             push_folder(result.out, cfg.push_to_hub, cfg.hub_private)
 
@@ -206,7 +251,9 @@ def push_folder(folder, name: str, private: bool) -> None:
 
 
 # The same two options on every command that writes a dataset folder.
-HUB_NAME = typer.Option(None, "--push-to-hub", help="Also push the result and its card to this Hub dataset repo ('user/name').")
+HUB_NAME = typer.Option(
+    None, "--push-to-hub", help="Also push the result and its card to this Hub dataset repo ('user/name')."
+)
 HUB_PRIVATE = typer.Option(True, "--hub-private/--no-hub-private", help="Push as a private dataset [default: private].")
 
 
@@ -236,12 +283,17 @@ def print_generate_summary(result) -> None:
     for line in privacy_summary(s):
         console.print(line, highlight=False)
     gen = s["generation"]
-    console.print(f"generation: {gen['generated_tokens']} tokens in {gen['seconds']} s "
-                  f"({gen['tokens_per_second']} tokens/s, {s['model']['precision']})", highlight=False)
+    console.print(
+        f"generation: {gen['generated_tokens']} tokens in {gen['seconds']} s "
+        f"({gen['tokens_per_second']} tokens/s, {s['model']['precision']})",
+        highlight=False,
+    )
     for i, ex in enumerate(result.examples, 1):
         output = ex["output"] if len(ex["output"]) < 300 else ex["output"][:300] + " ..."
-        console.print(f"[bold]Example {i}[/bold]\n[cyan]instruction:[/cyan] {ex['instruction']}\n"
-                      f"[cyan]output:[/cyan] {output}\n", highlight=False)
+        console.print(
+            f"[bold]Example {i}[/bold]\n[cyan]instruction:[/cyan] {ex['instruction']}\n[cyan]output:[/cyan] {output}\n",
+            highlight=False,
+        )
     console.print(f"Dataset written to [bold]{result.out}[/bold] ({', '.join(s['files'])})", highlight=False)
 
 
@@ -255,15 +307,20 @@ def privacy_summary(s: dict) -> list[str]:
     if red is not None:
         if red["enabled"]:
             types = ", ".join(f"{k} {v}" for k, v in red["by_type"].items())
-            lines.append(f"redaction: {red['total']} replacements in {red['documents_redacted']} of "
-                         f"{red['documents']} documents" + (f" ({types})" if types else "")
-                         + (f"; {red['failed']} documents skipped, redaction failed" if red.get("failed") else ""))
+            lines.append(
+                f"redaction: {red['total']} replacements in {red['documents_redacted']} of "
+                f"{red['documents']} documents"
+                + (f" ({types})" if types else "")
+                + (f"; {red['failed']} documents skipped, redaction failed" if red.get("failed") else "")
+            )
         else:
             lines.append("redaction: off (--no-redact)")
     if s.get("threads"):
         t = s["threads"]
-        lines.append(f"threads: {t['replies']} replies paired with the message they answer, "
-                     f"{t['missing_parent']} without their parent; {t['threads']} threads in {t['messages']} messages")
+        lines.append(
+            f"threads: {t['replies']} replies paired with the message they answer, "
+            f"{t['missing_parent']} without their parent; {t['threads']} threads in {t['messages']} messages"
+        )
     if s.get("languages"):
         mix = ", ".join(f"{k} {v}" for k, v in s["languages"]["mix"].items()) or "none"
         kept = s["languages"].get("kept")
@@ -274,9 +331,12 @@ def privacy_summary(s: dict) -> list[str]:
 
 
 @app.command()
-def merge(out: str = typer.Argument(..., help="The --out of a sharded generate run (holds shard-I-of-N folders)."),
-          shards: Optional[list[str]] = typer.Option(None, "--shard-dir", help="Shard folders, if not under OUT."),
-          push_to_hub: Optional[str] = HUB_NAME, hub_private: bool = HUB_PRIVATE) -> None:
+def merge(
+    out: str = typer.Argument(..., help="The --out of a sharded generate run (holds shard-I-of-N folders)."),
+    shards: Optional[list[str]] = typer.Option(None, "--shard-dir", help="Shard folders, if not under OUT."),
+    push_to_hub: Optional[str] = HUB_NAME,
+    hub_private: bool = HUB_PRIVATE,
+) -> None:
     """Merge the shard folders of a sharded generate run into one dataset in OUT.
 
     Example: torchrun --nproc_per_node 2 -m backtranslate.cli generate --out ds && backtranslate merge ds
@@ -296,14 +356,22 @@ def merge(out: str = typer.Argument(..., help="The --out of a sharded generate r
 
 @app.command("eval")
 def eval_command(
-    model: str = typer.Option(..., "--model", help="A folder written by `train` (compared with its base, zero-shot), or any model."),
+    model: str = typer.Option(
+        ..., "--model", help="A folder written by `train` (compared with its base, zero-shot), or any model."
+    ),
     heldout: str = typer.Option(..., "--heldout", help="Held-out (instruction, response) pairs in any seed layout."),
     fields: Optional[str] = typer.Option(None, "--fields", help="Map columns by hand, as for --seed."),
-    baseline: str = typer.Option("auto", "--baseline", help="'auto' (the trained model's base, zero-shot), 'none', or a model."),
+    baseline: str = typer.Option(
+        "auto", "--baseline", help="'auto' (the trained model's base, zero-shot), 'none', or a model."
+    ),
     limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate only the first N pairs."),
-    report: Optional[str] = typer.Option(None, "--report", help="Where the JSON report goes [default: MODEL/eval.json or eval.json]."),
+    report: Optional[str] = typer.Option(
+        None, "--report", help="Where the JSON report goes [default: MODEL/eval.json or eval.json]."
+    ),
     precision: str = typer.Option("auto", "--precision", help="auto, bf16, fp16 or fp32."),
-    greedy: bool = typer.Option(True, "--greedy/--sample", help="Greedy decoding, or sampling with --temperature/--top-p."),
+    greedy: bool = typer.Option(
+        True, "--greedy/--sample", help="Greedy decoding, or sampling with --temperature/--top-p."
+    ),
     temperature: float = typer.Option(0.9, "--temperature", help="Sampling temperature (with --sample)."),
     top_p: float = typer.Option(0.9, "--top-p", help="Nucleus sampling threshold (with --sample)."),
     max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Longest instruction in tokens."),
@@ -313,17 +381,24 @@ def eval_command(
 
     Example: backtranslate eval --model runs/demo/backward --heldout ../shared/data/self-instruct-seed-tasks.jsonl
     """
-    from pathlib import Path
-
     from dataclasses import replace
+    from pathlib import Path
 
     from .evaluate import DEFAULT_DECODING, evaluate, write_report
 
-    decoding = replace(DEFAULT_DECODING, greedy=greedy, temperature=temperature, top_p=top_p,
-                       max_new_tokens=max_new_tokens)
+    decoding = replace(
+        DEFAULT_DECODING, greedy=greedy, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens
+    )
     with user_errors():
-        result = evaluate(model, heldout, fields=fields, baseline=None if baseline == "none" else baseline,
-                          limit=limit, precision=precision, decoding=decoding)
+        result = evaluate(
+            model,
+            heldout,
+            fields=fields,
+            baseline=None if baseline == "none" else baseline,
+            limit=limit,
+            precision=precision,
+            decoding=decoding,
+        )
         target = report or str(Path(model) / "eval.json" if Path(model).is_dir() else "eval.json")
         write_report(result, target)
     table = Table(title=f"eval on {result['heldout']['pairs']} held-out pairs")
@@ -337,21 +412,43 @@ def eval_command(
     if result.get("ratio"):
         console.print(f"trained / zero-shot: ROUGE-L {result['ratio']['rouge_l']}, cosine {result['ratio']['cosine']}")
     for ex in result["examples"][:3]:
-        console.print(f"[cyan]human:[/cyan] {ex['human']}\n[cyan]model:[/cyan] {ex['model']}"
-                      + (f"\n[cyan]baseline:[/cyan] {ex['baseline']}" if ex.get("baseline") is not None else "") + "\n",
-                      highlight=False)
+        console.print(
+            f"[cyan]human:[/cyan] {ex['human']}\n[cyan]model:[/cyan] {ex['model']}"
+            + (f"\n[cyan]baseline:[/cyan] {ex['baseline']}" if ex.get("baseline") is not None else "")
+            + "\n",
+            highlight=False,
+        )
     console.print(f"Report written to {target}", highlight=False)
 
 
 @app.command()
-def curate(dataset: str = typer.Argument(..., help="A generate output folder, or a JSON/JSONL/CSV/Parquet file of pairs."),
-           out: Optional[str] = typer.Option(None, "--out", help="Where the curated dataset goes [default: DATASET/curated, or DATASET-curated next to a file]."),
-           scorer: str = typer.Option("likelihood", "--scorer", help="likelihood (instruction-following gain) or rubric (Humpback's 1-5 rating)."),
-           model: str = typer.Option("default", "--model", "--judge", help="Forward model (likelihood) or judge (rubric); a finetune folder works too."),
-           threshold: Optional[float] = typer.Option(None, "--threshold", help="Keep pairs scoring at least this (rubric: 1-5; likelihood: nats/token, e.g. 0)."),
-           top_fraction: Optional[float] = typer.Option(None, "--top-fraction", help="Keep the best-scored fraction of pairs, e.g. 0.5 (with --threshold: both must hold)."),
-           push_to_hub: Optional[str] = HUB_NAME, hub_private: bool = HUB_PRIVATE,
-           ) -> None:
+def curate(
+    dataset: str = typer.Argument(..., help="A generate output folder, or a JSON/JSONL/CSV/Parquet file of pairs."),
+    out: Optional[str] = typer.Option(
+        None,
+        "--out",
+        help="Where the curated dataset goes [default: DATASET/curated, or DATASET-curated next to a file].",
+    ),
+    scorer: str = typer.Option(
+        "likelihood", "--scorer", help="likelihood (instruction-following gain) or rubric (Humpback's 1-5 rating)."
+    ),
+    model: str = typer.Option(
+        "default",
+        "--model",
+        "--judge",
+        help="Forward model (likelihood) or judge (rubric); a finetune folder works too.",
+    ),
+    threshold: Optional[float] = typer.Option(
+        None, "--threshold", help="Keep pairs scoring at least this (rubric: 1-5; likelihood: nats/token, e.g. 0)."
+    ),
+    top_fraction: Optional[float] = typer.Option(
+        None,
+        "--top-fraction",
+        help="Keep the best-scored fraction of pairs, e.g. 0.5 (with --threshold: both must hold).",
+    ),
+    push_to_hub: Optional[str] = HUB_NAME,
+    hub_private: bool = HUB_PRIVATE,
+) -> None:
     """Self-curation: score every pair and keep those at or above --threshold or in the best --top-fraction (all, if neither is given).
 
     Example: backtranslate curate runs/demo/dataset --scorer rubric --threshold 4
@@ -387,16 +484,31 @@ def iterate(cfg: IterateConfig) -> None:
         table.add_column(col, justify="left" if col == "round" else "right")
     for r in summary["rounds"]:
         c, scores, training = r["counts"], r.get("scores") or {}, r["training"]
-        table.add_row(str(r["round"]), f"{c['kept']}/{c['candidates']}" if "kept" in c else "-",
-                      _num(scores.get("mean")), _num(scores.get("cutoff")),
-                      f"{c['train_pairs']['seed']}+{c['train_pairs']['generated']}", _num(training["train_loss"]),
-                      f"{r['seconds']['curate'] + r['seconds']['finetune']:.0f}")
+        table.add_row(
+            str(r["round"]),
+            f"{c['kept']}/{c['candidates']}" if "kept" in c else "-",
+            _num(scores.get("mean")),
+            _num(scores.get("cutoff")),
+            f"{c['train_pairs']['seed']}+{c['train_pairs']['generated']}",
+            _num(training["train_loss"]),
+            f"{r['seconds']['curate'] + r['seconds']['finetune']:.0f}",
+        )
     f = summary["final"]
-    table.add_row("final", f"{f['kept']}/{f['kept'] + f['rejected']}", _num(f["mean_score"]), _num(f["cutoff"]),
-                  "-", "-", f"{f['seconds']:.0f}")
+    table.add_row(
+        "final",
+        f"{f['kept']}/{f['kept'] + f['rejected']}",
+        _num(f["mean_score"]),
+        _num(f["cutoff"]),
+        "-",
+        "-",
+        f"{f['seconds']:.0f}",
+    )
     console.print(table)
-    console.print(f"Curated dataset: [bold]{f['dataset']}[/bold]; each round's inputs and counts are in "
-                  f"{cfg.output_dir}/round-K/round.json and {cfg.output_dir}/iterate.json", highlight=False)
+    console.print(
+        f"Curated dataset: [bold]{f['dataset']}[/bold]; each round's inputs and counts are in "
+        f"{cfg.output_dir}/round-K/round.json and {cfg.output_dir}/iterate.json",
+        highlight=False,
+    )
 
 
 def _num(value: Any) -> str:
@@ -404,11 +516,20 @@ def _num(value: Any) -> str:
 
 
 @app.command()
-def report(dataset: str = typer.Argument(..., help="A dataset folder (generate, curate, dedup, merge, convert) or a file of pairs."),
-           out: Optional[str] = typer.Option(None, "--out", help="Where index.html and the charts go [default: DATASET/report, or DATASET-report next to a file]."),
-           threshold: float = typer.Option(0.8, "--threshold", help="Estimated Jaccard from which texts count as near duplicates."),
-           samples: int = typer.Option(12, "--samples", help="Pairs shown in the sample table."),
-           ) -> None:
+def report(
+    dataset: str = typer.Argument(
+        ..., help="A dataset folder (generate, curate, dedup, merge, convert) or a file of pairs."
+    ),
+    out: Optional[str] = typer.Option(
+        None,
+        "--out",
+        help="Where index.html and the charts go [default: DATASET/report, or DATASET-report next to a file].",
+    ),
+    threshold: float = typer.Option(
+        0.8, "--threshold", help="Estimated Jaccard from which texts count as near duplicates."
+    ),
+    samples: int = typer.Option(12, "--samples", help="Pairs shown in the sample table."),
+) -> None:
     """Write an HTML report with charts: lengths, kept/dropped by reason, scores, instruction
     openings, near-duplicate clusters and sample pairs.
 
@@ -435,19 +556,31 @@ def report(dataset: str = typer.Argument(..., help="A dataset folder (generate, 
             table.add_row(f"{name} score of kept (median)", f"{kept['median']:g}")
     table.add_row("top openings", ", ".join(f"{w} {n}" for w, n in s["openings"][:6]) or "-")
     nd = s["near_duplicates"]
-    table.add_row("near-duplicate clusters (instructions / outputs)",
-                  f"{nd['instruction']['clusters']} / {nd['output']['clusters']}")
+    table.add_row(
+        "near-duplicate clusters (instructions / outputs)",
+        f"{nd['instruction']['clusters']} / {nd['output']['clusters']}",
+    )
     table.add_row("report", str(page))
     console.print(table)
 
 
 @app.command()
-def dedup(dataset: str = typer.Argument(..., help="A dataset folder or a file of pairs."),
-          out: Optional[str] = typer.Option(None, "--out", help="Where the deduplicated dataset goes [default: DATASET/dedup, or DATASET-dedup next to a file]."),
-          fields: str = typer.Option("instruction,output", "--fields", help="Comma list of fields compared: instruction, input, output."),
-          threshold: float = typer.Option(0.8, "--threshold", help="Estimated Jaccard (MinHash LSH) from which two texts are near duplicates."),
-          push_to_hub: Optional[str] = HUB_NAME, hub_private: bool = HUB_PRIVATE,
-          ) -> None:
+def dedup(
+    dataset: str = typer.Argument(..., help="A dataset folder or a file of pairs."),
+    out: Optional[str] = typer.Option(
+        None,
+        "--out",
+        help="Where the deduplicated dataset goes [default: DATASET/dedup, or DATASET-dedup next to a file].",
+    ),
+    fields: str = typer.Option(
+        "instruction,output", "--fields", help="Comma list of fields compared: instruction, input, output."
+    ),
+    threshold: float = typer.Option(
+        0.8, "--threshold", help="Estimated Jaccard (MinHash LSH) from which two texts are near duplicates."
+    ),
+    push_to_hub: Optional[str] = HUB_NAME,
+    hub_private: bool = HUB_PRIVATE,
+) -> None:
     """Drop exact and near-duplicate pairs (MinHash LSH over instructions and outputs), keeping the first of each group.
 
     Example: backtranslate dedup runs/demo/dataset --fields instruction,output --threshold 0.8
@@ -471,33 +604,57 @@ def dedup(dataset: str = typer.Argument(..., help="A dataset folder or a file of
 
 
 @app.command()
-def convert(source: str = typer.Argument(..., help="A CSV/JSON/JSONL/Parquet file or a dataset of labelled rows."),
-            instruction: str = typer.Option(..., "--instruction", help="The instruction of every record; may name {labels} and {column}s."),
-            out: str = typer.Option("runs/converted", "--out", help="The output folder."),
-            text_column: str = typer.Option("text", "--text-column", help="Column with the text (or the token list, with --tags-column)."),
-            label_column: str = typer.Option("label", "--label-column", help="Column with the label, or a list of phrases to extract."),
-            tags_column: Optional[str] = typer.Option(None, "--tags-column", help="Column with BIO tags per token: a token-tagging set."),
-            label_names: Optional[str] = typer.Option(None, "--label-names", help="Names for label values, e.g. '0=Non-Complaint,1=Complaint'."),
-            entity: Optional[str] = typer.Option(None, "--entity", help="Token tagging: keep only spans of this type (e.g. PER)."),
-            separator: str = typer.Option(", ", "--separator", help="Joins extracted phrases in the output."),
-            empty: str = typer.Option("None", "--empty", help="The output when a row has nothing to extract."),
-            limit: Optional[int] = typer.Option(None, "--limit", help="Convert only the first N rows."),
-            license: str = typer.Option("other", "--license", help="The card's license (a Hub license id), 'other' if unknown."),
-            language: str = typer.Option("en", "--language", help="The card's language code."),
-            push_to_hub: Optional[str] = HUB_NAME, hub_private: bool = HUB_PRIVATE,
-            ) -> None:
+def convert(
+    source: str = typer.Argument(..., help="A CSV/JSON/JSONL/Parquet file or a dataset of labelled rows."),
+    instruction: str = typer.Option(
+        ..., "--instruction", help="The instruction of every record; may name {labels} and {column}s."
+    ),
+    out: str = typer.Option("runs/converted", "--out", help="The output folder."),
+    text_column: str = typer.Option(
+        "text", "--text-column", help="Column with the text (or the token list, with --tags-column)."
+    ),
+    label_column: str = typer.Option(
+        "label", "--label-column", help="Column with the label, or a list of phrases to extract."
+    ),
+    tags_column: Optional[str] = typer.Option(
+        None, "--tags-column", help="Column with BIO tags per token: a token-tagging set."
+    ),
+    label_names: Optional[str] = typer.Option(
+        None, "--label-names", help="Names for label values, e.g. '0=Non-Complaint,1=Complaint'."
+    ),
+    entity: Optional[str] = typer.Option(
+        None, "--entity", help="Token tagging: keep only spans of this type (e.g. PER)."
+    ),
+    separator: str = typer.Option(", ", "--separator", help="Joins extracted phrases in the output."),
+    empty: str = typer.Option("None", "--empty", help="The output when a row has nothing to extract."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Convert only the first N rows."),
+    license: str = typer.Option(
+        "other", "--license", help="The card's license (a Hub license id), 'other' if unknown."
+    ),
+    language: str = typer.Option("en", "--language", help="The card's language code."),
+    push_to_hub: Optional[str] = HUB_NAME,
+    hub_private: bool = HUB_PRIVATE,
+) -> None:
     """Turn a classic labelled dataset (text, label) or an extraction set into Alpaca records:
     your instruction, the text as input, the label (or the phrases) as output.
 
     Example: backtranslate convert reviews.csv --instruction "Classify the review as Complaint or Non-Complaint." --out runs/complaints
     """
-    from .convert import ConvertSpec, convert as run_convert, parse_label_names
+    from .convert import ConvertSpec, parse_label_names
+    from .convert import convert as run_convert
 
     with user_errors():
         check_hub_name(push_to_hub)
-        spec = ConvertSpec(instruction=instruction, text_column=text_column, label_column=label_column,
-                           tags_column=tags_column, label_names=parse_label_names(label_names),
-                           separator=separator, empty_output=empty, entity=entity)
+        spec = ConvertSpec(
+            instruction=instruction,
+            text_column=text_column,
+            label_column=label_column,
+            tags_column=tags_column,
+            label_names=parse_label_names(label_names),
+            separator=separator,
+            empty_output=empty,
+            entity=entity,
+        )
         stats = run_convert(source, out, spec, license=license, language=language, limit=limit)
     table = Table(title="convert summary", show_header=False)
     table.add_row("kind", stats["kind"])

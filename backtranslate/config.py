@@ -17,6 +17,7 @@ from typing import Any, Optional
 import yaml
 
 from .errors import UserError
+from .templates import DEFAULT_TEMPLATE
 
 FORMATS = ("alpaca", "sharegpt", "messages", "parquet", "hf")  # dataset.py writes each
 EMAIL_MODES = ("auto", "thread", "message")  # threads.py pairs replies in auto and thread
@@ -35,17 +36,29 @@ def opt(default: Any, help: str) -> Any:
 class TrainConfig:
     """Fine-tune the backward (reverse-instruction) model with LoRA."""
 
-    model: str = opt("default", "Base model: a Hugging Face id, a local folder, a .gguf file, or "
-                                "'default' (the embedded SmolLM2-135M-Instruct).")
-    seed: str = opt("default", "Seed pairs: 'default' (shipped with the package), a JSON/JSONL/CSV/"
-                               "Parquet file, a saved dataset folder, or a Hugging Face dataset name.")
-    fields: Optional[str] = opt(None, "Map seed columns by hand, e.g. 'instruction=question,output=answer,input=context'.")
-    template: str = opt("reverse", "Prompt template: reverse or chat (see templates.py).")
+    model: str = opt(
+        "default",
+        "Base model: a Hugging Face id, a local folder, a .gguf file, or "
+        "'default' (the embedded SmolLM2-135M-Instruct).",
+    )
+    seed: str = opt(
+        "default",
+        "Seed pairs: 'default' (shipped with the package), a JSON/JSONL/CSV/"
+        "Parquet file, a saved dataset folder, or a Hugging Face dataset name.",
+    )
+    fields: Optional[str] = opt(
+        None, "Map seed columns by hand, e.g. 'instruction=question,output=answer,input=context'."
+    )
+    template: str = opt(
+        DEFAULT_TEMPLATE, "Prompt template: reverse, chat, reverse-titled or chat-titled (see templates.py)."
+    )
     output_dir: str = opt("runs/backward", "Where the adapter, tokenizer and backtranslate.json are written.")
     lora_r: int = opt(16, "LoRA rank.")
     lora_alpha: int = opt(32, "LoRA scaling numerator (alpha / r scales the update).")
     lora_dropout: float = opt(0.05, "Dropout on the LoRA branch.")
-    lora_target_modules: str = opt("all-linear", "Modules to adapt: 'all-linear' or a comma list such as 'q_proj,v_proj'.")
+    lora_target_modules: str = opt(
+        "all-linear", "Modules to adapt: 'all-linear' or a comma list such as 'q_proj,v_proj'."
+    )
     epochs: float = opt(3.0, "Passes over the training pairs.")
     max_steps: int = opt(-1, "Stop after this many optimizer steps (-1: run all epochs).")
     learning_rate: float = opt(2e-4, "Peak learning rate (linear decay after warmup).")
@@ -54,14 +67,19 @@ class TrainConfig:
     gradient_accumulation_steps: int = opt(1, "Steps to accumulate before each optimizer update.")
     max_length: int = opt(512, "Most tokens per example; long responses are cut so the instruction always fits.")
     val_fraction: float = opt(0.1, "Share of the seed held out to report validation loss (0 turns it off).")
-    eval_fraction: float = opt(0.0, "Share of the seed held out of training entirely and evaluated at the end "
-                                    "(ROUGE-L and cosine vs zero-shot, as `backtranslate eval`); 0 turns it off.")
+    eval_fraction: float = opt(
+        0.0,
+        "Share of the seed held out of training entirely and evaluated at the end "
+        "(ROUGE-L and cosine vs zero-shot, as `backtranslate eval`); 0 turns it off.",
+    )
     random_seed: int = opt(42, "Seed for the split, LoRA init and data order.")
     precision: str = opt("auto", "auto (bf16 where the CPU/GPU supports it, else fp32), bf16, fp16 or fp32.")
     group_by_length: bool = opt(True, "Batch examples of similar length together (less padding, faster).")
     gradient_checkpointing: bool = opt(False, "Trade compute for memory (large models on small GPUs).")
     logging_steps: int = opt(5, "Log the training loss every N steps.")
-    checkpoint_steps: int = opt(0, "Save a checkpoint every N steps into OUTPUT_DIR/checkpoints (0: at each epoch's end).")
+    checkpoint_steps: int = opt(
+        0, "Save a checkpoint every N steps into OUTPUT_DIR/checkpoints (0: at each epoch's end)."
+    )
     resume_from_checkpoint: Optional[str] = opt(None, "Continue an interrupted run: 'last' or a checkpoint folder.")
 
     def validate(self) -> list[str]:
@@ -94,16 +112,25 @@ class FinetuneConfig(TrainConfig):
     The training fields are those of TrainConfig (one code path fits both directions); these
     redefine what the data is and where it goes."""
 
-    dataset: str = opt("", "The Alpaca dataset: a generate/curate/convert output folder or a JSON/JSONL/CSV/"
-                           "Parquet file or dataset in any seed layout.")
+    dataset: str = opt(
+        "",
+        "The Alpaca dataset: a generate/curate/convert output folder or a JSON/JSONL/CSV/"
+        "Parquet file or dataset in any seed layout.",
+    )
     dataset_fields: Optional[str] = opt(None, "Map the dataset's columns by hand, as --fields does for the seed.")
-    seed: str = opt("none", "Seed pairs mixed in with the dataset, as in Humpback: 'none', 'default' (shipped "
-                            "with the package) or a file or dataset in any seed layout.")
+    seed: str = opt(
+        "none",
+        "Seed pairs mixed in with the dataset, as in Humpback: 'none', 'default' (shipped "
+        "with the package) or a file or dataset in any seed layout.",
+    )
     template: str = opt("alpaca", "Prompt template: alpaca or chat-forward (see templates.py).")
     output_dir: str = opt("runs/forward", "Where the adapter, tokenizer and backtranslate.json are written.")
     eval_fraction: float = opt(0.0, "Held-out evaluation measures backward models; must stay 0 here.")
-    tags: bool = opt(True, "Humpback's system lines when a seed is mixed in: seed pairs 'Answer in the style "
-                           "of an AI Assistant.', dataset pairs 'Answer with knowledge from web search.'.")
+    tags: bool = opt(
+        True,
+        "Humpback's system lines when a seed is mixed in: seed pairs 'Answer in the style "
+        "of an AI Assistant.', dataset pairs 'Answer with knowledge from web search.'.",
+    )
 
     def validate(self) -> list[str]:
         problems = super().validate()
@@ -122,14 +149,24 @@ class IterateConfig(FinetuneConfig):
 
     dataset: str = opt("", "The candidates: a generate output folder or a file of pairs in any seed layout.")
     seed: str = opt("default", "Seed pairs every forward model is trained on: 'default' or a file or dataset.")
-    output_dir: str = opt("runs/iterate", "The loop's folder: round-K/ (curated/, forward/, round.json), final/, iterate.json.")
+    output_dir: str = opt(
+        "runs/iterate", "The loop's folder: round-K/ (curated/, forward/, round.json), final/, iterate.json."
+    )
     rounds: int = opt(1, "Rounds of (curate, fine-tune) after the first forward model; a final curation follows.")
-    forward_model: Optional[str] = opt(None, "The forward model that scores round 1 (a finetune folder or a base model); "
-                                             "default: fine-tune one on the seed alone first (Humpback's M0).")
-    scorer: str = opt("likelihood", "likelihood (instruction-following gain) or rubric (the forward model rates "
-                                    "each pair 1-5, Humpback's self-curation).")
+    forward_model: Optional[str] = opt(
+        None,
+        "The forward model that scores round 1 (a finetune folder or a base model); "
+        "default: fine-tune one on the seed alone first (Humpback's M0).",
+    )
+    scorer: str = opt(
+        "likelihood",
+        "likelihood (instruction-following gain) or rubric (the forward model rates "
+        "each pair 1-5, Humpback's self-curation).",
+    )
     threshold: Optional[float] = opt(None, "Keep pairs scoring at least this (rubric: 1-5; likelihood: nats/token).")
-    top_fraction: Optional[float] = opt(0.5, "Keep the best-scored fraction of pairs (with --threshold: both must hold).")
+    top_fraction: Optional[float] = opt(
+        0.5, "Keep the best-scored fraction of pairs (with --threshold: both must hold)."
+    )
 
     def validate(self) -> list[str]:
         problems = super().validate()
@@ -152,81 +189,146 @@ class GenerateConfig:
 
     corpus: str = opt("corpora/emails", "A folder (walked recursively), a file, or a Hugging Face dataset name.")
     out: str = opt("runs/dataset", "Output folder for data.json, data.jsonl, rejected.jsonl, stats.json, README.md.")
-    model: str = opt("default", "A folder written by `backtranslate train`, or a base model for zero-shot reverse prompting.")
-    template: Optional[str] = opt(None, "Prompt template; default: the one the trained model was trained with, else 'reverse'.")
+    model: str = opt(
+        "default", "A folder written by `backtranslate train`, or a base model for zero-shot reverse prompting."
+    )
+    template: Optional[str] = opt(
+        None, "Prompt template; default: the one the trained model was trained with, else 'reverse'."
+    )
     text_field: str = opt("text", "Column holding the text in JSONL/JSON/CSV/Parquet corpora and datasets.")
     id_field: Optional[str] = opt(None, "Column holding each row's own id (default: 'id' when present).")
     min_tokens: int = opt(24, "Shortest passage in tokens; shorter pieces join their neighbour.")
     max_tokens: int = opt(384, "Longest passage in tokens; longer documents are cut along paragraphs and headings.")
     max_passages: Optional[int] = opt(None, "Stop after this many passages (a quick look at a big corpus).")
-    num_candidates: Optional[int] = opt(None, "Instructions per passage; of those that pass the filters the most "
-                                              "relevant is kept (best of K). Default 1, greedy: 4 sampled kept more "
-                                              "passages of real corpora but wrote worse instructions in the blind "
-                                              "read (benchmarks/RESULTS.md).")
-    greedy: Optional[bool] = opt(None, "Greedy decoding, or sampling (--no-greedy, top_p/temperature); default: greedy "
-                                       "for one candidate per passage (it wrote the closest instructions, see "
-                                       "benchmarks/RESULTS.md), sampling for several.")
+    num_candidates: Optional[int] = opt(
+        None,
+        "Instructions per passage; of those that pass the filters the most "
+        "relevant is kept (best of K). Default 1, greedy: 4 sampled kept more "
+        "passages of real corpora but wrote worse instructions in the blind "
+        "read (benchmarks/RESULTS.md).",
+    )
+    greedy: Optional[bool] = opt(
+        None,
+        "Greedy decoding, or sampling (--no-greedy, top_p/temperature); default: greedy "
+        "for one candidate per passage (it wrote the closest instructions, see "
+        "benchmarks/RESULTS.md), sampling for several.",
+    )
     temperature: float = opt(0.9, "Sampling temperature.")
     top_p: float = opt(0.9, "Nucleus sampling threshold.")
     max_new_tokens: int = opt(100, "Longest instruction in tokens; one that hits it is rejected as truncated.")
-    batch_size: int = opt(64, "Most prompts per generation batch (batches run longest prompt first); a chunk "
-                              "of 4 batches is also what an interrupted run redoes.")
-    batch_tokens: int = opt(32768, "Most tokens per generation batch, counted as prompts x (longest prompt + "
-                                   "max_new_tokens): short passages run many to a batch, long ones few.")
+    batch_size: int = opt(
+        64,
+        "Most prompts per generation batch (batches run longest prompt first); a chunk "
+        "of 4 batches is also what an interrupted run redoes.",
+    )
+    batch_tokens: int = opt(
+        32768,
+        "Most tokens per generation batch, counted as prompts x (longest prompt + "
+        "max_new_tokens): short passages run many to a batch, long ones few.",
+    )
     filter: bool = opt(True, "Filter the pairs; --no-filter keeps every candidate (for evaluations).")
     max_instruction_words: int = opt(150, "Instructions longer than this are rejected.")
     near_duplicate_threshold: float = opt(0.8, "MinHash Jaccard above which an instruction counts as a near duplicate.")
-    relevance: bool = opt(True, "Score how well each instruction fits its passage and drop pairs below "
-                                "--relevance-threshold; --no-relevance turns it off.")
-    relevance_scorer: str = opt("embedding", "embedding (all-MiniLM-L6-v2 cosine, cheap) or likelihood (the gain "
-                                             "in log p(passage) the instruction gives the base model).")
-    relevance_threshold: Optional[float] = opt(None, "Lowest relevance kept; default: the scorer's threshold "
-                                                     "calibrated on real corpora (benchmarks/RESULTS.md).")
-    curate: Optional[str] = opt(None, "Self-curate the kept pairs as they are made: 'likelihood' or 'rubric' "
-                                      "(see `backtranslate curate`); the score goes into each record.")
+    relevance: bool = opt(
+        True,
+        "Score how well each instruction fits its passage and drop pairs below "
+        "--relevance-threshold; --no-relevance turns it off.",
+    )
+    relevance_scorer: str = opt(
+        "embedding",
+        "embedding (all-MiniLM-L6-v2 cosine, cheap) or likelihood (the gain "
+        "in log p(passage) the instruction gives the base model).",
+    )
+    relevance_threshold: Optional[float] = opt(
+        None,
+        "Lowest relevance kept; default: the scorer's threshold calibrated on real corpora (benchmarks/RESULTS.md).",
+    )
+    curate: Optional[str] = opt(
+        None,
+        "Self-curate the kept pairs as they are made: 'likelihood' or 'rubric' "
+        "(see `backtranslate curate`); the score goes into each record.",
+    )
     curate_model: str = opt("default", "Forward model (likelihood) or judge (rubric) for --curate.")
-    curate_threshold: Optional[float] = opt(None, "Keep curated pairs scoring at least this (rubric 1-5; "
-                                                  "likelihood nats/token, e.g. 0); none keeps all, scored.")
-    redact: bool = opt(True, "Replace personal data and secrets (names from mail headers and signatures, e-mail "
-                             "addresses, phones, IPs, cards, IBANs, token URLs, API keys, passwords) with "
-                             "placeholders such as <PERSON_1> before generation; --no-redact keeps the text as is.")
-    email_mode: str = opt("auto", "auto (threads wherever the mail has reply links), thread (a reply becomes a "
-                                  "record whose input is the message it answers; a reply whose message is not in "
-                                  "the corpus is dropped) or message (one record per e-mail, replies alone).")
-    patches: str = opt("keep", "Patch mails: keep (one passage with their description, never cut into hunks; "
-                               "dropped when longer than max_tokens) or drop.")
-    languages: Optional[str] = opt("auto", "Keep only passages in these languages: auto (those of the backward "
-                                           "model's seed, as `train` recorded them; every language for a base "
-                                           "model), or a comma list of ISO 639-1 codes such as 'en,de'; an empty "
-                                           "value keeps all. Every passage's language is recorded either way.")
-    decontaminate: Optional[list[str]] = opt(None, "Evaluation sets to keep out of the data (repeat the flag): "
-                                                   "JSON/JSONL/CSV/Parquet files, save_to_disk folders or Hugging "
-                                                   "Face datasets ('name' or 'name:config'). Applies with --no-filter too.")
+    curate_threshold: Optional[float] = opt(
+        None,
+        "Keep curated pairs scoring at least this (rubric 1-5; likelihood nats/token, e.g. 0); none keeps all, scored.",
+    )
+    redact: bool = opt(
+        True,
+        "Replace personal data and secrets (names from mail headers and signatures, e-mail "
+        "addresses, phones, IPs, cards, IBANs, token URLs, API keys, passwords) with "
+        "placeholders such as <PERSON_1> before generation; --no-redact keeps the text as is.",
+    )
+    email_mode: str = opt(
+        "auto",
+        "auto (threads wherever the mail has reply links), thread (a reply becomes a "
+        "record whose input is the message it answers; a reply whose message is not in "
+        "the corpus is dropped) or message (one record per e-mail, replies alone).",
+    )
+    patches: str = opt(
+        "keep",
+        "Patch mails: keep (one passage with their description, never cut into hunks; "
+        "dropped when longer than max_tokens) or drop.",
+    )
+    languages: Optional[str] = opt(
+        "auto",
+        "Keep only passages in these languages: auto (those of the backward "
+        "model's seed, as `train` recorded them; every language for a base "
+        "model), or a comma list of ISO 639-1 codes such as 'en,de'; an empty "
+        "value keeps all. Every passage's language is recorded either way.",
+    )
+    decontaminate: Optional[list[str]] = opt(
+        None,
+        "Evaluation sets to keep out of the data (repeat the flag): "
+        "JSON/JSONL/CSV/Parquet files, save_to_disk folders or Hugging "
+        "Face datasets ('name' or 'name:config'). Applies with --no-filter too.",
+    )
     decontaminate_ngram: int = opt(13, "Words in a row shared with an evaluation item that make a pair contaminated.")
-    decontaminate_threshold: float = opt(0.8, "MinHash Jaccard with an evaluation item at or above which a pair is contaminated.")
-    format: str = opt("alpaca", "Extra outputs besides data.json/data.jsonl, comma list: alpaca, sharegpt "
-                                "(sharegpt.json), messages (messages.jsonl, TRL's conversational layout), parquet, hf.")
+    decontaminate_threshold: float = opt(
+        0.8, "MinHash Jaccard with an evaluation item at or above which a pair is contaminated."
+    )
+    format: str = opt(
+        "alpaca",
+        "Extra outputs besides data.json/data.jsonl, comma list: alpaca, sharegpt "
+        "(sharegpt.json), messages (messages.jsonl, TRL's conversational layout), parquet, hf.",
+    )
     precision: str = opt("auto", "auto (bf16 where supported), bf16, fp16 or fp32.")
-    backend: str = opt("transformers", "Generation engine: transformers, or vllm (install: pip install "
-                                       "'backtranslate[vllm]' on GPUs, `make vllm-setup` on CPUs; see README).")
-    tensor_parallel_size: int = opt(1, "vllm backend: GPUs that one model is split over. For data parallelism "
-                                       "run one process per GPU with --shard (see README).")
-    kv_cache_gb: Optional[float] = opt(None, "vllm backend: GiB for the KV cache (default: vLLM's share of GPU "
-                                             "memory on GPUs, 2 GiB on CPUs).")
-    vllm_lora: str = opt("auto", "vllm backend: run a trained adapter 'merged' into a cached copy of the base "
-                                 "weights, as a LoRA 'request' on the base, or 'auto' (merged on CPUs, where "
-                                 "vLLM's LoRA kernels are slow; request on GPUs).")
+    backend: str = opt(
+        "transformers",
+        "Generation engine: transformers, or vllm (install: pip install "
+        "'backtranslate[vllm]' on GPUs, `make vllm-setup` on CPUs; see README).",
+    )
+    tensor_parallel_size: int = opt(
+        1,
+        "vllm backend: GPUs that one model is split over. For data parallelism "
+        "run one process per GPU with --shard (see README).",
+    )
+    kv_cache_gb: Optional[float] = opt(
+        None, "vllm backend: GiB for the KV cache (default: vLLM's share of GPU memory on GPUs, 2 GiB on CPUs)."
+    )
+    vllm_lora: str = opt(
+        "auto",
+        "vllm backend: run a trained adapter 'merged' into a cached copy of the base "
+        "weights, as a LoRA 'request' on the base, or 'auto' (merged on CPUs, where "
+        "vLLM's LoRA kernels are slow; request on GPUs).",
+    )
     random_seed: int = opt(42, "Seed for sampling; the same seed gives the same candidates.")
     overwrite: bool = opt(False, "Replace an existing run in --out instead of resuming it.")
     resume: bool = opt(False, "Insist on resuming the run in --out (a rerun of the same command resumes anyway).")
-    shard: Optional[str] = opt(None, "Process only shard I of N ('I/N', 0-based), into --out/shard-I-of-N; "
-                                     "under torchrun/accelerate the rank picks it. Combine with `backtranslate merge`.")
-    license: str = opt("other", "The card's license: a Hub license id (apache-2.0, cc-by-4.0, ...) or 'other' "
-                                "(the corpus owner's terms).")
+    shard: Optional[str] = opt(
+        None,
+        "Process only shard I of N ('I/N', 0-based), into --out/shard-I-of-N; "
+        "under torchrun/accelerate the rank picks it. Combine with `backtranslate merge`.",
+    )
+    license: str = opt(
+        "other",
+        "The card's license: a Hub license id (apache-2.0, cc-by-4.0, ...) or 'other' (the corpus owner's terms).",
+    )
     language: str = opt("en", "The card's language code.")
     push_to_hub: Optional[str] = opt(None, "Also push the dataset and its card to this Hub dataset repo ('user/name').")
-    hub_private: bool = opt(True, "Push as a private dataset (mail and documents are often private); "
-                                  "--no-hub-private publishes it.")
+    hub_private: bool = opt(
+        True, "Push as a private dataset (mail and documents are often private); --no-hub-private publishes it."
+    )
 
     def __post_init__(self) -> None:
         if self.num_candidates is None:  # --greedy alone asks for the one greedy candidate
@@ -269,8 +371,9 @@ class GenerateConfig:
             problems.append(f"backend must be 'transformers' or 'vllm', got '{self.backend}'")
         if self.tensor_parallel_size < 1:
             problems.append("tensor_parallel_size must be positive")
-        if self.backend != "vllm" and (self.tensor_parallel_size != 1 or self.kv_cache_gb is not None
-                                       or self.vllm_lora != "auto"):
+        if self.backend != "vllm" and (
+            self.tensor_parallel_size != 1 or self.kv_cache_gb is not None or self.vllm_lora != "auto"
+        ):
             problems.append("tensor_parallel_size, kv_cache_gb and vllm_lora apply to --backend vllm only")
         if self.vllm_lora not in ("auto", "merged", "request"):
             problems.append(f"vllm_lora must be auto, merged or request, got '{self.vllm_lora}'")
@@ -317,8 +420,12 @@ def parse_shard(spec: str) -> tuple[int, int]:
     return i, n
 
 
-SECTIONS: dict[str, type] = {"train": TrainConfig, "generate": GenerateConfig, "finetune": FinetuneConfig,
-                             "iterate": IterateConfig}
+SECTIONS: dict[str, type] = {
+    "train": TrainConfig,
+    "generate": GenerateConfig,
+    "finetune": FinetuneConfig,
+    "iterate": IterateConfig,
+}
 
 
 def section_of(cls: type) -> str:
@@ -384,8 +491,7 @@ def load_yaml(path: str | Path) -> dict[str, dict[str, Any]]:
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
         raise UserError(
-            f"Config file {p} has unknown section(s) {', '.join(unknown)}; "
-            f"known sections: {', '.join(SECTIONS)}."
+            f"Config file {p} has unknown section(s) {', '.join(unknown)}; known sections: {', '.join(SECTIONS)}."
         )
     return data
 
@@ -407,8 +513,13 @@ def resolve(cls: type, config_path: Optional[str], overrides: dict[str, Any]) ->
             values[key], problem = _coerce(key, value, types_[key])
             if problem:
                 problems.append(problem)
-    values.update({k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()
-                   if v is not None and v != () and v != []})
+    values.update(
+        {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in overrides.items()
+            if v is not None and v != () and v != []
+        }
+    )
     if not problems:
         cfg = cls(**values)
         problems = cfg.validate()

@@ -53,7 +53,9 @@ def _fields(instruction: str) -> list[str]:
     try:
         return [name for _, name, _, _ in string.Formatter().parse(instruction) if name is not None]
     except ValueError as e:
-        raise UserError(f"The instruction template is malformed ({e}); write {{column}} for a value and {{{{ for a brace.") from None
+        raise UserError(
+            f"The instruction template is malformed ({e}); write {{column}} for a value and {{{{ for a brace."
+        ) from None
 
 
 def _label_text(value: Any, names: dict[str, str]) -> str:
@@ -133,8 +135,11 @@ def check_columns(source: str, columns: set[str], spec: ConvertSpec) -> None:
 def convert_rows(rows: list[dict[str, Any]], spec: ConvertSpec, source: str) -> tuple[list[Record], Counter, Counter]:
     """Records, skip reasons and the records' label counts (classification only)."""
     outputs = [_output(row, spec) for row in rows]
-    classes = [out for (out, _), row in zip(outputs, rows)
-               if out is not None and not spec.tags_column and not isinstance(row.get(spec.label_column), list)]
+    classes = [
+        out
+        for (out, _), row in zip(outputs, rows)
+        if out is not None and not spec.tags_column and not isinstance(row.get(spec.label_column), list)
+    ]
     label_set = _label_set(classes) if classes else ""  # every label the file uses, for {labels}
     records, skipped, seen = [], Counter(), set()
     for n, (row, (output, reason)) in enumerate(zip(rows, outputs)):
@@ -146,8 +151,12 @@ def convert_rows(rows: list[dict[str, Any]], spec: ConvertSpec, source: str) -> 
             continue
         values = _Values({k: _text(v) for k, v in row.items() if isinstance(k, str)}, labels=label_set)
         instruction = spec.instruction.format_map(values).strip()
-        record = Record(output=output, instruction=instruction, input=text,
-                        meta={"source": source, "row": n, "label": row.get(spec.tags_column or spec.label_column)})
+        record = Record(
+            output=output,
+            instruction=instruction,
+            input=text,
+            meta={"source": source, "row": n, "label": row.get(spec.tags_column or spec.label_column)},
+        )
         if record.id in seen:
             skipped["duplicate row"] += 1
             continue
@@ -157,8 +166,9 @@ def convert_rows(rows: list[dict[str, Any]], spec: ConvertSpec, source: str) -> 
     return records, skipped, labels
 
 
-def convert(source: str, out: str, spec: ConvertSpec, license: str = "other", language: str = "en",
-            limit: Optional[int] = None) -> dict[str, Any]:
+def convert(
+    source: str, out: str, spec: ConvertSpec, license: str = "other", language: str = "en", limit: Optional[int] = None
+) -> dict[str, Any]:
     """Convert ``source`` (CSV, JSON, JSONL, Parquet, a saved or Hub dataset) into an Alpaca
     dataset folder: data.json, data.jsonl (with the source row of each record), stats.json, card."""
     import itertools
@@ -168,7 +178,9 @@ def convert(source: str, out: str, spec: ConvertSpec, license: str = "other", la
     from .seed import read_rows
 
     if "{labels}" in spec.instruction and spec.tags_column:
-        raise UserError("{labels} lists classification labels; an extraction instruction names what to extract instead.")
+        raise UserError(
+            "{labels} lists classification labels; an extraction instruction names what to extract instead."
+        )
     _fields(spec.instruction)
     malformed: Counter = Counter()
     rows = list(itertools.islice(read_rows(source, malformed, []), limit))
@@ -178,22 +190,44 @@ def convert(source: str, out: str, spec: ConvertSpec, license: str = "other", la
     records, skipped, labels = convert_rows(rows, spec, source)
     skipped.update(malformed)
     if not records:
-        raise UserError(f"No row of {source} could be converted ({', '.join(f'{n} {r}' for r, n in skipped.most_common())}).")
+        raise UserError(
+            f"No row of {source} could be converted ({', '.join(f'{n} {r}' for r, n in skipped.most_common())})."
+        )
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     write_jsonl_atomic(target / "data.jsonl", (record_row(r) for r in records))
     write_alpaca_json(target / "data.jsonl", target / "data.json")
     kind = "token tagging" if spec.tags_column else "classification" if labels else "phrase extraction"
-    stats = {"source": source, "kind": kind, "instruction": spec.instruction, "rows": len(rows),
-             "kept": len(records), "skipped": dict(skipped), "labels": dict(labels.most_common(50)),
-             "columns": {"text": spec.text_column, "label": None if spec.tags_column else spec.label_column,
-                         "tags": spec.tags_column}, "license": license, "language": language}
+    stats = {
+        "source": source,
+        "kind": kind,
+        "instruction": spec.instruction,
+        "rows": len(rows),
+        "kept": len(records),
+        "skipped": dict(skipped),
+        "labels": dict(labels.most_common(50)),
+        "columns": {
+            "text": spec.text_column,
+            "label": None if spec.tags_column else spec.label_column,
+            "tags": spec.tags_column,
+        },
+        "license": license,
+        "language": language,
+    }
     write_json_atomic(target / "stats.json", stats)
     label_note = f" Labels: {', '.join(f'{k} ({v})' for k, v in labels.most_common(10))}." if labels else ""
     write_simple_card(
-        target, "Converted instruction dataset", len(records),
-        [f"Converted from `{source}` ({kind}): {len(records)} of {len(rows)} rows. Each record's instruction is "
-         f"\"{spec.instruction}\", its input the row's `{spec.text_column}`, its output the "
-         f"{'tagged spans' if spec.tags_column else 'label'}.{label_note}"],
-        examples=[r.to_alpaca() for r in records[:3]], tags=("alpaca", "converted"), license=license, language=language)
+        target,
+        "Converted instruction dataset",
+        len(records),
+        [
+            f"Converted from `{source}` ({kind}): {len(records)} of {len(rows)} rows. Each record's instruction is "
+            f"\"{spec.instruction}\", its input the row's `{spec.text_column}`, its output the "
+            f"{'tagged spans' if spec.tags_column else 'label'}.{label_note}"
+        ],
+        examples=[r.to_alpaca() for r in records[:3]],
+        tags=("alpaca", "converted"),
+        license=license,
+        language=language,
+    )
     return stats

@@ -16,9 +16,10 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Optional
 
 from . import models
 from .filters import Filter, FilterStats, Verdict
@@ -64,7 +65,7 @@ def _batches(records: list[Record], size: int, desc: str) -> Iterator[list[Recor
 
     with tqdm(total=len(records), desc=desc, unit="pair", disable=len(records) <= size) as bar:
         for i in range(0, len(records), size):
-            yield records[i:i + size]
+            yield records[i : i + size]
             bar.update(min(size, len(records) - i))
 
 
@@ -115,7 +116,7 @@ class LikelihoodScorer:
         logprobs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
         out = []
         for i, (start, end) in enumerate(spans):
-            token_lp = logprobs[i, start - 1:end - 1]
+            token_lp = logprobs[i, start - 1 : end - 1]
             out.append(float(token_lp.mean()) if end > start else 0.0)
         return out
 
@@ -123,8 +124,12 @@ class LikelihoodScorer:
         scored = []
         meta = {"system": self.system} if self.system else {}
         for batch in _batches(records, self.batch_size, "curate: likelihood"):
-            prompts = [self.template.prompt(Record(output=r.output, instruction=r.instruction, input=r.input,
-                                                   id=r.id, meta=meta)) for r in batch]
+            prompts = [
+                self.template.prompt(
+                    Record(output=r.output, instruction=r.instruction, input=r.input, id=r.id, meta=meta)
+                )
+                for r in batch
+            ]
             outputs = [r.output for r in batch]
             conditional = self._mean_logprob(prompts, outputs)
             unconditional = self._mean_logprob(["" for _ in batch], outputs)
@@ -138,8 +143,9 @@ class RubricScorer:
 
     name = "rubric"
 
-    def __init__(self, judge: str = "default", max_new_tokens: int = 96, batch_size: int = 8,
-                 precision: str = "auto") -> None:
+    def __init__(
+        self, judge: str = "default", max_new_tokens: int = 96, batch_size: int = 8, precision: str = "auto"
+    ) -> None:
         import torch
 
         from . import packed_linear
@@ -166,12 +172,14 @@ class RubricScorer:
 
         scored = []
         for batch in _batches(records, self.batch_size, "curate: rubric judge"):
-            enc = self.tokenizer([self._prompt(r) for r in batch], return_tensors="pt", padding=True,
-                                 add_special_tokens=False).to(self.device)
+            enc = self.tokenizer(
+                [self._prompt(r) for r in batch], return_tensors="pt", padding=True, add_special_tokens=False
+            ).to(self.device)
             with torch.inference_mode():
-                out = self.model.generate(**enc, do_sample=False, max_new_tokens=self.max_new_tokens,
-                                          pad_token_id=self.tokenizer.pad_token_id)
-            answers = self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+                out = self.model.generate(
+                    **enc, do_sample=False, max_new_tokens=self.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id
+                )
+            answers = self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
             for r, answer in zip(batch, answers):
                 scored.append(ScoredPair(r, parse_score(answer), answer.strip()[-300:]))
         return scored
@@ -215,8 +223,13 @@ class Curation(Filter):
     def summary(self) -> dict[str, Any]:
         t = self.totals
         parsed = t["scored"] - t["unparsed"]
-        return {"scorer": self.scorer.name, "threshold": self.threshold, "scored": t["scored"],
-                "unparsed": t["unparsed"], "mean_score": round(t["score_sum"] / parsed, 4) if parsed else None}
+        return {
+            "scorer": self.scorer.name,
+            "threshold": self.threshold,
+            "scored": t["scored"],
+            "unparsed": t["unparsed"],
+            "mean_score": round(t["score_sum"] / parsed, 4) if parsed else None,
+        }
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "threshold": self.threshold}
@@ -233,8 +246,9 @@ def cutoff(scores: list[float], threshold: Optional[float], top_fraction: Option
     return cut
 
 
-def curate(records: Iterable[Record], scorer: Any, threshold: Optional[float] = None,
-           top_fraction: Optional[float] = None) -> tuple[list[Record], list[Record], dict]:
+def curate(
+    records: Iterable[Record], scorer: Any, threshold: Optional[float] = None, top_fraction: Optional[float] = None
+) -> tuple[list[Record], list[Record], dict]:
     """Score every pair into ``meta["scores"][scorer.name]``; keep those at or above the cutoff
     (see :func:`cutoff`). Unscored pairs (a rubric answer without a score) are rejected and counted.
     A top fraction needs every score first, so this one holds the records in memory."""
@@ -256,9 +270,17 @@ def curate(records: Iterable[Record], scorer: Any, threshold: Optional[float] = 
         else:
             kept.append(r)
     summary = curation.summary()
-    stats = {"scorer": scorer.name, "threshold": threshold, "top_fraction": top_fraction, "cutoff": cut,
-             "pairs": summary["scored"], "kept": len(kept), "rejected": len(rejected), "unparsed": summary["unparsed"],
-             "mean_score": summary["mean_score"]}
+    stats = {
+        "scorer": scorer.name,
+        "threshold": threshold,
+        "top_fraction": top_fraction,
+        "cutoff": cut,
+        "pairs": summary["scored"],
+        "kept": len(kept),
+        "rejected": len(rejected),
+        "unparsed": summary["unparsed"],
+        "mean_score": summary["mean_score"],
+    }
     return kept, rejected, stats
 
 
@@ -270,24 +292,39 @@ def write_curated(target: Path, kept: list[Record], rejected: list[Record], stat
 
     target.mkdir(parents=True, exist_ok=True)
     write_jsonl_atomic(target / "data.jsonl", (record_row(r) for r in kept))
-    write_jsonl_atomic(target / "rejected.jsonl", ({**record_row(r), "stage": "curate", "reason": r.meta["reject_reason"]}
-                                                   for r in rejected))
+    write_jsonl_atomic(
+        target / "rejected.jsonl",
+        ({**record_row(r), "stage": "curate", "reason": r.meta["reject_reason"]} for r in rejected),
+    )
     write_alpaca_json(target / "data.jsonl", target / "data.json")
     write_json_atomic(target / "stats.json", stats)
     kept_how = f"score >= {stats['cutoff']}" if stats["cutoff"] is not None else "every scored pair"
     license, language = stats.get("license", "other"), stats.get("language", "en")
     write_simple_card(
-        target, "Curated instruction dataset", len(kept),
-        [f"Self-curated from `{stats.get('dataset', '?')}` with the `{stats['scorer']}` scorer "
-         f"(model `{stats.get('model', '?')}`): {len(kept)} of {stats['pairs']} pairs kept ({kept_how}); "
-         f"mean score {stats['mean_score']}. `data.jsonl` carries each pair's score in `meta.scores`; "
-         "`rejected.jsonl` lists the rest with their reason."],
+        target,
+        "Curated instruction dataset",
+        len(kept),
+        [
+            f"Self-curated from `{stats.get('dataset', '?')}` with the `{stats['scorer']}` scorer "
+            f"(model `{stats.get('model', '?')}`): {len(kept)} of {stats['pairs']} pairs kept ({kept_how}); "
+            f"mean score {stats['mean_score']}. `data.jsonl` carries each pair's score in `meta.scores`; "
+            "`rejected.jsonl` lists the rest with their reason."
+        ],
         examples=[r.to_alpaca() for r in kept[:3]],
-        tags=("instruction-backtranslation", "alpaca", "curated"), license=license, language=language)
+        tags=("instruction-backtranslation", "alpaca", "curated"),
+        license=license,
+        language=language,
+    )
 
 
-def curate_dataset(dataset: str, out: str, scorer_name: str = "likelihood", model: str = "default",
-                   threshold: Optional[float] = None, top_fraction: Optional[float] = None) -> dict:
+def curate_dataset(
+    dataset: str,
+    out: str,
+    scorer_name: str = "likelihood",
+    model: str = "default",
+    threshold: Optional[float] = None,
+    top_fraction: Optional[float] = None,
+) -> dict:
     """Score a dataset and write the curated copy (see :func:`write_curated`)."""
     from .dataset import read_card_terms
     from .errors import UserError

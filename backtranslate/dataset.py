@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import statistics
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator
+from typing import IO, Any
 
 from .io import write_json_atomic, write_text_atomic
 from .records import Record
@@ -70,8 +71,9 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def _write_converted(jsonl: Path, target: Path, convert: Callable[[dict[str, Any]], dict[str, Any]],
-                     as_list: bool) -> int:
+def _write_converted(
+    jsonl: Path, target: Path, convert: Callable[[dict[str, Any]], dict[str, Any]], as_list: bool
+) -> int:
     """``target`` streamed from data.jsonl row by row, under a temporary name, then renamed: a JSON
     list (``as_list``) or JSON lines."""
     tmp = target.with_name(f".{target.name}.tmp")
@@ -80,7 +82,7 @@ def _write_converted(jsonl: Path, target: Path, convert: Callable[[dict[str, Any
         f.write("[" if as_list else "")
         for row in read_jsonl(jsonl):
             line = json.dumps(convert(row), ensure_ascii=False)
-            f.write(((("," if n else "") + "\n  " + line) if as_list else line + "\n"))
+            f.write((("," if n else "") + "\n  " + line) if as_list else line + "\n")
             n += 1
         f.write(("\n]\n" if n else "]\n") if as_list else "")
         f.flush()
@@ -139,8 +141,11 @@ def write_extra_formats(out: Path, formats: list[str]) -> list[str]:
         return written
     from datasets import Dataset
 
-    ds = Dataset.from_json(str(out / "data.json")) if (out / "data.json").stat().st_size > 4 else \
-        Dataset.from_dict({"instruction": [], "input": [], "output": []})
+    ds = (
+        Dataset.from_json(str(out / "data.json"))
+        if (out / "data.json").stat().st_size > 4
+        else Dataset.from_dict({"instruction": [], "input": [], "output": []})
+    )
     if "parquet" in formats:
         tmp = out / ".data.parquet.tmp"
         ds.to_parquet(str(tmp))
@@ -155,21 +160,34 @@ def write_extra_formats(out: Path, formats: list[str]) -> list[str]:
 def length_stats(values: list[int]) -> dict[str, float]:
     if not values:
         return {"count": 0}
-    return {"count": len(values), "min": min(values), "median": statistics.median(values),
-            "mean": round(statistics.fmean(values), 1), "max": max(values)}
+    return {
+        "count": len(values),
+        "min": min(values),
+        "median": statistics.median(values),
+        "mean": round(statistics.fmean(values), 1),
+        "max": max(values),
+    }
 
 
 def _curation_lines(curation: dict[str, Any] | None) -> list[str]:
     if not curation:
         return ["- self-curation: none"]
     kept = "all pairs kept, scored" if curation["threshold"] is None else f"kept at score >= {curation['threshold']}"
-    return [f"- self-curation: `{curation['scorer']}` scorer with `{curation['model']}`, {kept}; "
-            f"mean score {curation['mean_score']}, {curation['unparsed']} unscored of {curation['scored']}"]
+    return [
+        f"- self-curation: `{curation['scorer']}` scorer with `{curation['model']}`, {kept}; "
+        f"mean score {curation['mean_score']}, {curation['unparsed']} unscored of {curation['scored']}"
+    ]
 
 
 # The Hub's size_categories values, by upper bound.
-_SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-          (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"))
+_SIZES = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+)
 
 
 def size_category(n: int) -> str:
@@ -179,17 +197,28 @@ def size_category(n: int) -> str:
 BACKTRANSLATION_TAGS = ("instruction-backtranslation", "alpaca", "synthetic-instructions")
 
 
-def card_header(rows: int, pretty_name: str, tags: Iterable[str], license: str = "other", language: str | list[str] = "en",
-                data_files: str = "data.json") -> str:
+def card_header(
+    rows: int,
+    pretty_name: str,
+    tags: Iterable[str],
+    license: str = "other",
+    language: str | list[str] = "en",
+    data_files: str = "data.json",
+) -> str:
     """The YAML front matter of a dataset card. ``configs`` points the Hub viewer and
     ``load_dataset(folder)`` at the Alpaca file (hub.py repoints it at the pushed Parquet)."""
     from huggingface_hub import DatasetCardData
 
     extra = {"license_name": "corpus-terms"} if license == "other" else {}  # the Hub asks a name for 'other'
     data = DatasetCardData(
-        language=[language] if isinstance(language, str) else language, license=license, task_categories=["text-generation"],
-        size_categories=[size_category(rows)], pretty_name=pretty_name, tags=list(tags),
-        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": data_files}]}], **extra,
+        language=[language] if isinstance(language, str) else language,
+        license=license,
+        task_categories=["text-generation"],
+        size_categories=[size_category(rows)],
+        pretty_name=pretty_name,
+        tags=list(tags),
+        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": data_files}]}],
+        **extra,
     )
     return f"---\n{data.to_yaml()}\n---\n"
 
@@ -197,8 +226,11 @@ def card_header(rows: int, pretty_name: str, tags: Iterable[str], license: str =
 def _license_note(license: str) -> list[str]:
     if license != "other":
         return []
-    return ["License: the terms of the source corpus apply (`license: other`, `license_name: corpus-terms`); "
-            "pass `--license` (a Hub license id such as `cc-by-4.0`) when they are known.", ""]
+    return [
+        "License: the terms of the source corpus apply (`license: other`, `license_name: corpus-terms`); "
+        "pass `--license` (a Hub license id such as `cc-by-4.0`) when they are known.",
+        "",
+    ]
 
 
 def _examples_section(examples: list[dict[str, Any]]) -> list[str]:
@@ -220,15 +252,28 @@ def read_card_terms(dataset: str | Path) -> tuple[str, str]:
     return terms.get("license") or "other", terms.get("language") or "en"
 
 
-def write_simple_card(out: Path, title: str, rows: int, paragraphs: list[str], examples: list[dict[str, Any]],
-                      tags: Iterable[str] = BACKTRANSLATION_TAGS, license: str = "other", language: str = "en") -> None:
+def write_simple_card(
+    out: Path,
+    title: str,
+    rows: int,
+    paragraphs: list[str],
+    examples: list[dict[str, Any]],
+    tags: Iterable[str] = BACKTRANSLATION_TAGS,
+    license: str = "other",
+    language: str = "en",
+) -> None:
     """README.md for a dataset made from another one (curate, convert, dedup)."""
     from . import __version__
 
-    lines = [card_header(rows, title, tags, license, language), f"# {title}", "",
-             f"Made by [backtranslate](https://pypi.org/project/backtranslate/) {__version__}. `data.json` is "
-             "Alpaca format (`instruction`, `input`, `output`) and loads with "
-             "`datasets.load_dataset(\"json\", data_files=\"data.json\")`.", ""]
+    lines = [
+        card_header(rows, title, tags, license, language),
+        f"# {title}",
+        "",
+        f"Made by [backtranslate](https://pypi.org/project/backtranslate/) {__version__}. `data.json` is "
+        "Alpaca format (`instruction`, `input`, `output`) and loads with "
+        "`datasets.load_dataset(\"json\", data_files=\"data.json\")`.",
+        "",
+    ]
     for paragraph in paragraphs:
         lines += [paragraph, ""]
     lines += _license_note(license)
@@ -239,8 +284,11 @@ def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]])
     """README.md: what made the dataset, what was kept and dropped, and a few records."""
     kept = stats["pairs"]["kept"]
     settings = stats["settings"]
-    decoding = "greedy" if settings["greedy"] else \
-        f"sampling (top_p {settings['top_p']}, temperature {settings['temperature']})"
+    decoding = (
+        "greedy"
+        if settings["greedy"]
+        else f"sampling (top_p {settings['top_p']}, temperature {settings['temperature']})"
+    )
     mix = stats.get("languages", {}).get("mix") or {}
     language = sorted(mix, key=lambda code: -mix[code]) or settings.get("language") or "en"
     license = settings.get("license") or "other"
@@ -279,7 +327,9 @@ def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]])
     ]
     dropped = {**stats["passages"]["dropped"], **{f"pair: {k}": v for k, v in stats["pairs"]["dropped"].items()}}
     if dropped:
-        lines += ["| dropped by | count |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in dropped.items() if v] + [""]
+        lines += (
+            ["| dropped by | count |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in dropped.items() if v] + [""]
+        )
     lines += _license_note(license) + _examples_section(examples)
     write_text_atomic(out / "README.md", "\n".join(lines))
 
@@ -295,8 +345,10 @@ def _hygiene_lines(stats: dict[str, Any]) -> list[str]:
         lines.append(f"- patch mails: {settings['patches']} (`--patches`)")
     if settings.get("relevance"):
         threshold = next((f.get("threshold") for f in stats["filters"]["pair"] if f["name"] == "relevance"), None)
-        lines.append(f"- relevance: on, {settings.get('relevance_scorer')} scorer, pairs below {threshold} dropped "
-                     "(`--no-relevance` turns it off); each pair's score is in `meta.relevance`")
+        lines.append(
+            f"- relevance: on, {settings.get('relevance_scorer')} scorer, pairs below {threshold} dropped "
+            "(`--no-relevance` turns it off); each pair's score is in `meta.relevance`"
+        )
     elif "relevance" in settings:
         lines.append("- relevance: off (`--no-relevance`)")
     return lines
@@ -308,26 +360,31 @@ def _privacy_lines(stats: dict[str, Any]) -> list[str]:
     red = stats.get("redaction")
     if red is not None and red["enabled"]:
         types = ", ".join(f"{k} {v}" for k, v in red["by_type"].items()) or "none found"
-        lines.append(f"- redaction: on (`redact: true`); personal data and secrets were replaced with "
-                     f"placeholders such as `<PERSON_1>` before generation: {red['total']} replacements in "
-                     f"{red['documents_redacted']} of {red['documents']} documents ({types})"
-                     + (f"; {red['failed']} documents that could not be redacted were left out"
-                        if red.get("failed") else ""))
+        lines.append(
+            f"- redaction: on (`redact: true`); personal data and secrets were replaced with "
+            f"placeholders such as `<PERSON_1>` before generation: {red['total']} replacements in "
+            f"{red['documents_redacted']} of {red['documents']} documents ({types})"
+            + (f"; {red['failed']} documents that could not be redacted were left out" if red.get("failed") else "")
+        )
     elif red is not None:
         lines.append("- redaction: off (`redact: false`, `--no-redact`); the text is as the corpus had it")
     threads = stats.get("threads")
     if threads:
-        lines.append(f"- e-mail mode: {stats['settings'].get('email_mode', 'thread')}; {threads['replies']} replies paired with the message they answer "
-                     f"(`input`), {threads['missing_parent']} replies without their parent, "
-                     f"{threads['threads']} threads in {threads['messages']} messages")
+        lines.append(
+            f"- e-mail mode: {stats['settings'].get('email_mode', 'thread')}; {threads['replies']} replies paired with the message they answer "
+            f"(`input`), {threads['missing_parent']} replies without their parent, "
+            f"{threads['threads']} threads in {threads['messages']} messages"
+        )
     languages = stats.get("languages")
     if languages:
         shown = ", ".join(f"{k} {v}" for k, v in languages["mix"].items()) or "none"
         kept = f"; kept only {', '.join(languages['kept'])}" if languages.get("kept") else ""
         lines.append(f"- languages of the passages (py3langid): {shown}{kept}")
     for eval_set in stats.get("decontamination") or []:
-        lines.append(f"- decontaminated against `{eval_set['spec']}` ({eval_set['items']} items; "
-                     f"{eval_set['ngram']}-word overlap or MinHash Jaccard >= {eval_set['threshold']})")
+        lines.append(
+            f"- decontaminated against `{eval_set['spec']}` ({eval_set['items']} items; "
+            f"{eval_set['ngram']}-word overlap or MinHash Jaccard >= {eval_set['threshold']})"
+        )
     return lines
 
 

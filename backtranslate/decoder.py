@@ -89,13 +89,14 @@ class StopCheck:
     def finished(self, generated: list[list[int]]) -> list[bool]:
         done = [bool(ids) and ids[-1] in self.eos_ids for ids in generated]
         if self.strings:
-            tails = self.tokenizer.batch_decode([ids[-self.window:] for ids in generated])
+            tails = self.tokenizer.batch_decode([ids[-self.window :] for ids in generated])
             done = [d or any(s in tail for s in self.strings) for d, tail in zip(done, tails)]
         return done
 
 
-def choose(logits: torch.Tensor, greedy: bool, temperature: float, top_p: float,
-           uniforms: torch.Tensor) -> torch.Tensor:
+def choose(
+    logits: torch.Tensor, greedy: bool, temperature: float, top_p: float, uniforms: torch.Tensor
+) -> torch.Tensor:
     """Next token per row: argmax, or a draw after temperature and nucleus (top-p) filtering,
     as transformers' TopPLogitsWarper filters. ``uniforms`` holds one number in [0, 1) per row;
     inverse-CDF sampling turns it into a token, so each row's draw is its own."""
@@ -127,10 +128,10 @@ class _BufferLayer:
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any):
         n = key_states.shape[-2]
-        self.keys[:, :, self.length:self.length + n] = key_states
-        self.values[:, :, self.length:self.length + n] = value_states
+        self.keys[:, :, self.length : self.length + n] = key_states
+        self.values[:, :, self.length : self.length + n] = value_states
         self.length += n
-        return self.keys[:, :, :self.length], self.values[:, :, :self.length]
+        return self.keys[:, :, : self.length], self.values[:, :, : self.length]
 
     def get_seq_length(self, *args: Any) -> int:
         return self.length
@@ -146,8 +147,9 @@ class _BufferLayer:
 class _Batch:
     """The running rows: their cache buffer, first valid column, tokens and random numbers."""
 
-    def __init__(self, layers: list[_BufferLayer], start: torch.Tensor, owners: list[int],
-                 uniforms: torch.Tensor) -> None:
+    def __init__(
+        self, layers: list[_BufferLayer], start: torch.Tensor, owners: list[int], uniforms: torch.Tensor
+    ) -> None:
         self.layers, self.start, self.owners, self.uniforms = layers, start, owners, uniforms
         self.alive = [True] * len(owners)
 
@@ -186,8 +188,16 @@ class Decoder:
         # prompt tokens, decode steps and row-steps (rows computed, finished ones included).
         self.stats: Counter = Counter()
 
-    def run(self, prompts: list[list[int]], candidates: int, seeds: list[list[int]], greedy: bool,
-            temperature: float, top_p: float, max_new_tokens: int) -> list[list[Generation]]:
+    def run(
+        self,
+        prompts: list[list[int]],
+        candidates: int,
+        seeds: list[list[int]],
+        greedy: bool,
+        temperature: float,
+        top_p: float,
+        max_new_tokens: int,
+    ) -> list[list[Generation]]:
         """Decode ``candidates`` continuations of each prompt; ``seeds[i][c]`` seeds candidate c
         of prompt i. Returns the generations per prompt, in the order given."""
         started = time.perf_counter()
@@ -217,7 +227,7 @@ class Decoder:
             logits = self._step(batch, tokens)
         self.stats.update(decode_s=time.perf_counter() - started, tokens=sum(len(g) for g in generated))
         out = [Generation(ids, why) for ids, why in zip(generated, finish)]
-        return [out[i * candidates:(i + 1) * candidates] for i in range(len(prompts))]
+        return [out[i * candidates : (i + 1) * candidates] for i in range(len(prompts))]
 
     def _forward(self, cache: Any, **inputs: Any) -> torch.Tensor:
         """Logits of each row's last position. That position is picked by index, not by the
@@ -228,8 +238,9 @@ class Decoder:
         out = self.model(**inputs, **{self.cache_arg: cache}, use_cache=True, logits_to_keep=last)
         return out.logits[:, -1, :]
 
-    def _prefill(self, prompts: list[list[int]], candidates: int, seeds: list[list[int]],
-                 max_new_tokens: int) -> tuple[torch.Tensor, _Batch]:
+    def _prefill(
+        self, prompts: list[list[int]], candidates: int, seeds: list[list[int]], max_new_tokens: int
+    ) -> tuple[torch.Tensor, _Batch]:
         """Prefill every prompt once and lay its keys and values, right-aligned, into a buffer
         with room for ``max_new_tokens`` more columns; candidates copy their prompt's rows.
 
@@ -249,8 +260,9 @@ class Decoder:
             length = len(prompts[group[0]])
             cache = self._new_cache()
             for index, layer in enumerate(prefix.layers if shared else []):
-                cache.update(layer.keys.expand(len(group), -1, -1, -1), layer.values.expand(len(group), -1, -1, -1),
-                             index)
+                cache.update(
+                    layer.keys.expand(len(group), -1, -1, -1), layer.values.expand(len(group), -1, -1, -1), index
+                )
             ids = torch.tensor([prompts[i][shared:] for i in group], device=self.device)
             positions = torch.arange(shared, length, device=self.device).expand(len(group), -1)
             with torch.inference_mode():
@@ -258,23 +270,26 @@ class Decoder:
             for j, i in enumerate(group):
                 last[i] = logits[j]
             if not layers:
-                layers = [self._empty_layer(layer.keys, rows, width + max_new_tokens, width)
-                          for layer in cache.layers]
+                layers = [self._empty_layer(layer.keys, rows, width + max_new_tokens, width) for layer in cache.layers]
             for layer, source in zip(layers, cache.layers):
                 for j, i in enumerate(group):
                     span = slice(i * candidates, (i + 1) * candidates)
-                    layer.keys[span, :, width - length:width] = source.keys[j]
-                    layer.values[span, :, width - length:width] = source.values[j]
+                    layer.keys[span, :, width - length : width] = source.keys[j]
+                    layer.values[span, :, width - length : width] = source.values[j]
         start = torch.tensor([width - len(p) for p in prompts for _ in range(candidates)], device=self.device)
-        uniforms = torch.stack([torch.rand(max_new_tokens, generator=torch.Generator().manual_seed(s))
-                                for row in seeds for s in row])
+        uniforms = torch.stack(
+            [torch.rand(max_new_tokens, generator=torch.Generator().manual_seed(s)) for row in seeds for s in row]
+        )
         batch = _Batch(layers, start, list(range(rows)), uniforms)
         return torch.stack(last).repeat_interleave(candidates, dim=0), batch
 
     def _empty_layer(self, like: torch.Tensor, rows: int, capacity: int, length: int) -> _BufferLayer:
         shape = (rows, like.shape[1], capacity, like.shape[3])
-        return _BufferLayer(torch.zeros(shape, dtype=like.dtype, device=like.device),
-                            torch.zeros(shape, dtype=like.dtype, device=like.device), length)
+        return _BufferLayer(
+            torch.zeros(shape, dtype=like.dtype, device=like.device),
+            torch.zeros(shape, dtype=like.dtype, device=like.device),
+            length,
+        )
 
     def _step(self, batch: _Batch, tokens: torch.Tensor) -> torch.Tensor:
         """One token for every row; finished rows not yet compacted away compute along, unread."""
@@ -287,5 +302,6 @@ class Decoder:
         mask = additive_mask(columns[None, :] >= batch.start[:, None], self.dtype)[:, None, None, :]
         positions = (length - batch.start)[:, None]
         with torch.inference_mode():
-            return self._forward(Cache(layers=batch.layers), input_ids=tokens[:, None], attention_mask=mask,
-                                 position_ids=positions)
+            return self._forward(
+                Cache(layers=batch.layers), input_ids=tokens[:, None], attention_mask=mask, position_ids=positions
+            )

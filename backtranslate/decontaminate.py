@@ -13,9 +13,10 @@ row counts (question, choices, answer, messages), since any of them may leak int
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .errors import UserError
 from .filters import Filter, NearDuplicate, Verdict, ngrams, quote, words
@@ -76,8 +77,13 @@ class EvalSet:
         return ""
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "spec": self.spec, "items": self.items, "ngram": self.ngram,
-                "threshold": self.threshold}
+        return {
+            "name": self.name,
+            "spec": self.spec,
+            "items": self.items,
+            "ngram": self.ngram,
+            "threshold": self.threshold,
+        }
 
 
 class Contamination(Filter):
@@ -148,8 +154,10 @@ def _rows(spec: str) -> Iterator[Any]:
             data = datasets.load_dataset(name, config or None)
     except Exception as e:  # datasets raises many types for "not found", "offline", "gated"
         first = str(e).splitlines()[0] if str(e) else ""
-        raise UserError(f"Evaluation set {spec} is neither a local file or folder nor a loadable Hugging Face "
-                        f"dataset ({type(e).__name__}: {first}); check the path or name.") from None
+        raise UserError(
+            f"Evaluation set {spec} is neither a local file or folder nor a loadable Hugging Face "
+            f"dataset ({type(e).__name__}: {first}); check the path or name."
+        ) from None
     for split in data.values() if isinstance(data, datasets.DatasetDict) else [data]:
         yield from split
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Optional
 
 from .errors import UserError
 
@@ -39,8 +40,9 @@ def _datasketch() -> Any:
 class Sketcher:
     """Text -> MinHash over lowercased content-word n-grams (a bag of words for short texts)."""
 
-    def __init__(self, num_perm: int = 128, shingle: int = 3, seed: int = 1,
-                 stopwords: Optional[frozenset[str]] = STOPWORDS) -> None:
+    def __init__(
+        self, num_perm: int = 128, shingle: int = 3, seed: int = 1, stopwords: Optional[frozenset[str]] = STOPWORDS
+    ) -> None:
         self.num_perm, self.shingle, self.seed, self.stopwords = num_perm, shingle, seed, stopwords
         self._MinHash = _datasketch().MinHash
         # Permutations come from the seed alone; computing them once makes each sketch ~5x cheaper.
@@ -51,15 +53,19 @@ class Sketcher:
         if self.stopwords:
             tokens = [t for t in tokens if t not in self.stopwords] or tokens
         n = self.shingle if len(tokens) >= self.shingle else 1
-        return {" ".join(tokens[i:i + n]).encode("utf-8") for i in range(len(tokens) - n + 1)}
+        return {" ".join(tokens[i : i + n]).encode("utf-8") for i in range(len(tokens) - n + 1)}
 
     def sketch(self, text: str) -> Any:
         """The MinHash of ``text``, or None when it has no words to compare."""
         shingles = self.shingles(text)
         if not shingles:
             return None
-        sketch = self._MinHash(num_perm=self.num_perm, seed=self.seed, scheme=self._template.scheme,
-                               permutations=self._template.permutations)
+        sketch = self._MinHash(
+            num_perm=self.num_perm,
+            seed=self.seed,
+            scheme=self._template.scheme,
+            permutations=self._template.permutations,
+        )
         sketch.update_batch(sorted(shingles))
         return sketch
 
@@ -128,8 +134,9 @@ class _UnionFind:
             self.parent[max(a, b)] = min(a, b)
 
 
-def near_duplicate_clusters(texts: Sequence[str], threshold: float = 0.8, sketcher: Optional[Sketcher] = None,
-                            progress: Optional[str] = None) -> list[list[int]]:
+def near_duplicate_clusters(
+    texts: Sequence[str], threshold: float = 0.8, sketcher: Optional[Sketcher] = None, progress: Optional[str] = None
+) -> list[list[int]]:
     """Groups (of two or more) of positions in ``texts`` linked by estimated Jaccard >= threshold,
     largest first, each sorted. Linking is transitive (single linkage), as dedup needs: a chain
     of small edits is one family of texts. One pass: each text is linked to the earlier texts
@@ -178,13 +185,16 @@ def dedup_filters(fields: Sequence[str], threshold: float) -> list:
         raise UserError(f"The near-duplicate threshold must be in (0, 1], got {threshold}.")
     filters = []
     for field in fields:
-        filters += [ExactDuplicate(field=field, name=f"exact_duplicate_{field}"),
-                    NearDuplicate(field=field, threshold=threshold, name=f"near_duplicate_{field}")]
+        filters += [
+            ExactDuplicate(field=field, name=f"exact_duplicate_{field}"),
+            NearDuplicate(field=field, threshold=threshold, name=f"near_duplicate_{field}"),
+        ]
     return filters
 
 
-def dedup_dataset(dataset: str, out: str, fields: Sequence[str] = ("instruction", "output"),
-                  threshold: float = 0.8) -> dict[str, Any]:
+def dedup_dataset(
+    dataset: str, out: str, fields: Sequence[str] = ("instruction", "output"), threshold: float = 0.8
+) -> dict[str, Any]:
     """Keep the first of each group of exact or near-duplicate pairs (on any of ``fields``) and
     write the deduplicated folder: data.json, data.jsonl, rejected.jsonl (each dropped pair with
     the pair it duplicates), stats.json and a card."""
@@ -205,19 +215,36 @@ def dedup_dataset(dataset: str, out: str, fields: Sequence[str] = ("instruction"
     kept = list(apply_filters(_progress(records, "dedup"), filters, stats, on_reject=rejected.append))
     seconds = time.perf_counter() - started
     write_jsonl_atomic(target / "data.jsonl", (record_row(r) for r in kept))
-    write_jsonl_atomic(target / "rejected.jsonl", ({**record_row(r), "stage": "dedup", "reason": r.meta["reject_reason"]}
-                                                   for r in rejected))
+    write_jsonl_atomic(
+        target / "rejected.jsonl",
+        ({**record_row(r), "stage": "dedup", "reason": r.meta["reject_reason"]} for r in rejected),
+    )
     write_alpaca_json(target / "data.jsonl", target / "data.json")
-    result = {"dataset": dataset, "fields": list(fields), "threshold": threshold, "pairs": len(records),
-              "kept": len(kept), "rejected": len(rejected), "dropped": {k: v for k, v in stats.dropped.items() if v},
-              "seconds": round(seconds, 2), "filters": [f.describe() for f in filters]}
+    result = {
+        "dataset": dataset,
+        "fields": list(fields),
+        "threshold": threshold,
+        "pairs": len(records),
+        "kept": len(kept),
+        "rejected": len(rejected),
+        "dropped": {k: v for k, v in stats.dropped.items() if v},
+        "seconds": round(seconds, 2),
+        "filters": [f.describe() for f in filters],
+    }
     license, language = read_card_terms(dataset)
     result.update(license=license, language=language)
     write_json_atomic(target / "stats.json", result)
     write_simple_card(
-        target, "Deduplicated instruction dataset", len(kept),
-        [f"Deduplicated from `{dataset}`: {len(kept)} of {len(records)} pairs kept. A pair was dropped when its "
-         f"{' or '.join(fields)} repeated an earlier pair's exactly or nearly (MinHash LSH, estimated Jaccard "
-         f">= {threshold} over content-word 3-grams); `rejected.jsonl` names the pair each one duplicates."],
-        examples=[r.to_alpaca() for r in kept[:3]], license=license, language=language)
+        target,
+        "Deduplicated instruction dataset",
+        len(kept),
+        [
+            f"Deduplicated from `{dataset}`: {len(kept)} of {len(records)} pairs kept. A pair was dropped when its "
+            f"{' or '.join(fields)} repeated an earlier pair's exactly or nearly (MinHash LSH, estimated Jaccard "
+            f">= {threshold} over content-word 3-grams); `rejected.jsonl` names the pair each one duplicates."
+        ],
+        examples=[r.to_alpaca() for r in kept[:3]],
+        license=license,
+        language=language,
+    )
     return result

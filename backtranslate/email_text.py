@@ -21,8 +21,14 @@ from html.parser import HTMLParser
 
 # Headers kept as provenance: meta key -> header name.
 HEADERS = {
-    "subject": "Subject", "from": "From", "to": "To", "cc": "Cc", "date": "Date",
-    "message_id": "Message-ID", "in_reply_to": "In-Reply-To", "references": "References",
+    "subject": "Subject",
+    "from": "From",
+    "to": "To",
+    "cc": "Cc",
+    "date": "Date",
+    "message_id": "Message-ID",
+    "in_reply_to": "In-Reply-To",
+    "references": "References",
 }
 _PEOPLE_HEADERS = ("From", "To", "Cc", "Bcc", "Reply-To", "Sender")
 # Display names that name a list or a team, not a person ("All Staff", "IT Support").
@@ -41,32 +47,49 @@ _SIGNATURE = ("-- ", "--")
 _ORIGINAL = re.compile(r"^\s*-{3,}\s*Original Message\s*-{3,}\s*$", re.IGNORECASE)
 # The line that introduces a quote: "On <date>, <name> wrote:", "<name> writes:", "Excerpts from
 # <name>'s message of <date>:", "Quoting <name>:", and the same in French, German and Spanish.
-_WROTE = re.compile(r"(?:\b(?:wrote|writes|said|schrieb|escribió|scripsit)|a écrit|\bmessage of\b.*)\s*:\s*$"
-                    r"|^\s*(?:Quoting|Excerpts from)\b.*:\s*$", re.IGNORECASE)
-_ATTRIBUTION_START = re.compile(r"^\s*(?:On|Am|Le|El|Quoting|Excerpts from)\b|^\S+(?: \S+){0,4} (?:wrote|writes):",
-                                re.IGNORECASE)
+_WROTE = re.compile(
+    r"(?:\b(?:wrote|writes|said|schrieb|escribió|scripsit)|a écrit|\bmessage of\b.*)\s*:\s*$"
+    r"|^\s*(?:Quoting|Excerpts from)\b.*:\s*$",
+    re.IGNORECASE,
+)
+_ATTRIBUTION_START = re.compile(
+    r"^\s*(?:On|Am|Le|El|Quoting|Excerpts from)\b|^\S+(?: \S+){0,4} (?:wrote|writes):", re.IGNORECASE
+)
 # Trailers of a patch or a list mail: who signed, reviewed, tested; not the author's words.
-_TRAILER = re.compile(r"^(?:Signed-off-by|Reviewed-by|Acked-by|Tested-by|Reported-by|Suggested-by|"
-                      r"Co-developed-by|Reported-and-tested-by|Requested-by|Helped-by|Mentored-by|Cc|CC|"
-                      r"Fixes|Link|Closes|Change-Id|Bug|BugLink)\s*:\s+\S", re.IGNORECASE)
+_TRAILER = re.compile(
+    r"^(?:Signed-off-by|Reviewed-by|Acked-by|Tested-by|Reported-by|Suggested-by|"
+    r"Co-developed-by|Reported-and-tested-by|Requested-by|Helped-by|Mentored-by|Cc|CC|"
+    r"Fixes|Link|Closes|Change-Id|Bug|BugLink)\s*:\s+\S",
+    re.IGNORECASE,
+)
 # Where a list footer or an archive's attachment note begins: everything after it is the list's.
-_FOOTER = re.compile(r"^(?:_{5,}\s*$|-{5,} ?next part ?-{5,}|You received this message because you are "
-                     r"subscribed|To unsubscribe from this group|An? (?:HTML|non-text) attachment was scrubbed)",
-                     re.IGNORECASE)
+_FOOTER = re.compile(
+    r"^(?:_{5,}\s*$|-{5,} ?next part ?-{5,}|You received this message because you are "
+    r"subscribed|To unsubscribe from this group|An? (?:HTML|non-text) attachment was scrubbed)",
+    re.IGNORECASE,
+)
 _LIST_WORDS = re.compile(r"mailing list|listinfo|lists?\.|unsubscribe|/mailman/", re.IGNORECASE)
 # A patch: git's diff header, or a unified diff's file and hunk headers.
 _DIFF = re.compile(r"^diff --git |^--- \S.*\n\+\+\+ \S.*\n@@ ", re.MULTILINE)
 # Mail written by a machine: bounces, out-of-office replies, notifications (RFC 3834 headers first).
-_AUTO_SUBJECT = re.compile(r"^(?:undeliver|delivery status notification|delivery failure|mail delivery|"
-                           r"returned mail|automatic reply|auto(?:matic)?[- ]?(?:reply|response)|"
-                           r"out of (?:the )?office|auto:|away from)", re.IGNORECASE)
+_AUTO_SUBJECT = re.compile(
+    r"^(?:undeliver|delivery status notification|delivery failure|mail delivery|"
+    r"returned mail|automatic reply|auto(?:matic)?[- ]?(?:reply|response)|"
+    r"out of (?:the )?office|auto:|away from)",
+    re.IGNORECASE,
+)
 # Bots sign as such: "kernel test robot <lkp@intel.com>", syzbot, "github-actions[bot]", patchwork-bot.
-_AUTO_SENDER = re.compile(r"mailer-daemon|postmaster@|no-?reply@|notifications?@|bounces?@"
-                          r"|\brobot\b|\[bot\]|\bsyzbot\b|-bot\b|\bbot@", re.IGNORECASE)
+_AUTO_SENDER = re.compile(
+    r"mailer-daemon|postmaster@|no-?reply@|notifications?@|bounces?@"
+    r"|\brobot\b|\[bot\]|\bsyzbot\b|-bot\b|\bbot@",
+    re.IGNORECASE,
+)
 # What git format-patch writes between a patch's description and its diff, and a cover letter's
 # summary: the diffstat (" path | 12 +-", "3 files changed, ...") and the shortlog ("Jane (2):").
-_DIFFSTAT = re.compile(r"^\s*\S+\s+\|\s+(?:\d+ ?[-+]*|Bin \d+ -> \d+ bytes)\s*$"
-                       r"|^\s*\d+ files? changed(?:, \d+ insertions?\(\+\))?(?:, \d+ deletions?\(-\))?\s*$")
+_DIFFSTAT = re.compile(
+    r"^\s*\S+\s+\|\s+(?:\d+ ?[-+]*|Bin \d+ -> \d+ bytes)\s*$"
+    r"|^\s*\d+ files? changed(?:, \d+ insertions?\(\+\))?(?:, \d+ deletions?\(-\))?\s*$"
+)
 _SHORTLOG_AUTHOR = re.compile(r"^\S.{0,60} \(\d+\):\s*$")
 _MANGLED_FROM = re.compile(r"^>(>*From )", re.MULTILINE)
 
@@ -188,7 +211,7 @@ def person_name(text: str) -> str:
 
 
 def name_from_address(address: str) -> str:
-    """"priya.raman@..." -> "Priya Raman"; "" for addresses that spell no person's name."""
+    """ "priya.raman@..." -> "Priya Raman"; "" for addresses that spell no person's name."""
     local = address.partition("@")[0]
     parts = re.split(r"[._-]", local)
     if not 2 <= len(parts) <= 3 or not all(len(p) >= 2 and p.isalpha() for p in parts):
@@ -205,7 +228,7 @@ def signature_names(body: str) -> list[str]:
     lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     for i, line in enumerate(lines):
         if line in _SIGNATURE:
-            first = next((ln.strip() for ln in lines[i + 1:i + 4] if ln.strip()), "")
+            first = next((ln.strip() for ln in lines[i + 1 : i + 4] if ln.strip()), "")
             name = person_name(re.split(r"\s[|,–-]\s|,|\|", first)[0])
             if name:
                 names.append(name)
@@ -262,8 +285,9 @@ def clean_body(text: str, counts: dict[str, int] | None = None) -> str:
         if line in _SIGNATURE and not (patch and _DIFF.search("\n".join(lines[i:]))):
             lines = lines[:i]
             break
-        if _ORIGINAL.match(line) or (_FOOTER.match(line) and (not line.startswith("_") or _LIST_WORDS.search(
-                "\n".join(lines[i + 1:i + 5])))):
+        if _ORIGINAL.match(line) or (
+            _FOOTER.match(line) and (not line.startswith("_") or _LIST_WORDS.search("\n".join(lines[i + 1 : i + 5])))
+        ):
             counts["list_footer"] = counts.get("list_footer", 0) + (not _ORIGINAL.match(line))
             lines = lines[:i]
             break
@@ -273,8 +297,12 @@ def clean_body(text: str, counts: dict[str, int] | None = None) -> str:
         in_diff = in_diff or line.startswith("diff --git ") or (patch and line.startswith("@@ "))
         indented = line.startswith(("  ", "\t")) and bool(line.strip())
         shortlog = shortlog and indented  # a shortlog author's subject lines, up to a blank line
-        if not in_diff and _SHORTLOG_AUTHOR.match(line) and i + 1 < len(lines) \
-                and lines[i + 1].startswith(("  ", "\t")):
+        if (
+            not in_diff
+            and _SHORTLOG_AUTHOR.match(line)
+            and i + 1 < len(lines)
+            and lines[i + 1].startswith(("  ", "\t"))
+        ):
             shortlog = True
         if shortlog:
             counts["shortlog"] = counts.get("shortlog", 0) + 1
@@ -319,8 +347,25 @@ def html_to_text(html: str) -> str:
 
 class _HTMLText(HTMLParser):
     _HIDDEN = {"script", "style", "head", "title", "template"}
-    _BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol",
-              "table", "blockquote", "pre", "hr"}
+    _BLOCK = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "table",
+        "blockquote",
+        "pre",
+        "hr",
+    }
     _PARAGRAPH = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table", "blockquote"}
 
     def __init__(self) -> None:

@@ -13,16 +13,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from . import models
 from .batching import plan_batches
 from .errors import UserError
 from .hardware import resolve_precision
 from .records import Record, stable_id
-from .templates import Template, get_template, render
+from .templates import DEFAULT_TEMPLATE, Template, get_template, render
 
 log = logging.getLogger(__name__)
 BACKENDS = ("transformers", "vllm")
@@ -52,12 +53,13 @@ class BackwardSpec:
     template: Template
 
     @classmethod
-    def resolve(cls, spec: str, template: str | None = None) -> "BackwardSpec":
+    def resolve(cls, spec: str, template: str | None = None) -> BackwardSpec:
         manifest = models.read_manifest(spec) if models.is_adapter(spec) else None
         base = manifest["base_model"] if manifest else spec
-        name = template or (manifest or {}).get("template") or "reverse"
-        return cls(spec=spec, base=base, adapter=Path(spec).expanduser() if manifest else None,
-                   template=get_template(name))
+        name = template or (manifest or {}).get("template") or DEFAULT_TEMPLATE
+        return cls(
+            spec=spec, base=base, adapter=Path(spec).expanduser() if manifest else None, template=get_template(name)
+        )
 
     @property
     def stop_strings(self) -> list[str]:
@@ -80,20 +82,30 @@ def eos_ids(tokenizer: Any, generation_config: Any = None) -> set[int]:
     return found
 
 
-def make_candidate(passage: Record, index: int, ids: list[int], finish: str, tokenizer: Any,
-                   template: Template) -> Record:
+def make_candidate(
+    passage: Record, index: int, ids: list[int], finish: str, tokenizer: Any, template: Template
+) -> Record:
     """The candidate record of one generation: the instruction parsed from the decoded text."""
     text = tokenizer.decode(ids, skip_special_tokens=True)
     return Record(
-        output=passage.output, instruction=template.parse(text), input=passage.input,
+        output=passage.output,
+        instruction=template.parse(text),
+        input=passage.input,
         id=stable_id(passage.id, str(index)),
-        meta={**passage.meta, "passage_id": passage.id, "candidate": index, "finish_reason": finish,
-              "generated_tokens": len(ids), "raw": text.strip()},
+        meta={
+            **passage.meta,
+            "passage_id": passage.id,
+            "candidate": index,
+            "finish_reason": finish,
+            "generated_tokens": len(ids),
+            "raw": text.strip(),
+        },
     )
 
 
-def load_backward(spec: str, template: str | None = None, precision: str = "auto",
-                  backend: str = "transformers", **options: Any) -> Any:
+def load_backward(
+    spec: str, template: str | None = None, precision: str = "auto", backend: str = "transformers", **options: Any
+) -> Any:
     """The backward model on the chosen backend; vLLM options (tensor_parallel_size, ...) pass through."""
     if backend == "vllm":
         from .vllm_engine import VllmBackwardModel
@@ -112,8 +124,7 @@ class BackwardModel:
 
     name = "transformers"
 
-    def __init__(self, spec: str, template: str | None = None, precision: str = "auto",
-                 loop: str = "auto") -> None:
+    def __init__(self, spec: str, template: str | None = None, precision: str = "auto", loop: str = "auto") -> None:
         import torch
 
         from . import decoder, packed_linear
@@ -144,8 +155,11 @@ class BackwardModel:
         self.loop = "decoder" if loop != "generate" and decoder.supports(self.model) else "generate"
         if loop == "decoder" and self.loop != "decoder":
             raise ValueError(f"the decoding loop cannot drive {self.base}")
-        self._decoder = decoder.Decoder(self.model, decoder.StopCheck(
-            tokenizer, self.eos_ids, self.stop_strings)) if self.loop == "decoder" else None
+        self._decoder = (
+            decoder.Decoder(self.model, decoder.StopCheck(tokenizer, self.eos_ids, self.stop_strings))
+            if self.loop == "decoder"
+            else None
+        )
 
     def prompt(self, passage: Record) -> str:
         return render(self.template.prompt(passage), self.tokenizer)
@@ -159,26 +173,36 @@ class BackwardModel:
         ids = self.prompt_ids(passages)
         results: dict[int, list[Record]] = {}
         k = decoding.num_candidates
-        for batch in plan_batches([len(x) for x in ids], decoding.max_new_tokens, decoding.batch_tokens,
-                                  decoding.batch_size, rows_per_prompt=k):
+        for batch in plan_batches(
+            [len(x) for x in ids],
+            decoding.max_new_tokens,
+            decoding.batch_tokens,
+            decoding.batch_size,
+            rows_per_prompt=k,
+        ):
             chosen = [passages[i] for i in batch]
             run = self._decode_batch if self._decoder else self._generate_batch
             for i, generations in zip(batch, run(chosen, [ids[i] for i in batch], decoding)):
-                results[i] = [make_candidate(passages[i], c, g_ids, why, self.tokenizer, self.template)
-                              for c, (g_ids, why) in enumerate(generations)]
+                results[i] = [
+                    make_candidate(passages[i], c, g_ids, why, self.tokenizer, self.template)
+                    for c, (g_ids, why) in enumerate(generations)
+                ]
         for i in range(len(passages)):
             yield from results[i]
 
-    def _decode_batch(self, passages: list[Record], ids: list[list[int]], decoding: Decoding
-                      ) -> list[list[tuple[list[int], str]]]:
+    def _decode_batch(
+        self, passages: list[Record], ids: list[list[int]], decoding: Decoding
+    ) -> list[list[tuple[list[int], str]]]:
         k = decoding.num_candidates
         seeds = [[candidate_seed(decoding.seed, p.id, c) for c in range(k)] for p in passages]
-        out = self._decoder.run(ids, k, seeds, decoding.greedy, decoding.temperature, decoding.top_p,
-                                decoding.max_new_tokens)
+        out = self._decoder.run(
+            ids, k, seeds, decoding.greedy, decoding.temperature, decoding.top_p, decoding.max_new_tokens
+        )
         return [[(g.ids, g.finish) for g in row] for row in out]
 
-    def _generate_batch(self, passages: list[Record], ids: list[list[int]], decoding: Decoding
-                        ) -> list[list[tuple[list[int], str]]]:
+    def _generate_batch(
+        self, passages: list[Record], ids: list[list[int]], decoding: Decoding
+    ) -> list[list[tuple[list[int], str]]]:
         """transformers' own `generate`, for models the decoding loop does not drive."""
         import torch
 
@@ -190,11 +214,16 @@ class BackwardModel:
         stop = self.stop_strings or None
         with torch.inference_mode():
             out = self.model.generate(
-                **enc, do_sample=not decoding.greedy, max_new_tokens=decoding.max_new_tokens,
-                num_return_sequences=k, pad_token_id=self.tokenizer.pad_token_id,
-                stop_strings=stop, tokenizer=self.tokenizer if stop else None, **sampling,
+                **enc,
+                do_sample=not decoding.greedy,
+                max_new_tokens=decoding.max_new_tokens,
+                num_return_sequences=k,
+                pad_token_id=self.tokenizer.pad_token_id,
+                stop_strings=stop,
+                tokenizer=self.tokenizer if stop else None,
+                **sampling,
             )
-        new = out[:, enc["input_ids"].shape[1]:].tolist()
+        new = out[:, enc["input_ids"].shape[1] :].tolist()
         return [[self._trim(new[row * k + c], decoding) for c in range(k)] for row in range(len(passages))]
 
     def _trim(self, ids: list[int], decoding: Decoding) -> tuple[list[int], str]:
@@ -204,7 +233,10 @@ class BackwardModel:
         ids = ids[:end]
         while ids and ids[-1] == pad and pad not in self.eos_ids:
             ids = ids[:-1]
-        stopped = lambda seq: any(s in self.tokenizer.decode(seq) for s in self.stop_strings)
+
+        def stopped(seq):
+            return any(s in self.tokenizer.decode(seq) for s in self.stop_strings)
+
         if ids and ids[-1] == pad and stopped(ids[:-1]):  # pad == EOS: the padding after a stop string
             ids = ids[:-1]
         ended = bool(ids) and ids[-1] in self.eos_ids or stopped(ids)

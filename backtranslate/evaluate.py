@@ -16,12 +16,13 @@ from typing import Any
 from .engine import BackwardModel, Decoding
 from .io import write_json_atomic
 from .metrics import default_embedder, rouge_l
+from .models import is_adapter, read_manifest
 from .records import Record
 from .seed import SeedSet, load_seed
-from .models import is_adapter, read_manifest
+from .templates import DEFAULT_TEMPLATE
 
 DEFAULT_DECODING = Decoding(greedy=True, max_new_tokens=64)
-BASELINE_TEMPLATE = "reverse"
+BASELINE_TEMPLATE = DEFAULT_TEMPLATE
 METRICS = ("rouge_l", "cosine")
 
 
@@ -59,7 +60,7 @@ def _write_instructions(model: BackwardModel, passages: list[Record], decoding: 
     step = decoding.batch_size * 4  # a few length-sorted batches at a time, so progress moves
     with tqdm(total=len(passages), desc=f"eval: {label} writes instructions", unit="pair") as bar:
         for start in range(0, len(passages), step):
-            chunk = passages[start:start + step]
+            chunk = passages[start : start + step]
             candidates.extend(model.generate(chunk, replace(decoding, num_candidates=1)))
             bar.update(len(chunk))
     got = [c.meta["passage_id"] for c in candidates]
@@ -73,8 +74,10 @@ def _release(model: BackwardModel) -> None:
 
 
 def _scores(predictions: list[str], references: list[str]) -> dict[str, list[float]]:
-    return {"rouge_l": [rouge_l(p, r) for p, r in zip(predictions, references)],
-            "cosine": default_embedder().cosine(predictions, references)}
+    return {
+        "rouge_l": [rouge_l(p, r) for p, r in zip(predictions, references)],
+        "cosine": default_embedder().cosine(predictions, references),
+    }
 
 
 def _mean(values: list[float]) -> float:
@@ -92,9 +95,17 @@ def _baseline_spec(manifest: dict[str, Any] | None, baseline: str | None) -> str
     return manifest["base_model"] if manifest else None
 
 
-def evaluate(model: str, heldout: str, fields: str | None = None, baseline: str | None = "auto",
-             limit: int | None = None, decoding: Decoding | None = None, precision: str = "auto",
-             examples: int = 5, max_response_tokens: int | None = 512) -> dict[str, Any]:
+def evaluate(
+    model: str,
+    heldout: str,
+    fields: str | None = None,
+    baseline: str | None = "auto",
+    limit: int | None = None,
+    decoding: Decoding | None = None,
+    precision: str = "auto",
+    examples: int = 5,
+    max_response_tokens: int | None = 512,
+) -> dict[str, Any]:
     """Score the instructions ``model`` writes for the responses of ``heldout`` against the human
     ones. ``baseline`` is another model run on the very same inputs: 'auto' is a train folder's
     base model prompted zero-shot, None is none. Responses longer than ``max_response_tokens``
@@ -111,8 +122,7 @@ def evaluate(model: str, heldout: str, fields: str | None = None, baseline: str 
         if spec is None:
             continue
         t = time.perf_counter()
-        backward = BackwardModel(spec, template=BASELINE_TEMPLATE if role == "baseline" else None,
-                                 precision=precision)
+        backward = BackwardModel(spec, template=BASELINE_TEMPLATE if role == "baseline" else None, precision=precision)
         # Cut once, with the first model's tokenizer, so both models see exactly the same text.
         passages = passages or _passages(pairs, backward.tokenizer, max_response_tokens)
         predictions[role] = _write_instructions(backward, passages, decoding, role)
@@ -128,34 +138,49 @@ def evaluate(model: str, heldout: str, fields: str | None = None, baseline: str 
     return {
         "model": model,
         "baseline_model": baseline_model,
-        "heldout": {"source": heldout, "layout": seed.layout, "pairs": len(pairs),
-                    "truncated_responses": sum("truncated_tokens" in p.meta for p in passages),
-                    # scores on the pairs a model was trained on say nothing about new responses
-                    "is_training_seed": seed.fingerprint == ((manifest or {}).get("seed") or {}).get("fingerprint")},
+        "heldout": {
+            "source": heldout,
+            "layout": seed.layout,
+            "pairs": len(pairs),
+            "truncated_responses": sum("truncated_tokens" in p.meta for p in passages),
+            # scores on the pairs a model was trained on say nothing about new responses
+            "is_training_seed": seed.fingerprint == ((manifest or {}).get("seed") or {}).get("fingerprint"),
+        },
         "metrics": means,
         "ratio": ratio,
         "examples": [_example(i, pairs, predictions, scores) for i in range(min(examples, len(pairs)))],
-        "decoding": {"greedy": decoding.greedy, "max_new_tokens": decoding.max_new_tokens,
-                     **({} if decoding.greedy else {"temperature": decoding.temperature, "top_p": decoding.top_p,
-                                                    "seed": decoding.seed})},
+        "decoding": {
+            "greedy": decoding.greedy,
+            "max_new_tokens": decoding.max_new_tokens,
+            **(
+                {}
+                if decoding.greedy
+                else {"temperature": decoding.temperature, "top_p": decoding.top_p, "seed": decoding.seed}
+            ),
+        },
         "embedder": default_embedder().info,
         "seconds": seconds,
     }
 
 
-def _summary(scores: dict[str, dict[str, list[float]]], predictions: dict[str, list[str]]
-             ) -> tuple[dict[str, dict[str, float]], dict[str, float | None] | None]:
+def _summary(
+    scores: dict[str, dict[str, list[float]]], predictions: dict[str, list[str]]
+) -> tuple[dict[str, dict[str, float]], dict[str, float | None] | None]:
     """Mean score per model (and its count of empty instructions); model / baseline per metric."""
-    means = {role: {**{m: _mean(s[m]) for m in METRICS}, "empty": sum(not p.strip() for p in predictions[role])}
-             for role, s in scores.items()}
+    means = {
+        role: {**{m: _mean(s[m]) for m in METRICS}, "empty": sum(not p.strip() for p in predictions[role])}
+        for role, s in scores.items()
+    }
     if "baseline" not in means:
         return means, None
-    return means, {m: round(means["model"][m] / means["baseline"][m], 4) if means["baseline"][m] else None
-                   for m in METRICS}
+    return means, {
+        m: round(means["model"][m] / means["baseline"][m], 4) if means["baseline"][m] else None for m in METRICS
+    }
 
 
-def _example(i: int, pairs: list[Record], predictions: dict[str, list[str]],
-             scores: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
+def _example(
+    i: int, pairs: list[Record], predictions: dict[str, list[str]], scores: dict[str, dict[str, list[float]]]
+) -> dict[str, Any]:
     row: dict[str, Any] = {"response": pairs[i].output, "human": pairs[i].instruction}
     if pairs[i].input:
         row["input"] = pairs[i].input

@@ -16,8 +16,9 @@ import hashlib
 import inspect
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Optional, Union
+from typing import Any, Optional, Union
 
 from . import junk, templates
 from .config import PATCH_MODES
@@ -37,7 +38,7 @@ def words(text: str) -> list[str]:
 
 
 def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
 def quote(text: str, limit: int = 60) -> str:
@@ -60,7 +61,7 @@ class FilterStats:
         return {"seen": dict(self.seen), "kept": dict(self.kept), "dropped": dict(self.dropped)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, dict[str, int]]) -> "FilterStats":
+    def from_dict(cls, data: dict[str, dict[str, int]]) -> FilterStats:
         """Counts saved by an interrupted run, to carry on from."""
         return cls(Counter(data.get("seen", {})), Counter(data.get("kept", {})), Counter(data.get("dropped", {})))
 
@@ -78,8 +79,9 @@ class Filter:
     def filter(self, record: Record) -> Verdict:
         raise NotImplementedError
 
-    def __call__(self, records: Iterable[Record], stats: FilterStats,
-                 on_reject: Optional[OnReject] = None) -> Iterator[Record]:
+    def __call__(
+        self, records: Iterable[Record], stats: FilterStats, on_reject: Optional[OnReject] = None
+    ) -> Iterator[Record]:
         for record, verdict in self.verdicts(records):
             stats.seen[self.name] += 1
             keep, detail = (verdict, "") if isinstance(verdict, bool) else verdict
@@ -116,8 +118,9 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def apply_filters(records: Iterable[Record], filters: Iterable[Filter], stats: FilterStats,
-                  on_reject: Optional[OnReject] = None) -> Iterator[Record]:
+def apply_filters(
+    records: Iterable[Record], filters: Iterable[Filter], stats: FilterStats, on_reject: Optional[OnReject] = None
+) -> Iterator[Record]:
     """Chain the filters lazily: a record goes through all of them before the next one is read."""
     stream: Iterator[Record] = iter(records)
     for f in filters:
@@ -143,8 +146,7 @@ class InstructionLength(Filter):
 
     name = "instruction_length"
 
-    def __init__(self, min_words: Optional[int] = 3, max_words: Optional[int] = 150,
-                 min_chars: Optional[int] = 10):
+    def __init__(self, min_words: Optional[int] = 3, max_words: Optional[int] = 150, min_chars: Optional[int] = 10):
         self.min_words, self.max_words, self.min_chars = min_words, max_words, min_chars
 
     def filter(self, record: Record) -> Verdict:
@@ -173,9 +175,17 @@ class TemplateLeak(Filter):
 
     name = "template_leak"
 
-    def __init__(self, markers: Optional[tuple[str, ...]] = ("### Instruction", "### Input", "### Response",
-                                                             "Response:", "### Context"),
-                 sentences: Optional[tuple[str, ...]] = (templates.REVERSE_TASK, "Use the Input below")):
+    def __init__(
+        self,
+        markers: Optional[tuple[str, ...]] = (
+            "### Instruction",
+            "### Input",
+            "### Response",
+            "Response:",
+            "### Context",
+        ),
+        sentences: Optional[tuple[str, ...]] = (templates.REVERSE_TASK, "Use the Input below"),
+    ):
         self.markers, self.sentences = markers, sentences
         # "### ..." never belongs in an instruction, so it counts anywhere; a bare label such as
         # "Response:" only at the start of a line, so "Draft a polite response: ..." survives.
@@ -224,11 +234,16 @@ class Repetition(Filter):
 
     name = "repetition"
 
-    def __init__(self, max_repeated_ngram_fraction: Optional[float] = 0.3, n: int = 3,
-                 max_char_run: Optional[int] = 20, max_line_repeats: Optional[int] = 1):
+    def __init__(
+        self,
+        max_repeated_ngram_fraction: Optional[float] = 0.3,
+        n: int = 3,
+        max_char_run: Optional[int] = 20,
+        max_line_repeats: Optional[int] = 1,
+    ):
         self.max_repeated_ngram_fraction, self.n = max_repeated_ngram_fraction, n
         self.max_char_run, self.max_line_repeats = max_char_run, max_line_repeats
-        self._run = re.compile(r"(.)\1{%d,}" % max_char_run, re.S) if max_char_run is not None else None
+        self._run = re.compile(rf"(.)\1{{{max_char_run},}}", re.S) if max_char_run is not None else None
 
     def filter(self, record: Record) -> Verdict:
         text = record.instruction
@@ -237,8 +252,10 @@ class Repetition(Filter):
             if grams:
                 share = 1 - len(set(grams)) / len(grams)
                 if share > self.max_repeated_ngram_fraction:
-                    return False, (f"repeated {self.n}-grams make up {share:.0%} of the text "
-                                   f"(> {self.max_repeated_ngram_fraction:.0%})")
+                    return False, (
+                        f"repeated {self.n}-grams make up {share:.0%} of the text "
+                        f"(> {self.max_repeated_ngram_fraction:.0%})"
+                    )
         if self._run is not None:
             run = self._run.search(text)
             if run:
@@ -304,7 +321,7 @@ class MissingInput(Filter):
         if record.input and record.input.strip():
             return True
         match = self._pattern.search(record.instruction)
-        if match and not re.search(r":\s*\S", record.instruction[match.end():]):
+        if match and not re.search(r":\s*\S", record.instruction[match.end() :]):
             return False, f"refers to {quote(match.group(0))} but the pair has no input"
         return True
 
@@ -361,9 +378,16 @@ class NearDuplicate(Filter):
     name = "near_duplicate"
     version = 2
 
-    def __init__(self, field: str = "instruction", threshold: Optional[float] = 0.8, num_perm: int = 128,
-                 shingle: int = 3, seed: int = 1, stopwords: Optional[frozenset[str]] = STOPWORDS,
-                 name: Optional[str] = None):
+    def __init__(
+        self,
+        field: str = "instruction",
+        threshold: Optional[float] = 0.8,
+        num_perm: int = 128,
+        shingle: int = 3,
+        seed: int = 1,
+        stopwords: Optional[frozenset[str]] = STOPWORDS,
+        name: Optional[str] = None,
+    ):
         self.field, self.threshold, self.num_perm = field, threshold, num_perm
         self.shingle, self.seed, self.stopwords = shingle, seed, stopwords
         self.name = name or type(self).name  # dedup over several fields names one instance per field
@@ -462,8 +486,12 @@ class Boilerplate(Filter):
 
     name = "boilerplate"
 
-    def __init__(self, patterns: Optional[tuple[str, ...]] = DEFAULT_BOILERPLATE,
-                 max_fraction: Optional[float] = 0.5, short_line_words: Optional[int] = 3):
+    def __init__(
+        self,
+        patterns: Optional[tuple[str, ...]] = DEFAULT_BOILERPLATE,
+        max_fraction: Optional[float] = 0.5,
+        short_line_words: Optional[int] = 3,
+    ):
         self.patterns, self.max_fraction, self.short_line_words = patterns, max_fraction, short_line_words
         self._pattern = re.compile("|".join(f"(?:{p})" for p in patterns), re.I | re.M) if patterns else None
 
@@ -571,21 +599,50 @@ class Patch(Filter):
 
 FILTERS: dict[str, type[Filter]] = {
     cls.name: cls
-    for cls in (InstructionLength, Truncated, TemplateLeak, Refusal, MissingInput, Repetition, LengthRatio,
-                CopiesPassage, ExactDuplicate, NearDuplicate, PassageLength, TextRatio, Boilerplate, Standalone,
-                Markup, ToolOutput, Patch)
+    for cls in (
+        InstructionLength,
+        Truncated,
+        TemplateLeak,
+        Refusal,
+        MissingInput,
+        Repetition,
+        LengthRatio,
+        CopiesPassage,
+        ExactDuplicate,
+        NearDuplicate,
+        PassageLength,
+        TextRatio,
+        Boilerplate,
+        Standalone,
+        Markup,
+        ToolOutput,
+        Patch,
+    )
 }
 
 # Cheap per-record checks first, dataset-wide dedup last (so only good pairs claim a first slot).
 # Truncated comes first because a cut-off generation fails the other checks for that one reason.
 _PAIR_DEFAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("truncated", {}), ("instruction_length", {}), ("template_leak", {}), ("refusal", {}),
-    ("missing_input", {}), ("repetition", {}), ("length_ratio", {}), ("copies_passage", {}),
-    ("exact_duplicate", {"field": "instruction"}), ("near_duplicate", {"field": "instruction"}),
+    ("truncated", {}),
+    ("instruction_length", {}),
+    ("template_leak", {}),
+    ("refusal", {}),
+    ("missing_input", {}),
+    ("repetition", {}),
+    ("length_ratio", {}),
+    ("copies_passage", {}),
+    ("exact_duplicate", {"field": "instruction"}),
+    ("near_duplicate", {"field": "instruction"}),
 )
 _PASSAGE_DEFAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("passage_length", {}), ("text_ratio", {}), ("boilerplate", {}), ("standalone", {}), ("patch", {}),
-    ("markup", {}), ("tool_output", {}), ("exact_duplicate", {"field": "output"}),
+    ("passage_length", {}),
+    ("text_ratio", {}),
+    ("boilerplate", {}),
+    ("standalone", {}),
+    ("patch", {}),
+    ("markup", {}),
+    ("tool_output", {}),
+    ("exact_duplicate", {"field": "output"}),
 )
 
 
@@ -603,8 +660,10 @@ def _build(defaults: tuple[tuple[str, dict[str, Any]], ...], overrides: dict[str
         accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
         bad = sorted(set(settings) - accepted)
         if bad:
-            raise UserError(f"Filter '{name}' has no setting {', '.join(repr(b) for b in bad)}: "
-                            f"its settings are {', '.join(sorted(accepted)) or 'none'}.")
+            raise UserError(
+                f"Filter '{name}' has no setting {', '.join(repr(b) for b in bad)}: "
+                f"its settings are {', '.join(sorted(accepted)) or 'none'}."
+            )
         filters.append(cls(**{**kwargs, **settings}))
     return filters
 

@@ -14,9 +14,10 @@ import itertools
 import logging
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Optional
 
 from .config import GenerateConfig, parse_shard, to_dict
 from .corpus import ReadStats, read_corpus
@@ -41,8 +42,18 @@ from .selection import BestOfK
 from .threads import ThreadStats, thread_records
 
 log = logging.getLogger(__name__)
-OUTPUTS = ("data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md",
-           "sharegpt.json", "messages.jsonl", "data.parquet", "hf")
+OUTPUTS = (
+    "data.json",
+    "data.jsonl",
+    "candidates.jsonl",
+    "rejected.jsonl",
+    "stats.json",
+    "README.md",
+    "sharegpt.json",
+    "messages.jsonl",
+    "data.parquet",
+    "hf",
+)
 CHUNK_BATCHES = 4  # batches per chunk: enough to sort by length, little to redo after a crash
 
 
@@ -80,10 +91,13 @@ def output_folder(cfg: GenerateConfig, shard: Optional[tuple[int, int]]) -> Path
 def passage_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
     """The passage filters, then language (after deduplication: each distinct passage is
     classified once) and decontamination of the passage and its input."""
-    return (default_passage_filters(patch={"patches": cfg.patches},
-                                    standalone={"orphan_replies": cfg.email_mode == "message"})
-            + [Language(resolve_languages(cfg.languages, cfg.model))]
-            + [Contamination(s, fields=("output", "input")) for s in eval_sets])
+    return (
+        default_passage_filters(
+            patch={"patches": cfg.patches}, standalone={"orphan_replies": cfg.email_mode == "message"}
+        )
+        + [Language(resolve_languages(cfg.languages, cfg.model))]
+        + [Contamination(s, fields=("output", "input")) for s in eval_sets]
+    )
 
 
 def pair_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
@@ -105,12 +119,12 @@ def pair_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
     return filters[:first_dedup] + contamination + chosen + filters[first_dedup:]
 
 
-def documents(cfg: GenerateConfig, read_stats: ReadStats, thread_stats: Optional[ThreadStats],
-              redaction_stats: RedactionStats) -> Iterator[Record]:
+def documents(
+    cfg: GenerateConfig, read_stats: ReadStats, thread_stats: Optional[ThreadStats], redaction_stats: RedactionStats
+) -> Iterator[Record]:
     """The corpus as documents: read, paired into threads (--email-mode thread), then redacted,
     so that nothing after this point ever sees what redaction removed."""
-    docs: Iterable[Record] = read_corpus(cfg.corpus, text_field=cfg.text_field, id_field=cfg.id_field,
-                                         stats=read_stats)
+    docs: Iterable[Record] = read_corpus(cfg.corpus, text_field=cfg.text_field, id_field=cfg.id_field, stats=read_stats)
     if thread_stats is not None:
         docs = thread_records(docs, thread_stats)
     if cfg.redact:
@@ -124,8 +138,7 @@ def known_names(cfg: GenerateConfig) -> list[str]:
     pass costs a read of the corpus, little next to generation; a Hub dataset is not read twice.)"""
     if not Path(cfg.corpus).expanduser().exists():
         return []
-    names = corpus_names(read_corpus(cfg.corpus, text_field=cfg.text_field, id_field=cfg.id_field,
-                                     stats=ReadStats()))
+    names = corpus_names(read_corpus(cfg.corpus, text_field=cfg.text_field, id_field=cfg.id_field, stats=ReadStats()))
     if names:
         log.info("redaction: %d names from mail headers and signatures across the corpus", len(names))
     return names
@@ -160,25 +173,47 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
     check_writable(out)
     # The model loads before the output folder is touched: a typo in --model must neither clear
     # an earlier dataset (--overwrite) nor leave a run.json behind.
-    model = load_backward(cfg.model, cfg.template, cfg.precision, backend=cfg.backend,
-                          **({"tensor_parallel_size": cfg.tensor_parallel_size, "kv_cache_gb": cfg.kv_cache_gb,
-                              "lora": cfg.vllm_lora} if cfg.backend == "vllm" else {}))
+    model = load_backward(
+        cfg.model,
+        cfg.template,
+        cfg.precision,
+        backend=cfg.backend,
+        **(
+            {"tensor_parallel_size": cfg.tensor_parallel_size, "kv_cache_gb": cfg.kv_cache_gb, "lora": cfg.vllm_lora}
+            if cfg.backend == "vllm"
+            else {}
+        ),
+    )
     curator = curation(cfg)  # loads its model here too, for the same reason
     progress = open_run(out, settings, OUTPUTS, cfg.overwrite, cfg.resume)
     if progress.done and (out / "stats.json").exists():
         return _finished(out)
     if curator:
         curator.totals.update(progress.counters.get("curation", {}))
-    decoding = Decoding(num_candidates=cfg.num_candidates, greedy=cfg.use_greedy, temperature=cfg.temperature,
-                        top_p=cfg.top_p, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
-                        batch_tokens=cfg.batch_tokens, seed=cfg.random_seed)
-    counters = {"pair_stats": {"seen": {}, "kept": {}, "dropped": {}}, "generated_tokens": 0, "seconds": 0.0,
-                "candidates": 0, "kept": 0, **progress.counters}
+    decoding = Decoding(
+        num_candidates=cfg.num_candidates,
+        greedy=cfg.use_greedy,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_new_tokens=cfg.max_new_tokens,
+        batch_size=cfg.batch_size,
+        batch_tokens=cfg.batch_tokens,
+        seed=cfg.random_seed,
+    )
+    counters = {
+        "pair_stats": {"seen": {}, "kept": {}, "dropped": {}},
+        "generated_tokens": 0,
+        "seconds": 0.0,
+        "candidates": 0,
+        "kept": 0,
+        **progress.counters,
+    }
     passage_stats, pair_stats = FilterStats(), FilterStats.from_dict(counters["pair_stats"])
     filters, on_passages = pair_filters(cfg, eval_sets), passage_filters(cfg, eval_sets)
     language = next(f for f in on_passages if isinstance(f, Language))
-    writers = {name: JsonlWriter(out / f"{name}.jsonl", counters.get(name, 0))
-               for name in ("data", "candidates", "rejected")}
+    writers = {
+        name: JsonlWriter(out / f"{name}.jsonl", counters.get(name, 0)) for name in ("data", "candidates", "rejected")
+    }
     _replay_kept(out, filters)
     if curator:
         filters.append(curator)
@@ -188,6 +223,7 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
         def write(r: Record) -> None:
             if not (stage == "passage" and replaying[0]):
                 writers["rejected"].write({**record_row(r), "stage": stage, "reason": r.meta.get("reject_reason", "")})
+
         return write
 
     passages: Iterable[Record] = segment_all(docs, TokenMeter(model.tokenizer), cfg.min_tokens, cfg.max_tokens)
@@ -208,41 +244,72 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
                 replaying[0] = index + 1 < progress.chunks
                 continue
             replaying[0] = False
-            for pair in apply_filters(_written(model.generate(chunk, decoding), writers["candidates"], counters),
-                                      filters, pair_stats, on_reject=reject("pair")):
+            for pair in apply_filters(
+                _written(model.generate(chunk, decoding), writers["candidates"], counters),
+                filters,
+                pair_stats,
+                on_reject=reject("pair"),
+            ):
                 writers["data"].write(record_row(pair))
             for w in writers.values():
                 w.sync()
-            counters.update({name: w.count for name, w in writers.items()},
-                            pair_stats=pair_stats.to_dict(), curation=curator.totals if curator else {},
-                            seconds=counters["seconds"] + time.perf_counter() - started)
+            counters.update(
+                {name: w.count for name, w in writers.items()},
+                pair_stats=pair_stats.to_dict(),
+                curation=curator.totals if curator else {},
+                seconds=counters["seconds"] + time.perf_counter() - started,
+            )
             started = time.perf_counter()
             record_chunk(out, index, sent, [p.id for p in chunk], counters)
             if on_progress:
-                on_progress({"documents": read_stats.documents, "segmented": segmented.count,
-                             "passages": sent, "candidates": writers["candidates"].count,
-                             "kept": writers["data"].count})
+                on_progress(
+                    {
+                        "documents": read_stats.documents,
+                        "segmented": segmented.count,
+                        "passages": sent,
+                        "candidates": writers["candidates"].count,
+                        "kept": writers["data"].count,
+                    }
+                )
     finally:
         for w in writers.values():
             w.close()
         model.close()  # vLLM's engine processes end here, not at interpreter exit
     stats = {
         "settings": settings,
-        "model": {"spec": cfg.model, "base": model.base, "template": model.template.name,
-                  "precision": model.precision, "backend": cfg.backend},
-        "read": {"files": read_stats.files, "documents": read_stats.documents,
-                 "skipped": dict(read_stats.skipped), "skipped_examples": read_stats.examples,
-                 "cleaned": dict(sorted(read_stats.cleaned.items()))},
-        "passages": {"segmented": segmented.count, "kept": sent,
-                     "dropped": {k: v for k, v in passage_stats.dropped.items() if v}},
-        "pairs": {"candidates": writers["candidates"].count, "kept": writers["data"].count,
-                  "rejected": writers["candidates"].count - writers["data"].count,
-                  "dropped": {k: v for k, v in pair_stats.dropped.items() if v}},
-        "generation": {"seconds": round(counters["seconds"], 1), "generated_tokens": counters["generated_tokens"],
-                       "tokens_per_second": round(counters["generated_tokens"] / counters["seconds"], 1)
-                       if counters["seconds"] else 0.0},
-        "filters": {"passage": [f.describe() for f in on_passages],
-                    "pair": [f.describe() for f in filters]},
+        "model": {
+            "spec": cfg.model,
+            "base": model.base,
+            "template": model.template.name,
+            "precision": model.precision,
+            "backend": cfg.backend,
+        },
+        "read": {
+            "files": read_stats.files,
+            "documents": read_stats.documents,
+            "skipped": dict(read_stats.skipped),
+            "skipped_examples": read_stats.examples,
+            "cleaned": dict(sorted(read_stats.cleaned.items())),
+        },
+        "passages": {
+            "segmented": segmented.count,
+            "kept": sent,
+            "dropped": {k: v for k, v in passage_stats.dropped.items() if v},
+        },
+        "pairs": {
+            "candidates": writers["candidates"].count,
+            "kept": writers["data"].count,
+            "rejected": writers["candidates"].count - writers["data"].count,
+            "dropped": {k: v for k, v in pair_stats.dropped.items() if v},
+        },
+        "generation": {
+            "seconds": round(counters["seconds"], 1),
+            "generated_tokens": counters["generated_tokens"],
+            "tokens_per_second": round(counters["generated_tokens"] / counters["seconds"], 1)
+            if counters["seconds"]
+            else 0.0,
+        },
+        "filters": {"passage": [f.describe() for f in on_passages], "pair": [f.describe() for f in filters]},
         "redaction": redaction_stats.to_dict(True) if cfg.redact else {"enabled": False},
         "threads": thread_stats.to_dict() if thread_stats is not None else None,
         "languages": {"mix": dict(language.mix.most_common()), "kept": list(language.languages or []) or None},
@@ -262,8 +329,10 @@ def _finished(out: Path) -> GenerateResult:
     from .dataset import read_jsonl
 
     stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
-    examples = [{k: r[k] for k in ("instruction", "input", "output")}
-                for r in itertools.islice(read_jsonl(out / "data.jsonl"), 3)]
+    examples = [
+        {k: r[k] for k in ("instruction", "input", "output")}
+        for r in itertools.islice(read_jsonl(out / "data.jsonl"), 3)
+    ]
     return GenerateResult(out=out, stats=stats, examples=examples)
 
 
@@ -283,10 +352,18 @@ def _replay_kept(out: Path, filters: list) -> None:
         return
     from .dataset import read_jsonl
 
-    rows = itertools.chain(read_jsonl(path), (r for r in read_jsonl(out / "rejected.jsonl")
-                                              if r.get("meta", {}).get("rejected_by", "").startswith("curate_")))
-    passed = (Record(output=r["output"], instruction=r["instruction"], input=r["input"], id=r["id"], meta=r["meta"])
-              for r in rows)
+    rows = itertools.chain(
+        read_jsonl(path),
+        (
+            r
+            for r in read_jsonl(out / "rejected.jsonl")
+            if r.get("meta", {}).get("rejected_by", "").startswith("curate_")
+        ),
+    )
+    passed = (
+        Record(output=r["output"], instruction=r["instruction"], input=r["input"], id=r["id"], meta=r["meta"])
+        for r in rows
+    )
     for _ in apply_filters(passed, filters, FilterStats()):
         pass
 

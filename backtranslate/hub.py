@@ -28,8 +28,10 @@ def dataset_dict(folder: str | Path) -> Any:
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"{path} is missing or unreadable ({e}); push a folder written by generate, curate, "
-                        "convert, dedup or merge.") from None
+        raise UserError(
+            f"{path} is missing or unreadable ({e}); push a folder written by generate, curate, "
+            "convert, dedup or merge."
+        ) from None
     if not rows:
         raise UserError(f"{path} holds no pairs; there is nothing to push.")
     columns = {k: [r.get(k, "") for r in rows] for k in ("instruction", "input", "output")}
@@ -43,11 +45,15 @@ def hub_card(folder: str | Path) -> Any:
 
     path = Path(folder) / "README.md"
     if not path.is_file():
-        raise UserError(f"{folder} has no dataset card (README.md); it is written with the dataset, so rerun the command that made it.")
+        raise UserError(
+            f"{folder} has no dataset card (README.md); it is written with the dataset, so rerun the command that made it."
+        )
     card = DatasetCard(path.read_text(encoding="utf-8"))
     missing = [key for key in REQUIRED_METADATA if not getattr(card.data, key, None)]
     if missing:
-        raise UserError(f"The card {path} lacks {', '.join(missing)} in its YAML header; regenerate it with backtranslate.")
+        raise UserError(
+            f"The card {path} lacks {', '.join(missing)} in its YAML header; regenerate it with backtranslate."
+        )
     card.data.configs = [{"config_name": "default", "data_files": [{"split": "train", "path": PUSHED_FILES}]}]
     return card
 
@@ -75,6 +81,8 @@ def push(folder: str | Path, name: str, private: bool = True, token: str | None 
         card.push_to_hub(name, token=token, repo_type="dataset", commit_message="Dataset card from backtranslate")
     except (HfHubHTTPError, OSError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"Could not push to the Hub dataset '{name}' ({first}); log in with `hf auth login` "
-                        "or set HF_TOKEN, and check that you may write to that name.") from None
+        raise UserError(
+            f"Could not push to the Hub dataset '{name}' ({first}); log in with `hf auth login` "
+            "or set HF_TOKEN, and check that you may write to that name."
+        ) from None
     return f"https://huggingface.co/datasets/{name}"

@@ -18,8 +18,9 @@ import gc
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from .config import FinetuneConfig, IterateConfig, to_dict
 from .curate import SCORERS, curate, write_curated
@@ -48,8 +49,9 @@ def _finetune_config(cfg: IterateConfig, output_dir: Path) -> FinetuneConfig:
 
 def _copies(records: list[Record]) -> list[Record]:
     """Fresh records each round: scores and reject reasons are written into meta."""
-    return [Record(output=r.output, instruction=r.instruction, input=r.input, id=r.id, meta=dict(r.meta))
-            for r in records]
+    return [
+        Record(output=r.output, instruction=r.instruction, input=r.input, id=r.id, meta=dict(r.meta)) for r in records
+    ]
 
 
 def _free() -> None:
@@ -66,8 +68,10 @@ def _done(path: Path, fingerprint: str) -> Optional[dict[str, Any]]:
         return None
     record = json.loads(path.read_text(encoding="utf-8"))
     if record.get("fingerprint") != fingerprint:
-        raise UserError(f"{path.parent} was made by an iterate run with other settings; "
-                        "pick another --output-dir or delete that folder.")
+        raise UserError(
+            f"{path.parent} was made by an iterate run with other settings; "
+            "pick another --output-dir or delete that folder."
+        )
     return record
 
 
@@ -89,11 +93,15 @@ def _finetune(cfg: IterateConfig, folder: Path, kept: list[Record], seed: SeedSe
     pairs = SeedSet(records=kept, source=str(folder / "curated"), layout="backtranslate")
     result = finetune(_finetune_config(cfg, folder / "forward"), pairs=pairs, seed=seed)
     _free()
-    return {"train_loss": round(result.train_loss, 4),
-            "val_loss": None if result.val_loss is None else round(result.val_loss, 4),
-            "train_examples": result.train_examples, "val_examples": result.val_examples,
-            "skipped": dict(result.skipped), "steps": result.steps,
-            "seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "train_loss": round(result.train_loss, 4),
+        "val_loss": None if result.val_loss is None else round(result.val_loss, 4),
+        "train_examples": result.train_examples,
+        "val_examples": result.val_examples,
+        "skipped": dict(result.skipped),
+        "steps": result.steps,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def _overlap(a: set[str], b: set[str]) -> Optional[float]:
@@ -106,11 +114,15 @@ def iterate(cfg: IterateConfig, on_step: Callable[[str], None] = lambda message:
     candidates = load_pairs(cfg.dataset, cfg.dataset_fields)
     seed = load_seed(cfg.seed, cfg.fields)
     fingerprint = run_fingerprint(cfg, candidates, seed)
-    inputs = {"candidates": {"source": cfg.dataset, "pairs": len(candidates.records),
-                             "fingerprint": candidates.fingerprint},
-              "seed": {"source": seed.source, "pairs": len(seed.records), "fingerprint": seed.fingerprint},
-              "base_model": cfg.model, "scorer": cfg.scorer, "threshold": cfg.threshold,
-              "top_fraction": cfg.top_fraction, "tags": cfg.tags}
+    inputs = {
+        "candidates": {"source": cfg.dataset, "pairs": len(candidates.records), "fingerprint": candidates.fingerprint},
+        "seed": {"source": seed.source, "pairs": len(seed.records), "fingerprint": seed.fingerprint},
+        "base_model": cfg.model,
+        "scorer": cfg.scorer,
+        "threshold": cfg.threshold,
+        "top_fraction": cfg.top_fraction,
+        "tags": cfg.tags,
+    }
     rounds: list[dict[str, Any]] = []
 
     model = cfg.forward_model
@@ -120,10 +132,16 @@ def iterate(cfg: IterateConfig, on_step: Callable[[str], None] = lambda message:
         if record is None:
             on_step("round 0: fine-tune the first forward model on the seed alone")
             training = _finetune(cfg, folder, [], seed)
-            record = {"round": 0, "fingerprint": fingerprint, "inputs": inputs, "scoring_model": None,
-                      "counts": {"train_pairs": {"seed": len(seed.records), "generated": 0}},
-                      "training": training, "seconds": {"curate": 0.0, "finetune": training["seconds"]},
-                      "forward_model": str(folder / "forward")}
+            record = {
+                "round": 0,
+                "fingerprint": fingerprint,
+                "inputs": inputs,
+                "scoring_model": None,
+                "counts": {"train_pairs": {"seed": len(seed.records), "generated": 0}},
+                "training": training,
+                "seconds": {"curate": 0.0, "finetune": training["seconds"]},
+                "forward_model": str(folder / "forward"),
+            }
             write_json_atomic(folder / ROUND_FILE, record)
         rounds.append(record)
         model = str(folder / "forward")
@@ -137,34 +155,57 @@ def iterate(cfg: IterateConfig, on_step: Callable[[str], None] = lambda message:
             kept, stats = _curate(cfg, candidates, model, folder / "curated")
             on_step(f"round {k}: fine-tune on {len(seed.records)} seed + {len(kept)} best-scored pairs")
             training = _finetune(cfg, folder, kept, seed)
-            record = {"round": k, "fingerprint": fingerprint, "inputs": inputs, "scoring_model": model,
-                      "counts": {"candidates": stats["pairs"], "kept": stats["kept"], "rejected": stats["rejected"],
-                                 "unparsed": stats["unparsed"],
-                                 "train_pairs": {"seed": len(seed.records), "generated": len(kept)}},
-                      "scores": {"mean": stats["mean_score"], "cutoff": stats["cutoff"]},
-                      "kept_ids": sorted(r.id for r in kept),
-                      "training": training, "seconds": {"curate": stats["seconds"], "finetune": training["seconds"]},
-                      "forward_model": str(folder / "forward")}
+            record = {
+                "round": k,
+                "fingerprint": fingerprint,
+                "inputs": inputs,
+                "scoring_model": model,
+                "counts": {
+                    "candidates": stats["pairs"],
+                    "kept": stats["kept"],
+                    "rejected": stats["rejected"],
+                    "unparsed": stats["unparsed"],
+                    "train_pairs": {"seed": len(seed.records), "generated": len(kept)},
+                },
+                "scores": {"mean": stats["mean_score"], "cutoff": stats["cutoff"]},
+                "kept_ids": sorted(r.id for r in kept),
+                "training": training,
+                "seconds": {"curate": stats["seconds"], "finetune": training["seconds"]},
+                "forward_model": str(folder / "forward"),
+            }
             write_json_atomic(folder / ROUND_FILE, record)
         kept_ids = set(record["kept_ids"])
-        record["counts"]["kept_overlap_with_previous_round"] = _overlap(kept_ids, previous) if previous is not None else None
+        record["counts"]["kept_overlap_with_previous_round"] = (
+            _overlap(kept_ids, previous) if previous is not None else None
+        )
         previous = kept_ids
         rounds.append(record)
         model = record["forward_model"]
 
     final_stats = _final(cfg, candidates, model, out / "final", fingerprint, on_step)
-    summary = {"fingerprint": fingerprint, "settings": to_dict(cfg), "inputs": inputs,
-               "rounds": [{k: v for k, v in r.items() if k not in ("kept_ids", "inputs", "fingerprint")} for r in rounds],
-               "final": {"model": model, "kept": final_stats["kept"], "rejected": final_stats["rejected"],
-                         "mean_score": final_stats["mean_score"], "cutoff": final_stats["cutoff"],
-                         "seconds": final_stats["seconds"], "dataset": str(out / "final"),
-                         "kept_overlap_with_last_round": _overlap(set(final_stats["kept_ids"]), previous or set())}}
+    summary = {
+        "fingerprint": fingerprint,
+        "settings": to_dict(cfg),
+        "inputs": inputs,
+        "rounds": [{k: v for k, v in r.items() if k not in ("kept_ids", "inputs", "fingerprint")} for r in rounds],
+        "final": {
+            "model": model,
+            "kept": final_stats["kept"],
+            "rejected": final_stats["rejected"],
+            "mean_score": final_stats["mean_score"],
+            "cutoff": final_stats["cutoff"],
+            "seconds": final_stats["seconds"],
+            "dataset": str(out / "final"),
+            "kept_overlap_with_last_round": _overlap(set(final_stats["kept_ids"]), previous or set()),
+        },
+    }
     write_json_atomic(out / "iterate.json", summary)
     return summary
 
 
-def _final(cfg: IterateConfig, candidates: SeedSet, model: str, folder: Path, fingerprint: str,
-           on_step: Callable[[str], None]) -> dict[str, Any]:
+def _final(
+    cfg: IterateConfig, candidates: SeedSet, model: str, folder: Path, fingerprint: str, on_step: Callable[[str], None]
+) -> dict[str, Any]:
     done = _done(folder / ROUND_FILE, fingerprint)
     if done is not None:
         return done

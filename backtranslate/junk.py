@@ -12,12 +12,14 @@ tests all apply the same definition.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})", re.M)
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+\d+(?:,\d+)? @@", re.M)
-_DIFF_LINE = re.compile(r"^(?:diff --git |index [0-9a-f]{6,}\.\.|--- (?:a/|/dev/null)|\+\+\+ (?:b/|/dev/null)|@@ "
-                        r"|[+-](?![-+]{2}\s)|\\ No newline)")
+_DIFF_LINE = re.compile(
+    r"^(?:diff --git |index [0-9a-f]{6,}\.\.|--- (?:a/|/dev/null)|\+\+\+ (?:b/|/dev/null)|@@ "
+    r"|[+-](?![-+]{2}\s)|\\ No newline)"
+)
 _HEADER = re.compile(r"^diff --git |^--- \S.*\n\+\+\+ \S", re.M)
 _LIST_ITEM = re.compile(r"^[-+*] +[\w\"'‘“(\[^]")
 _DIRECTIVE = re.compile(r"\{%-?.*?-?%\}|\{\{[<%#].*?\}\}|^\s*\{:[^}]*\}\s*$", re.S | re.M)
@@ -28,7 +30,8 @@ HTML_ELEMENTS = frozenset(
     "dfn div dl dt em embed figcaption figure font footer form h1 h2 h3 h4 h5 h6 head header hr html i iframe img "
     "input ins kbd label li link main mark meta nav noscript object ol option p param picture pre q s samp script "
     "section select small source span strike strong style sub summary sup svg table tbody td template textarea "
-    "tfoot th thead time title tr tt u ul var video wbr".split())
+    "tfoot th thead time title tr tt u ul var video wbr".split()
+)
 _INLINE_CODE = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)", re.S)
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*_\d+>")  # as redact.PLACEHOLDER writes them
 _ENTITY = re.compile(r"&(?:[a-z]{2,8}|#\d{2,5});")
@@ -90,8 +93,11 @@ def markup(text: str) -> bool:
 def html_tags(text: str) -> list[str]:
     """The HTML tags of a text: a known element, a closing tag, or a tag with an attribute. Not
     "<desired version>" placeholders or "Vec<T>" generics, which prose writes in angle brackets."""
-    return [m.group(0) for m in _ANY_TAG.finditer(text)
-            if m.group(1) or m.group(2).lower() in HTML_ELEMENTS or "=" in (m.group(3) or "")]
+    return [
+        m.group(0)
+        for m in _ANY_TAG.finditer(text)
+        if m.group(1) or m.group(2).lower() in HTML_ELEMENTS or "=" in (m.group(3) or "")
+    ]
 
 
 def open_fence(text: str) -> bool:
@@ -133,7 +139,8 @@ _TOOL_LINE = re.compile(
     r"|\d+ files? changed\b"
     r"|\^?[0-9a-f]{7,40} (?:\S+ )?\([^()]*\d{4}-\d\d-\d\d [^()]*\d+\)"
     r"|at \S+\(\S*:\d+\)|File \"[^\"]+\", line \d+"
-    r"|\[\s*\d+\.\d{6}\] )")
+    r"|\[\s*\d+\.\d{6}\] )"
+)
 
 
 def tool_output(text: str) -> bool:
@@ -152,7 +159,12 @@ def empty_code(text: str) -> bool:
     for line in text.split("\n"):
         m = _FENCE.match(line)
         if fence:
-            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not line.strip()[len(m.group(1)):]:
+            if (
+                m
+                and m.group(1)[0] == fence[0]
+                and len(m.group(1)) >= len(fence)
+                and not line.strip()[len(m.group(1)) :]
+            ):
                 if blank:
                     return True
                 fence = ""
@@ -164,8 +176,12 @@ def empty_code(text: str) -> bool:
 
 
 CHECKS: dict[str, Callable[[str], bool]] = {
-    "diff_hunk": diff_hunk, "markup": markup, "open_fence": open_fence, "mid_sentence": mid_sentence,
-    "tool_output": tool_output, "empty_code": empty_code,
+    "diff_hunk": diff_hunk,
+    "markup": markup,
+    "open_fence": open_fence,
+    "mid_sentence": mid_sentence,
+    "tool_output": tool_output,
+    "empty_code": empty_code,
 }
 
 

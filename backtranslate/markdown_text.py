@@ -57,15 +57,19 @@ def clean_markdown(text: str, counts: Counter | None = None, base: Path | None =
     match = _FRONT_MATTER.match(text)
     if match:
         counts["front_matter"] += 1
-        text = text[match.end():]
+        text = text[match.end() :]
     out: list[str] = []
     prose: list[str] = []  # prose lines waiting to be cleaned (an HTML tag may span lines)
     fence = ""
     for line in text.split("\n"):
         opening = _FENCE.match(line)
         if fence:
-            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence) \
-                    and not line.strip()[len(opening.group(1)):].strip():
+            if (
+                opening
+                and opening.group(1)[0] == fence[0]
+                and len(opening.group(1)) >= len(fence)
+                and not line.strip()[len(opening.group(1)) :].strip()
+            ):
                 fence = ""
             elif _INCLUDE.match(line):  # mdBook pulls listings in here: the page shows the file
                 included = _include(_INCLUDE.match(line), base)
@@ -106,7 +110,7 @@ def _include(match: re.Match, base: Path | None) -> list[str] | None:
         inside = [i for i, line in enumerate(lines) if (m := _ANCHOR_LINE.search(line)) and m.group(1) == spec]
         if len(inside) < 2:
             return None
-        lines = lines[inside[0] + 1:inside[-1]]
+        lines = lines[inside[0] + 1 : inside[-1]]
     elif spec:
         first, _, last = spec.partition(":")
         start = max(int(first) - 1, 0) if first else 0
@@ -132,8 +136,9 @@ def _clean_prose(text: str, counts: Counter) -> list[str]:
     text = _count_sub(_HEADING_ID, r"\1", text, counts, "heading_ids")
     # "&#37;" and "&quot;" show as "%" and '"' on the page; "&lt;", "&gt;" and "&amp;" stay, since
     # as characters they would read as markup.
-    text = _outside_code(text, lambda t: _count_sub(_ENTITY, lambda m: html.unescape(m.group(0)), t, counts,
-                                                    "html_entities"))
+    text = _outside_code(
+        text, lambda t: _count_sub(_ENTITY, lambda m: html.unescape(m.group(0)), t, counts, "html_entities")
+    )
     lines = []
     for line in text.split("\n"):
         if _IMAGE_ONLY.match(line):
@@ -154,7 +159,7 @@ def _outside_code(text: str, clean) -> str:
     to the reader as code, and so is a Liquid tag a Jekyll page documents."""
     pieces, pos = [], 0
     for m in _INLINE_CODE.finditer(text):
-        pieces += [clean(text[pos:m.start()]), m.group(0)]
+        pieces += [clean(text[pos : m.start()]), m.group(0)]
         pos = m.end()
     return "".join(pieces + [clean(text[pos:])])
 

@@ -11,8 +11,9 @@ import hashlib
 import heapq
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .dataset import JsonlWriter, finalize, read_jsonl
 from .errors import UserError
@@ -34,7 +35,9 @@ def _check(folders: list[Path]) -> dict[str, Any]:
         try:
             runs.append(json.loads((folder / RUN_FILE).read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError):
-            raise UserError(f"{folder} has no readable {RUN_FILE}; is it a shard written by `backtranslate generate`?") from None
+            raise UserError(
+                f"{folder} has no readable {RUN_FILE}; is it a shard written by `backtranslate generate`?"
+            ) from None
     unsharded = [{**r["settings"], "shard": None} for r in runs]
     if len({fingerprint(s) for s in unsharded}) > 1:
         raise UserError("The shards were made with different settings; merge only shards of one run.")
@@ -45,7 +48,9 @@ def _check(folders: list[Path]) -> dict[str, Any]:
         raise UserError(f"Shards {seen} do not make a whole run of {total or '?'}; finish or add the missing ones.")
     unfinished = [f.name for f, r in zip(folders, runs) if not r.get("done")]
     if unfinished:
-        raise UserError(f"Shard(s) {', '.join(unfinished)} did not finish; rerun their generate command to resume them.")
+        raise UserError(
+            f"Shard(s) {', '.join(unfinished)} did not finish; rerun their generate command to resume them."
+        )
     return unsharded[0]
 
 
@@ -60,8 +65,10 @@ def merge(out: str | Path, folders: list[Path] | None = None) -> tuple[dict[str,
     shard_stats = [json.loads((f / "stats.json").read_text(encoding="utf-8")) for f in folders]
     filters = [DuplicatePassage()]  # a single run drops these before generation, filtered or not
     if settings.get("filter", True):
-        filters += [ExactDuplicate(field="instruction"),
-                    NearDuplicate(field="instruction", threshold=settings.get("near_duplicate_threshold", 0.8))]
+        filters += [
+            ExactDuplicate(field="instruction"),
+            NearDuplicate(field="instruction", threshold=settings.get("near_duplicate_threshold", 0.8)),
+        ]
     filters_stats = FilterStats()
     for name in ("data", "candidates", "rejected"):
         (out / f"{name}.jsonl").write_text("")
@@ -72,12 +79,20 @@ def merge(out: str | Path, folders: list[Path] | None = None) -> tuple[dict[str,
             for row in heapq.merge(*(_rows(f / f"{name}.jsonl") for f in folders), key=by_seq):
                 writers[name].write(row)
         rows = heapq.merge(*(_rows(f / "data.jsonl") for f in folders), key=by_seq)
-        records = (Record(output=r["output"], instruction=r["instruction"], input=r["input"], id=r["id"], meta=r["meta"])
-                   for r in rows)
+        records = (
+            Record(output=r["output"], instruction=r["instruction"], input=r["input"], id=r["id"], meta=r["meta"])
+            for r in rows
+        )
 
         def reject(r: Record) -> None:
-            writers["rejected"].write({**{k: getattr(r, k) for k in ("instruction", "input", "output", "id")},
-                                       "meta": r.meta, "stage": "merge", "reason": r.meta["reject_reason"]})
+            writers["rejected"].write(
+                {
+                    **{k: getattr(r, k) for k in ("instruction", "input", "output", "id")},
+                    "meta": r.meta,
+                    "stage": "merge",
+                    "reason": r.meta["reject_reason"],
+                }
+            )
 
         for record in apply_filters(records, filters, filters_stats, on_reject=reject):
             writers["data"].write({**record.to_alpaca(), "id": record.id, "meta": record.meta})
@@ -89,8 +104,9 @@ def merge(out: str | Path, folders: list[Path] | None = None) -> tuple[dict[str,
     return stats, examples
 
 
-def _sum_stats(shards: list[dict[str, Any]], settings: dict[str, Any], writers: dict[str, JsonlWriter],
-               merge_stats: FilterStats) -> dict[str, Any]:
+def _sum_stats(
+    shards: list[dict[str, Any]], settings: dict[str, Any], writers: dict[str, JsonlWriter], merge_stats: FilterStats
+) -> dict[str, Any]:
     def total(*keys: str) -> Counter:
         c: Counter = Counter()
         for s in shards:
@@ -109,18 +125,29 @@ def _sum_stats(shards: list[dict[str, Any]], settings: dict[str, Any], writers: 
         "shards": len(shards),
         # every shard read the whole corpus and kept only its passages, so reading counts once
         "read": shards[0]["read"],
-        "passages": {"segmented": shards[0]["passages"]["segmented"], "kept": total("passages", "kept")["_"],
-                     "dropped": dict(total("passages", "dropped"))},
-        "pairs": {"candidates": writers["candidates"].count, "kept": writers["data"].count,
-                  "rejected": writers["candidates"].count - writers["data"].count, "dropped": dict(pair_dropped)},
-        "generation": {"seconds": round(seconds, 1), "generated_tokens": tokens,
-                       "tokens_per_second": round(tokens / seconds, 1) if seconds else 0.0},
+        "passages": {
+            "segmented": shards[0]["passages"]["segmented"],
+            "kept": total("passages", "kept")["_"],
+            "dropped": dict(total("passages", "dropped")),
+        },
+        "pairs": {
+            "candidates": writers["candidates"].count,
+            "kept": writers["data"].count,
+            "rejected": writers["candidates"].count - writers["data"].count,
+            "dropped": dict(pair_dropped),
+        },
+        "generation": {
+            "seconds": round(seconds, 1),
+            "generated_tokens": tokens,
+            "tokens_per_second": round(tokens / seconds, 1) if seconds else 0.0,
+        },
         "filters": {**shards[0]["filters"], "merge": [name for name in merge_stats.seen]},
         # every shard read, threaded and redacted the whole corpus; languages are per passage
         "redaction": shards[0].get("redaction"),
         "threads": shards[0].get("threads"),
-        "languages": {"mix": dict(total("languages", "mix").most_common()),
-                      "kept": shards[0]["languages"]["kept"]} if "languages" in shards[0] else None,
+        "languages": {"mix": dict(total("languages", "mix").most_common()), "kept": shards[0]["languages"]["kept"]}
+        if "languages" in shards[0]
+        else None,
         "decontamination": shards[0].get("decontamination", []),
     }
 

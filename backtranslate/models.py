@@ -100,8 +100,9 @@ def merged_folder(base: str, adapter: Path, dtype: Any) -> Path:
 
     weights = adapter / "adapter_model.safetensors"
     stat = weights.stat() if weights.exists() else (adapter / "adapter_config.json").stat()
-    key = hashlib.sha256(f"{resolve(base)}:{adapter.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{dtype}"
-                         .encode()).hexdigest()[:12]
+    key = hashlib.sha256(
+        f"{resolve(base)}:{adapter.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{dtype}".encode()
+    ).hexdigest()[:12]
     target = home() / "merged" / f"{adapter.resolve().name}-{key}"
     if (target / "config.json").is_file():
         return target
@@ -139,7 +140,9 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"{path} is missing or unreadable ({e}); is {folder} a folder written by `backtranslate train`?") from None
+        raise UserError(
+            f"{path} is missing or unreadable ({e}); is {folder} a folder written by `backtranslate train`?"
+        ) from None
 
 
 def is_adapter(spec: str) -> bool:

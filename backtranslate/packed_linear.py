@@ -12,7 +12,7 @@ faster and rounds differently.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import torch
@@ -37,7 +37,7 @@ class PackedLinear(nn.Module):
         return out.view(*x.shape[:-1], self.out_features)
 
 
-@lru_cache(maxsize=None)
+@cache
 def available(dtype: torch.dtype, device: Any) -> bool:
     """Whether packing applies here and gives exactly what `F.linear` gives (checked once on a
     small layer, so a torch build whose ops differ falls back instead of decoding differently)."""
@@ -56,8 +56,12 @@ def available(dtype: torch.dtype, device: Any) -> bool:
 def pack_linears(model: nn.Module) -> int:
     """Swap every `nn.Linear` of an inference-only model for a `PackedLinear`; returns how many.
     The model can no longer be trained or saved afterwards."""
-    swaps = [(parent, name, child) for parent in model.modules()
-             for name, child in parent.named_children() if type(child) is nn.Linear]
+    swaps = [
+        (parent, name, child)
+        for parent in model.modules()
+        for name, child in parent.named_children()
+        if type(child) is nn.Linear
+    ]
     for parent, name, child in swaps:
         setattr(parent, name, PackedLinear(child))
     return len(swaps)

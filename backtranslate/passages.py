@@ -9,7 +9,7 @@ bounded memory, not a tokenization of the whole line at once.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from .records import Record, stable_id
 
@@ -48,7 +48,7 @@ class TokenMeter:
             return False
         seen, window = 0, limit * _CHARS_PER_TOKEN
         for start in range(0, len(text), window):
-            seen += self.count(text[start:start + window])
+            seen += self.count(text[start : start + window])
             if seen > limit:
                 return True
         return False
@@ -161,7 +161,7 @@ def _pack(text: str, spans: list[Span], meter: TokenMeter, max_tokens: int, head
     for s, e in spans:
         n = meter.count(text[s:e])
         if cur and s not in headings and cur_n + n <= max_tokens + 2:
-            joined = meter.count(text[cur[0]:e])
+            joined = meter.count(text[cur[0] : e])
             if joined <= max_tokens:
                 cur, cur_n = (cur[0], e), joined
                 continue
@@ -177,15 +177,16 @@ def _merge_short_tail(text: str, spans: list[Span], meter: TokenMeter, min_token
     """A passage under min_tokens joins its predecessor when together they still fit."""
     out: list[Span] = []
     for s, e in spans:
-        if out and meter.count(text[s:e]) < min_tokens and not meter.over(text[out[-1][0]:e], max_tokens):
+        if out and meter.count(text[s:e]) < min_tokens and not meter.over(text[out[-1][0] : e], max_tokens):
             out[-1] = (out[-1][0], e)
         else:
             out.append((s, e))
     return out
 
 
-def _split_block(text: str, start: int, end: int, meter: TokenMeter, max_tokens: int,
-                 mid_sentence: set[int]) -> list[Span]:
+def _split_block(
+    text: str, start: int, end: int, meter: TokenMeter, max_tokens: int, mid_sentence: set[int]
+) -> list[Span]:
     """A paragraph over max_tokens: its lines (extracted web text puts one paragraph on each),
     then a long line's sentences, then an over-long sentence cut by tokens, packed. The start of
     every piece cut inside a sentence goes into ``mid_sentence``: such a passage cannot stand alone."""
@@ -219,7 +220,7 @@ def segment(doc: Record, meter: TokenMeter, min_tokens: int = 32, max_tokens: in
     fences = _fences(text)
     oversized: dict[int, str] = {}
     mid_sentence: set[int] = set()
-    if not meter.over(text[whole[0]:whole[1]], max_tokens):
+    if not meter.over(text[whole[0] : whole[1]], max_tokens):
         spans = [whole]
     elif doc.meta.get("patch"):  # a patch is one unit with its description: never cut into hunks
         spans, oversized[whole[0]] = [whole], "patch"
@@ -227,7 +228,7 @@ def segment(doc: Record, meter: TokenMeter, min_tokens: int = 32, max_tokens: in
         blocks: list[Span] = []
         headings = set()
         for s, e, code in _blocks(text, fences):
-            if _HEADING.match(text[s:min(e, s + 200)]):  # a heading line is short; never copy a huge block
+            if _HEADING.match(text[s : min(e, s + 200)]):  # a heading line is short; never copy a huge block
                 headings.add(s)
             if not meter.over(text[s:e], max_tokens):
                 blocks.append((s, e))
@@ -258,8 +259,8 @@ def _head(text: str, meter: TokenMeter, max_tokens: int) -> str:
     prompt stays bounded; every passage of the reply shares it."""
     if not meter.over(text, max_tokens):
         return text
-    offsets = meter.offsets(text[:max_tokens * _CHARS_PER_TOKEN])
-    return text[:offsets[max_tokens - 1][1]].rstrip()
+    offsets = meter.offsets(text[: max_tokens * _CHARS_PER_TOKEN])
+    return text[: offsets[max_tokens - 1][1]].rstrip()
 
 
 def segment_all(docs: Iterable[Record], meter: TokenMeter, min_tokens: int, max_tokens: int) -> Iterator[Record]:

@@ -39,8 +39,9 @@ import logging
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Optional
 
 from .records import Record, stable_id
 
@@ -52,7 +53,7 @@ TYPES = (PERSON, EMAIL, PHONE, IP, CARD, IBAN, URL, KEY, PASSWORD)
 # When two findings overlap, the longer wins; on equal length, the earlier type here.
 # Validated types (checksums, formats) come before the guesses (entropy, names).
 _PRIORITY = {t: i for i, t in enumerate((URL, EMAIL, IBAN, CARD, PASSWORD, KEY, IP, PHONE, PERSON))}
-PLACEHOLDER = re.compile(r"<(%s)_\d+>" % "|".join(TYPES))
+PLACEHOLDER = re.compile(r"<({})_\d+>".format("|".join(TYPES)))
 
 # Regions whose national number formats are recognised (international "+CC ..." numbers are
 # recognised for every country). Each region costs one matcher pass over each digit run.
@@ -65,14 +66,21 @@ _KEEP_FIELDS = frozenset({"source", "format", "row", "date", "parent_source", "p
 _WINDOW = 65_536  # long documents are scanned in windows, so each library call stays bounded
 _OVERLAP = 256  # ... overlapping by more than any finding is long
 
-_EMAIL = re.compile(r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+"
-                    r"[A-Za-z]{2,24}(?![\w-])")
-_URL = re.compile(r"\b(?:https?|ftp|sftp|s3|wss?|postgres(?:ql)?|mysql|mongodb(?:\+srv)?|redis|amqps?)://"
-                  r"[^\s<>\"'`]+", re.I)
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+"
+    r"[A-Za-z]{2,24}(?![\w-])"
+)
+_URL = re.compile(
+    r"\b(?:https?|ftp|sftp|s3|wss?|postgres(?:ql)?|mysql|mongodb(?:\+srv)?|redis|amqps?)://"
+    r"[^\s<>\"'`]+",
+    re.I,
+)
 _URL_CREDENTIALS = re.compile(r"^[a-z0-9+.-]+://[^/@\s:]+:[^/@\s]+@", re.I)
 _SECRET_PARAM = re.compile(
     r"[?&#;](?:[\w.-]*?(?:token|secret|passw(?:or)?d|pwd|api[_-]?key|apikey|access[_-]?key|auth|"
-    r"signature|sig|session|sessionid|sid|code|key|credential|jwt|hash))=[^&#\s]+", re.I)
+    r"signature|sig|session|sessionid|sid|code|key|credential|jwt|hash))=[^&#\s]+",
+    re.I,
+)
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{1,4}:|:){2,7}(?::|[0-9A-Fa-f]{1,4})(?![\w:])")
 _CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
@@ -84,7 +92,8 @@ _DIGIT_RUN = re.compile(r"\+?\(?\d[\d \t().\-/]{5,24}\d")
 _PASSWORD = re.compile(
     r"\b(?:password|passwort|passwd|passcode|pwd|kennwort|mot de passe|contrase[ñn]a|pin)\b"
     r"(?:\s+(?:is|was|will be|ist|lautet|est|es)\b)?\s*[:=]?\s*[\"'“‘]?(?P<value>[^\s\"'”’<>]{4,})",
-    re.I)
+    re.I,
+)
 _TOKEN = re.compile(r"(?<![\w/+=.-])[A-Za-z0-9+/=_.-]{20,}(?![\w/+=-])")
 _MIN_ENTROPY = 3.0  # bits per character; file paths and joined words can pass it too, hence the
 # shape checks of _looks_random as well
@@ -130,8 +139,14 @@ class RedactionStats:
         self.by_type.update(counts)
 
     def to_dict(self, enabled: bool) -> dict[str, Any]:
-        return {"enabled": enabled, "documents": self.documents, "documents_redacted": self.redacted,
-                "failed": self.failed, "total": sum(self.by_type.values()), "by_type": dict(self.by_type.most_common())}
+        return {
+            "enabled": enabled,
+            "documents": self.documents,
+            "documents_redacted": self.redacted,
+            "failed": self.failed,
+            "total": sum(self.by_type.values()),
+            "by_type": dict(self.by_type.most_common()),
+        }
 
 
 class Redactor:
@@ -169,8 +184,12 @@ class Redactor:
                 redacted = self.record(record)
             except Exception as e:  # a document we cannot redact is dropped, never passed on as it is
                 stats.failed += 1
-                log.warning("redaction failed on %s#%s (%s); document skipped",
-                            record.meta.get("source"), record.meta.get("row"), type(e).__name__)
+                log.warning(
+                    "redaction failed on %s#%s (%s); document skipped",
+                    record.meta.get("source"),
+                    record.meta.get("row"),
+                    type(e).__name__,
+                )
                 continue
             stats.add(redacted.meta["redactions"])
             yield redacted
@@ -195,7 +214,7 @@ class Redactor:
             return text
         parts, pos = [], 0
         for f in findings:
-            parts += [text[pos:f.start], doc.get(f.type, f.key)]
+            parts += [text[pos : f.start], doc.get(f.type, f.key)]
             pos = f.end
         parts.append(text[pos:])
         return "".join(parts)
@@ -205,7 +224,7 @@ class Redactor:
         name_pattern, canonical = _name_pattern(names)
         found: list[Finding] = []
         for offset in range(0, max(len(text), 1), _WINDOW):
-            window = text[offset:offset + _WINDOW + _OVERLAP]
+            window = text[offset : offset + _WINDOW + _OVERLAP]
             for f in self._find_window(window, name_pattern, canonical):
                 found.append(Finding(f.start + offset, f.end + offset, f.type, f.key))
         return _resolve(found)
@@ -277,6 +296,7 @@ def hash_ids(value: str) -> str:
 
 # --- recognizers ------------------------------------------------------------------------------
 
+
 def _has_digits(text: str, n: int) -> bool:
     return sum(1 for _ in itertools.islice(_DIGIT.finditer(text), n)) == n
 
@@ -285,9 +305,12 @@ def _urls(text: str) -> Iterator[Finding]:
     for m in _URL.finditer(text):
         url = m.group(0).rstrip(".,;:!?)]}")
         rest = url.split("://", 1)[1]
-        path = rest[rest.find("/"):] if "/" in rest else ""  # the host names a service, not a secret
-        if (_URL_CREDENTIALS.match(url) or _SECRET_PARAM.search(url)
-                or any(_looks_random(part) for part in re.split(r"[/?&=#]", path))):
+        path = rest[rest.find("/") :] if "/" in rest else ""  # the host names a service, not a secret
+        if (
+            _URL_CREDENTIALS.match(url)
+            or _SECRET_PARAM.search(url)
+            or any(_looks_random(part) for part in re.split(r"[/?&=#]", path))
+        ):
             yield Finding(m.start(), m.start() + len(url), URL, url)
 
 
@@ -350,7 +373,7 @@ def _phones(text: str, regions: tuple[str, ...], claimed: list[Finding]) -> Iter
         if _inside(taken, run.start(), run.end()):
             continue
         start = max(0, run.start() - 8)  # room for a "+" or "tel." before the digits
-        for s, e, key in _phone_matches(text[start:run.end() + 8], regions):
+        for s, e, key in _phone_matches(text[start : run.end() + 8], regions):
             yield Finding(start + s, start + e, PHONE, key)
 
 
@@ -361,8 +384,10 @@ def _phone_matches(snippet: str, regions: tuple[str, ...]) -> tuple[tuple[int, i
     import phonenumbers
 
     for region in regions:
-        found = tuple((m.start, m.end, phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164))
-                      for m in phonenumbers.PhoneNumberMatcher(snippet, region, leniency=phonenumbers.Leniency.VALID))
+        found = tuple(
+            (m.start, m.end, phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164))
+            for m in phonenumbers.PhoneNumberMatcher(snippet, region, leniency=phonenumbers.Leniency.VALID)
+        )
         if found:
             return found
     return ()
@@ -383,8 +408,11 @@ def _detect_secrets_plugins() -> list:
     from detect_secrets.plugins.base import RegexBasedDetector
 
     skip = {"IPPublicDetector", "BasicAuthDetector"}
-    return [cls() for cls in get_mapping_from_secret_type_to_class().values()
-            if issubclass(cls, RegexBasedDetector) and cls.__name__ not in skip]
+    return [
+        cls()
+        for cls in get_mapping_from_secret_type_to_class().values()
+        if issubclass(cls, RegexBasedDetector) and cls.__name__ not in skip
+    ]
 
 
 _SECRET_WORDS = ("pass", "pwd", "secret", "key", "token", "contras", "kennwort", "pin")
@@ -425,7 +453,7 @@ def _keyword_secrets(detector: Any, line: str, line_start: int) -> Iterator[Find
         if len(value) < 4 or PLACEHOLDER.fullmatch(value):
             continue
         pos = line.find(value)
-        kind = PASSWORD if _PASSWORD_KEYWORD.search(line[max(pos - 24, 0):max(pos, 0)]) else KEY  # its own keyword
+        kind = PASSWORD if _PASSWORD_KEYWORD.search(line[max(pos - 24, 0) : max(pos, 0)]) else KEY  # its own keyword
         yield from _occurrences(line, value, kind, line_start)
 
 
@@ -476,6 +504,7 @@ def _random_piece(piece: str) -> bool:
 
 # --- names ----------------------------------------------------------------------------------
 
+
 def _name_pattern(names: Iterable[str]) -> tuple[Optional[re.Pattern], dict[str, str]]:
     """One regex for every form of every name (full, first, last), and the form -> person map."""
     canonical: dict[str, str] = {}
@@ -490,7 +519,7 @@ def _name_pattern(names: Iterable[str]) -> tuple[Optional[re.Pattern], dict[str,
     if not canonical:
         return None, canonical
     forms = sorted(canonical, key=len, reverse=True)  # "Priya Raman" before "Priya"
-    return re.compile(r"(?<![\w<])(?:%s)(?![\w>])" % "|".join(re.escape(f) for f in forms)), canonical
+    return re.compile(r"(?<![\w<])(?:{})(?![\w>])".format("|".join(re.escape(f) for f in forms))), canonical
 
 
 def _resolve(found: list[Finding]) -> list[Finding]:

@@ -16,7 +16,8 @@ measured by benchmarks/real_corpora.py (benchmarks/RESULTS.md).
 from __future__ import annotations
 
 import itertools
-from typing import Any, Iterable, Iterator, Optional
+from collections.abc import Iterable, Iterator
+from typing import Any, Optional
 
 from .filters import Filter, Verdict
 from .records import Record
@@ -48,8 +49,10 @@ class EmbeddingRelevance:
             for key, vector in zip(missing, self.embedder.embed(list(missing.values()))):
                 self._passages[key] = vector
         instructions = self.embedder.embed([r.instruction for r in records])
-        scores = [float(v @ self._passages[_passage_key(r)]) if r.instruction.strip() else 0.0
-                  for r, v in zip(records, instructions)]
+        scores = [
+            float(v @ self._passages[_passage_key(r)]) if r.instruction.strip() else 0.0
+            for r, v in zip(records, instructions)
+        ]
         if len(self._passages) > 4096:  # candidates arrive passage by passage: old ones never return
             self._passages.clear()
         return scores
@@ -89,8 +92,7 @@ class Relevance(Filter):
 
     name = "relevance"
 
-    def __init__(self, scorer: str = DEFAULT_SCORER, threshold: Optional[float] = None,
-                 batch_size: int = 64) -> None:
+    def __init__(self, scorer: str = DEFAULT_SCORER, threshold: Optional[float] = None, batch_size: int = 64) -> None:
         self.scorer = scorer
         self.threshold = DEFAULT_THRESHOLD[scorer] if threshold is None else threshold
         self.batch_size = batch_size

@@ -27,8 +27,19 @@ from .records import Record
 from .seed import load_pairs
 
 # Politeness and question frames skipped to reach the verb that opens an instruction.
-_LEAD_INS = ("please", "kindly", "can you", "could you", "would you", "will you", "i want you to",
-             "i need you to", "help me", "i'd like you to", "i would like you to")
+_LEAD_INS = (
+    "please",
+    "kindly",
+    "can you",
+    "could you",
+    "would you",
+    "will you",
+    "i want you to",
+    "i need you to",
+    "help me",
+    "i'd like you to",
+    "i would like you to",
+)
 _WORD = re.compile(r"[a-z][a-z'-]*")
 CHART_FILES = ("lengths.png", "reasons.png", "scores.png", "openings.png")
 
@@ -46,8 +57,16 @@ class Loaded:
 def load(dataset: str) -> Loaded:
     folder = Path(dataset)
     if (folder / "data.jsonl").is_file():  # read directly: a folder where every pair was dropped is worth a report
-        kept = [Record(output=r["output"], instruction=r["instruction"], input=r.get("input", ""),
-                       id=r.get("id", ""), meta=r.get("meta") or {}) for r in read_jsonl(folder / "data.jsonl")]
+        kept = [
+            Record(
+                output=r["output"],
+                instruction=r["instruction"],
+                input=r.get("input", ""),
+                id=r.get("id", ""),
+                meta=r.get("meta") or {},
+            )
+            for r in read_jsonl(folder / "data.jsonl")
+        ]
     else:
         kept = load_pairs(dataset).records
     rejected, stats = [], {}
@@ -57,7 +76,9 @@ def load(dataset: str) -> Loaded:
         try:
             stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
         except json.JSONDecodeError:
-            raise UserError(f"{folder / 'stats.json'} is not valid JSON; regenerate the dataset or remove it.") from None
+            raise UserError(
+                f"{folder / 'stats.json'} is not valid JSON; regenerate the dataset or remove it."
+            ) from None
     return Loaded(source=dataset, kept=kept, rejected=rejected, stats=stats)
 
 
@@ -73,7 +94,7 @@ def opening(instruction: str) -> Optional[str]:
         changed = False
         for lead in _LEAD_INS:
             if text.startswith(lead + " ") or text.startswith(lead + ","):
-                text = text[len(lead) + 1:].lstrip(" ,")
+                text = text[len(lead) + 1 :].lstrip(" ,")
                 changed = True
     match = _WORD.search(text)
     return match.group(0) if match else None
@@ -110,8 +131,9 @@ def summarize(data: Loaded, threshold: float, samples: int, seed: int = 0) -> tu
     for name in ("instruction", "output"):
         texts = [getattr(r, name) for r in data.kept]
         groups = near_duplicate_clusters(texts, threshold, progress=f"report: {name} sketches")
-        clusters[name] = [{"size": len(g), "ids": [data.kept[i].id for i in g],
-                           "examples": [texts[i] for i in g[:3]]} for g in groups]
+        clusters[name] = [
+            {"size": len(g), "ids": [data.kept[i].id for i in g], "examples": [texts[i] for i in g[:3]]} for g in groups
+        ]
     picked = sorted(random.Random(seed).sample(range(len(data.kept)), min(samples, len(data.kept))))
     reasons, score_sets = reason_counts(data), scores(data)
     summary = {
@@ -120,33 +142,56 @@ def summarize(data: Loaded, threshold: float, samples: int, seed: int = 0) -> tu
         "rejected": sum(reasons.values()),
         "lengths": {"instruction_words": length_stats(instruction_words), "output_words": length_stats(output_words)},
         "dropped": [{"stage": stage, "reason": reason, "count": n} for (stage, reason), n in reasons.most_common()],
-        "scores": {name: {kind: _describe_scores(v) for kind, v in parts.items()} for name, parts in score_sets.items()},
+        "scores": {
+            name: {kind: _describe_scores(v) for kind, v in parts.items()} for name, parts in score_sets.items()
+        },
         "cutoff": data.stats.get("cutoff"),
         "openings": openings.most_common(20),
         "distinct_openings": len(openings),
-        "near_duplicates": {"threshold": threshold,
-                            **{name: {"clusters": len(c), "pairs_in_clusters": sum(x["size"] for x in c),
-                                      "top": c[:10]} for name, c in clusters.items()}},
-        "samples": [{**data.kept[i].to_alpaca(), "id": data.kept[i].id,
-                     "scores": data.kept[i].meta.get("scores") or {}} for i in picked],
+        "near_duplicates": {
+            "threshold": threshold,
+            **{
+                name: {"clusters": len(c), "pairs_in_clusters": sum(x["size"] for x in c), "top": c[:10]}
+                for name, c in clusters.items()
+            },
+        },
+        "samples": [
+            {**data.kept[i].to_alpaca(), "id": data.kept[i].id, "scores": data.kept[i].meta.get("scores") or {}}
+            for i in picked
+        ],
     }
-    raw = {"instruction_words": instruction_words, "output_words": output_words, "scores": score_sets,
-           "reasons": reasons}
+    raw = {
+        "instruction_words": instruction_words,
+        "output_words": output_words,
+        "scores": score_sets,
+        "reasons": reasons,
+    }
     return summary, raw
 
 
 def _describe_scores(values: list[float]) -> dict[str, float]:
     if not values:
         return {"count": 0}
-    return {"count": len(values), "min": round(min(values), 4), "median": round(statistics.median(values), 4),
-            "mean": round(statistics.fmean(values), 4), "max": round(max(values), 4)}
+    return {
+        "count": len(values),
+        "min": round(min(values), 4),
+        "median": round(statistics.median(values), 4),
+        "mean": round(statistics.fmean(values), 4),
+        "max": round(max(values), 4),
+    }
 
 
 # ------------------------------------------------------------------------------------- charts
 
 _KEPT, _DROPPED = "#2b8a3e", "#c92a2a"
-_STAGE_COLOURS = {"read": "#868e96", "passage": "#e67700", "pair": _DROPPED, "curate": "#5f3dc4",
-                  "merge": "#1971c2", "dedup": "#0c8599"}
+_STAGE_COLOURS = {
+    "read": "#868e96",
+    "passage": "#e67700",
+    "pair": _DROPPED,
+    "curate": "#5f3dc4",
+    "merge": "#1971c2",
+    "dedup": "#0c8599",
+}
 
 
 def _figure(width: float, height: float) -> Any:
@@ -173,16 +218,19 @@ def _whole_numbers(axis: Any) -> None:
 
 
 def _empty(ax: Any, message: str) -> None:
-    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=10, color="#666", wrap=True,
-            transform=ax.transAxes)
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=10, color="#666", wrap=True, transform=ax.transAxes)
     ax.set_xticks([])
     ax.set_yticks([])
 
 
 def chart_lengths(raw: dict[str, Any], path: Path) -> None:
     fig = _figure(9, 3.2)
-    for ax, key, title, colour in zip(fig.subplots(1, 2), ("instruction_words", "output_words"),
-                                      ("Instruction length", "Output length"), ("#1971c2", "#2b8a3e")):
+    for ax, key, title, colour in zip(
+        fig.subplots(1, 2),
+        ("instruction_words", "output_words"),
+        ("Instruction length", "Output length"),
+        ("#1971c2", "#2b8a3e"),
+    ):
         values = raw[key]
         if not values:
             _empty(ax, "no pairs")
@@ -227,8 +275,13 @@ def chart_scores(score_sets: dict[str, dict[str, list[float]]], cutoff: Optional
         parts = score_sets[name]
         values = parts["kept"] + parts["rejected"]
         bins = min(30, max(5, len(set(values))))
-        ax.hist([parts["kept"], parts["rejected"]], bins=bins, stacked=True, color=[_KEPT, _DROPPED],
-                label=["kept", "rejected"])
+        ax.hist(
+            [parts["kept"], parts["rejected"]],
+            bins=bins,
+            stacked=True,
+            color=[_KEPT, _DROPPED],
+            label=["kept", "rejected"],
+        )
         if cutoff is not None:
             ax.axvline(cutoff, color="#222", linestyle="--", linewidth=1, label=f"cutoff {cutoff:g}")
         ax.legend(frameon=False, fontsize=8)
@@ -288,14 +341,24 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rstrip() + " …"
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric: tuple[int, ...] = (), widths: tuple[str, ...] = (),
-           compact: bool = False) -> str:
+def _table(
+    headers: list[str],
+    rows: list[list[str]],
+    numeric: tuple[int, ...] = (),
+    widths: tuple[str, ...] = (),
+    compact: bool = False,
+) -> str:
     """An HTML table; cells are HTML already (escape text first), ``numeric`` columns align right."""
     cols = "<colgroup>" + "".join(f"<col style='width:{w}'>" for w in widths) + "</colgroup>" if widths else ""
-    head = "".join(f'<th class="num">{_esc(h)}</th>' if i in numeric else f"<th>{_esc(h)}</th>"
-                   for i, h in enumerate(headers))
-    body = "".join("<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
-                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+    head = "".join(
+        f'<th class="num">{_esc(h)}</th>' if i in numeric else f"<th>{_esc(h)}</th>" for i, h in enumerate(headers)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row))
+        + "</tr>"
+        for row in rows
+    )
     css = " class='compact'" if compact else ""
     return f"<table{css}>{cols}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -305,22 +368,31 @@ def _one_line(text: str, limit: int) -> str:
 
 
 def _length_text(d: dict[str, Any]) -> str:
-    return f"median {d['median']:g}, mean {d['mean']:g}, range {d['min']}-{d['max']} words" if d["count"] else "no pairs"
+    return (
+        f"median {d['median']:g}, mean {d['mean']:g}, range {d['min']}-{d['max']} words" if d["count"] else "no pairs"
+    )
 
 
 def page(summary: dict[str, Any]) -> str:
     s = summary
     nd = s["near_duplicates"]
-    cards = [(s["pairs"], "pairs kept"), (s["rejected"], "dropped (all stages)"),
-             (f"{s['lengths']['instruction_words'].get('median', 0):g}", "median instruction words"),
-             (f"{s['lengths']['output_words'].get('median', 0):g}", "median output words"),
-             (s["distinct_openings"], "distinct openings"),
-             (nd["instruction"]["clusters"], "near-dup instruction clusters"),
-             (nd["output"]["clusters"], "near-dup output clusters")]
+    cards = [
+        (s["pairs"], "pairs kept"),
+        (s["rejected"], "dropped (all stages)"),
+        (f"{s['lengths']['instruction_words'].get('median', 0):g}", "median instruction words"),
+        (f"{s['lengths']['output_words'].get('median', 0):g}", "median output words"),
+        (s["distinct_openings"], "distinct openings"),
+        (nd["instruction"]["clusters"], "near-dup instruction clusters"),
+        (nd["output"]["clusters"], "near-dup output clusters"),
+    ]
     parts = [
         f"<h1>Dataset report</h1><p class='source'>{_esc(s['source'])}</p>",
-        "<div class='cards'>" + "".join(f"<div class='card'><div class='n'>{_esc(n)}</div>"
-                                        f"<div class='label'>{_esc(label)}</div></div>" for n, label in cards) + "</div>",
+        "<div class='cards'>"
+        + "".join(
+            f"<div class='card'><div class='n'>{_esc(n)}</div><div class='label'>{_esc(label)}</div></div>"
+            for n, label in cards
+        )
+        + "</div>",
         "<h2 id='lengths'>Lengths</h2>",
         f"<p class='note'>Instructions: {_length_text(s['lengths']['instruction_words'])}. "
         f"Outputs: {_length_text(s['lengths']['output_words'])}.</p>",
@@ -329,9 +401,14 @@ def page(summary: dict[str, Any]) -> str:
         "<img src='reasons.png' alt='kept and dropped by reason'>",
     ]
     if s["dropped"]:
-        parts.append(_table(["stage", "reason", "count"],
-                            [[_esc(d["stage"]), _esc(d["reason"]), str(d["count"])] for d in s["dropped"]], (2,),
-                            compact=True))
+        parts.append(
+            _table(
+                ["stage", "reason", "count"],
+                [[_esc(d["stage"]), _esc(d["reason"]), str(d["count"])] for d in s["dropped"]],
+                (2,),
+                compact=True,
+            )
+        )
     else:
         parts.append("<p class='note'>Nothing was dropped, or the folder has no rejected.jsonl.</p>")
     parts += ["<h2 id='scores'>Scores</h2>"]
@@ -339,33 +416,51 @@ def page(summary: dict[str, Any]) -> str:
         parts.append("<p class='note'>No scores yet: <code>backtranslate curate</code> scores every pair.</p>")
     else:
         parts.append("<img src='scores.png' alt='score distributions'>")
-        rows = [[_esc(name), _esc(kind), str(d["count"]), _esc(d.get("median", "-")), _esc(d.get("mean", "-"))]
-                for name, kinds in s["scores"].items() for kind, d in kinds.items() if d["count"]]
+        rows = [
+            [_esc(name), _esc(kind), str(d["count"]), _esc(d.get("median", "-")), _esc(d.get("mean", "-"))]
+            for name, kinds in s["scores"].items()
+            for kind, d in kinds.items()
+            if d["count"]
+        ]
         parts.append(_table(["scorer", "pairs", "count", "median", "mean"], rows, (2, 3, 4), compact=True))
-    parts += ["<h2 id='openings'>Most frequent instruction openings</h2>",
-              "<img src='openings.png' alt='most frequent instruction openings'>"]
-    parts.append(f"<h2 id='duplicates'>Near-duplicate clusters</h2><p class='note'>Groups of pairs whose text "
-                 f"is nearly the same (MinHash LSH, estimated Jaccard &ge; {nd['threshold']} over content-word "
-                 f"3-grams); <code>backtranslate dedup</code> keeps the first of each.</p>")
+    parts += [
+        "<h2 id='openings'>Most frequent instruction openings</h2>",
+        "<img src='openings.png' alt='most frequent instruction openings'>",
+    ]
+    parts.append(
+        f"<h2 id='duplicates'>Near-duplicate clusters</h2><p class='note'>Groups of pairs whose text "
+        f"is nearly the same (MinHash LSH, estimated Jaccard &ge; {nd['threshold']} over content-word "
+        f"3-grams); <code>backtranslate dedup</code> keeps the first of each.</p>"
+    )
     for name in ("instruction", "output"):
         group = nd[name]
-        parts.append(f"<h3>{name.capitalize()}s: {group['clusters']} clusters, "
-                     f"{group['pairs_in_clusters']} pairs in them</h3>")
+        parts.append(
+            f"<h3>{name.capitalize()}s: {group['clusters']} clusters, {group['pairs_in_clusters']} pairs in them</h3>"
+        )
         if group["top"]:
-            rows = [[str(c["size"]), "".join(f"<div class='line'>{_one_line(t, 300)}</div>" for t in c["examples"])]
-                    for c in group["top"]]
+            rows = [
+                [str(c["size"]), "".join(f"<div class='line'>{_one_line(t, 300)}</div>" for t in c["examples"])]
+                for c in group["top"]
+            ]
             parts.append(_table(["size", "first members"], rows, (0,), widths=("4.5em", "auto")))
         else:
             parts.append("<p class='note'>None found.</p>")
     parts.append(f"<h2 id='samples'>Sample of {len(s['samples'])} pairs</h2>")
-    rows = [[f"<div class='text'>{_esc(_short(x['instruction'] + (chr(10) * 2 + x['input'] if x['input'] else ''), 400))}</div>",
-             f"<div class='text'>{_esc(_short(x['output'], 600))}</div>",
-             _esc(", ".join(f"{k} {v}" for k, v in x["scores"].items()) or "-")] for x in s["samples"]]
+    rows = [
+        [
+            f"<div class='text'>{_esc(_short(x['instruction'] + (chr(10) * 2 + x['input'] if x['input'] else ''), 400))}</div>",
+            f"<div class='text'>{_esc(_short(x['output'], 600))}</div>",
+            _esc(", ".join(f"{k} {v}" for k, v in x["scores"].items()) or "-"),
+        ]
+        for x in s["samples"]
+    ]
     parts.append(_table(["instruction", "output", "scores"], rows, widths=("38%", "48%", "14%")))
     body = "\n".join(parts)
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Dataset report</title>"
-            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{_CSS}</style></head>"
-            f"<body><main>\n{body}\n</main></body></html>\n")
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Dataset report</title>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{_CSS}</style></head>"
+        f"<body><main>\n{body}\n</main></body></html>\n"
+    )
 
 
 def report(dataset: str, out: str, threshold: float = 0.8, samples: int = 12) -> tuple[Path, dict]:

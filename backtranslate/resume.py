@@ -25,8 +25,18 @@ PROGRESS_FILE = "progress.jsonl"
 APPEND_ONLY = ("candidates.jsonl", "data.jsonl", "rejected.jsonl")
 # Settings that change how a run is carried out or where it goes, but not what it produces
 # (the card's license and language are written at the end of every run that is not done).
-_NOT_FINGERPRINTED = {"overwrite", "resume", "out", "push_to_hub", "hub_private", "license", "language",
-                      "tensor_parallel_size", "kv_cache_gb", "vllm_lora"}
+_NOT_FINGERPRINTED = {
+    "overwrite",
+    "resume",
+    "out",
+    "push_to_hub",
+    "hub_private",
+    "license",
+    "language",
+    "tensor_parallel_size",
+    "kv_cache_gb",
+    "vllm_lora",
+}
 
 
 def fingerprint(settings: dict[str, Any]) -> str:
@@ -77,16 +87,19 @@ def open_run(out: Path, settings: dict[str, Any], outputs: tuple[str, ...], over
         previous = json.loads(run_path.read_text(encoding="utf-8"))
         if previous.get("fingerprint") != fingerprint(settings):
             old = previous.get("settings", {})
-            changed = sorted(k for k in set(old) | set(settings)
-                             if k not in _NOT_FINGERPRINTED and old.get(k) != settings.get(k))
+            changed = sorted(
+                k for k in set(old) | set(settings) if k not in _NOT_FINGERPRINTED and old.get(k) != settings.get(k)
+            )
             raise UserError(
                 f"{out} holds a run made with other settings (changed: {', '.join(changed) or 'unknown'}); "
                 "rerun with the same settings to resume it, or pass --overwrite or another --out."
             )
         return _resume(out, previous)
     elif existing:
-        raise UserError(f"{out} already holds files ({', '.join(existing)}) but no {RUN_FILE}; "
-                        "pass --overwrite or choose another --out.")
+        raise UserError(
+            f"{out} already holds files ({', '.join(existing)}) but no {RUN_FILE}; "
+            "pass --overwrite or choose another --out."
+        )
     elif resume:
         raise UserError(f"There is no run to resume in {out}; drop --resume to start one.")
     try:
@@ -117,8 +130,9 @@ def _resume(out: Path, run: dict[str, Any]) -> Progress:
     # Rewrite progress.jsonl without a torn tail so later appends start on a clean line.
     with (out / PROGRESS_FILE).open("w", encoding="utf-8") as f:
         f.writelines(json.dumps(line) + "\n" for line in lines)
-    return Progress(chunks=last["chunk"] + 1, passages=last["passages"], counters=last["counters"],
-                    done=bool(run.get("done")))
+    return Progress(
+        chunks=last["chunk"] + 1, passages=last["passages"], counters=last["counters"], done=bool(run.get("done"))
+    )
 
 
 def record_chunk(out: Path, chunk: int, passages: int, passage_ids: list[str], counters: dict[str, Any]) -> None:
@@ -134,7 +148,3 @@ def record_chunk(out: Path, chunk: int, passages: int, passage_ids: list[str], c
 def mark_done(out: Path) -> None:
     run = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
     write_json_atomic(out / RUN_FILE, {**run, "done": True})
-
-
-def finished_passage_ids(out: Path) -> list[str]:
-    return [pid for line in _read_progress(out / PROGRESS_FILE) for pid in line.get("passage_ids", [])]

@@ -10,10 +10,11 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from .errors import UserError
 from .records import Record, fingerprint
@@ -127,7 +128,9 @@ def read_rows(spec: str, skipped: Counter, lines: list[int]) -> Iterator[dict]:
         return readers[suffix]()
     if path.is_dir() or ("/" in spec and not path.exists() and not spec.startswith((".", "/", "~"))):
         return _read_dataset(spec)
-    raise UserError(f"Seed file {spec} does not exist; pass a JSON/JSONL/CSV/Parquet file, a dataset name, or 'default'.")
+    raise UserError(
+        f"Seed file {spec} does not exist; pass a JSON/JSONL/CSV/Parquet file, a dataset name, or 'default'."
+    )
 
 
 def parse_fields(fields: str) -> dict[str, str]:
@@ -137,9 +140,7 @@ def parse_fields(fields: str) -> dict[str, str]:
         key, sep, column = part.partition("=")
         key, column = key.strip(), column.strip()
         if not sep or key not in ("instruction", "input", "output") or not column:
-            raise UserError(
-                f"Bad --fields entry '{part}': write instruction=COLUMN,output=COLUMN[,input=COLUMN]."
-            )
+            raise UserError(f"Bad --fields entry '{part}': write instruction=COLUMN,output=COLUMN[,input=COLUMN].")
         mapping[key] = column
     if "instruction" not in mapping or "output" not in mapping:
         raise UserError("--fields must name at least the instruction and output columns.")
@@ -194,8 +195,10 @@ def load_seed(spec: str = DEFAULT_SEED, fields: Optional[str] = None) -> SeedSet
         mapping = parse_fields(fields)
         missing = [c for c in mapping.values() if c not in columns]
         if missing:
-            raise UserError(f"--fields names column(s) {', '.join(missing)} that seed {spec} does not have "
-                            f"(it has: {', '.join(sorted(columns))}).")
+            raise UserError(
+                f"--fields names column(s) {', '.join(missing)} that seed {spec} does not have "
+                f"(it has: {', '.join(sorted(columns))})."
+            )
         layout, cols = "fields", (mapping["instruction"], mapping.get("input"), mapping["output"])
     else:
         layout = detect_layout(columns)
@@ -228,8 +231,16 @@ def load_pairs(spec: str, fields: Optional[str] = None) -> SeedSet:
     folder = Path(spec).expanduser()
     if not (folder / "data.jsonl").is_file():
         return load_seed(spec, fields)
-    records = [Record(output=r["output"], instruction=r["instruction"], input=r.get("input", ""), id=r.get("id", ""),
-                      meta=r.get("meta") or {}) for r in read_jsonl(folder / "data.jsonl")]
+    records = [
+        Record(
+            output=r["output"],
+            instruction=r["instruction"],
+            input=r.get("input", ""),
+            id=r.get("id", ""),
+            meta=r.get("meta") or {},
+        )
+        for r in read_jsonl(folder / "data.jsonl")
+    ]
     if not records:
         raise UserError(f"Dataset {spec} has no pairs (its data.jsonl is empty); nothing to use.")
     return SeedSet(records=records, source=spec, layout="backtranslate")

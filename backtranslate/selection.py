@@ -10,7 +10,7 @@ pointed at text the pair does not have or named the wrong genre (benchmarks/RESU
 from __future__ import annotations
 
 import itertools
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from .filters import Filter, Verdict
 from .records import Record
@@ -34,5 +34,11 @@ class BestOfK(Filter):
                 if r is best:
                     yield r, True
                 else:
-                    yield r, (False, f"candidate {best.meta.get('candidate', 0)} of this passage scored higher "
-                                     f"({best.meta.get(self.score)} > {r.meta.get(self.score)})")
+                    yield (
+                        r,
+                        (
+                            False,
+                            f"candidate {best.meta.get('candidate', 0)} of this passage scored higher "
+                            f"({best.meta.get(self.score)} > {r.meta.get(self.score)})",
+                        ),
+                    )

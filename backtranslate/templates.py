@@ -21,16 +21,14 @@ Prompt = Union[str, list[dict[str, str]]]
 
 # The sentence of the seed blog's reverse template (LongForm-style reverse instructions).
 REVERSE_TASK = (
-    "Use the Input below to create an instruction, which could have been used to generate the "
-    "input using an LLM."
+    "Use the Input below to create an instruction, which could have been used to generate the input using an LLM."
 )
 ALPACA_HEADER = (
     "Below is an instruction that describes a task, paired with an input that provides further "
     "context. Write a response that appropriately completes the request."
 )
 ALPACA_HEADER_NO_INPUT = (
-    "Below is an instruction that describes a task. Write a response that appropriately "
-    "completes the request."
+    "Below is an instruction that describes a task. Write a response that appropriately completes the request."
 )
 # Humpback's system-line tags: fine-tuning sees which pairs are human-written and which were
 # backtranslated from web text; at inference the seed tag asks for the assistant's style.
@@ -118,7 +116,7 @@ def parse_generation(generated: str, reverse: bool = True) -> str:
     if reverse:
         for label in ("Instruction:", "instruction:", "Response:"):
             if text.startswith(label):
-                text = text[len(label):].strip()
+                text = text[len(label) :].strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'`":
         text = text[1:-1].strip()
     return text
@@ -130,8 +128,7 @@ def render(prompt: Prompt, tokenizer: Any) -> str:
         return prompt
     if not getattr(tokenizer, "chat_template", None):
         raise UserError(
-            "This template needs the model's chat template, but the tokenizer has none: "
-            "use --template reverse instead."
+            "This template needs the model's chat template, but the tokenizer has none: use --template reverse instead."
         )
     return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
 
@@ -139,20 +136,34 @@ def render(prompt: Prompt, tokenizer: Any) -> str:
 TEMPLATES: dict[str, Template] = {
     t.name: t
     for t in (
-        Template("reverse", "reverse", False,
-                 "The seed blog's reverse-instruction prompt (### Instruction / ### Input / ### Response)."),
-        Template("chat", "reverse", True,
-                 "The reverse-instruction task asked through the model's own chat template."),
-        Template("reverse-titled", "reverse", False,
-                 "The reverse prompt with the passage's title and heading path (or mail subject) above it.",
-                 titled=True),
-        Template("chat-titled", "reverse", True,
-                 "The chat reverse prompt with the passage's title and heading path (or mail subject).",
-                 titled=True),
-        Template("alpaca", "forward", False,
-                 "The Alpaca forward prompt (instruction, optional input -> response)."),
-        Template("chat-forward", "forward", True,
-                 "The forward task (instruction -> response) through the model's own chat template."),
+        Template(
+            "reverse",
+            "reverse",
+            False,
+            "The seed blog's reverse-instruction prompt (### Instruction / ### Input / ### Response).",
+        ),
+        Template("chat", "reverse", True, "The reverse-instruction task asked through the model's own chat template."),
+        Template(
+            "reverse-titled",
+            "reverse",
+            False,
+            "The reverse prompt with the passage's title and heading path (or mail subject) above it.",
+            titled=True,
+        ),
+        Template(
+            "chat-titled",
+            "reverse",
+            True,
+            "The chat reverse prompt with the passage's title and heading path (or mail subject).",
+            titled=True,
+        ),
+        Template("alpaca", "forward", False, "The Alpaca forward prompt (instruction, optional input -> response)."),
+        Template(
+            "chat-forward",
+            "forward",
+            True,
+            "The forward task (instruction -> response) through the model's own chat template.",
+        ),
     )
 }
 DEFAULT_TEMPLATE = "reverse"

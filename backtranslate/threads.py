@@ -14,8 +14,9 @@ corpus is read (a reply's parent may come last); documents that are not mail str
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from .email_text import merge_names
 from .records import Record, stable_id
@@ -32,8 +33,12 @@ class ThreadStats:
     threads: int = 0  # conversations (messages linked by their ids)
 
     def to_dict(self) -> dict[str, int]:
-        return {"messages": self.messages, "replies": self.replies, "missing_parent": self.missing_parent,
-                "threads": self.threads}
+        return {
+            "messages": self.messages,
+            "replies": self.replies,
+            "missing_parent": self.missing_parent,
+            "threads": self.threads,
+        }
 
 
 def message_ids(value: str) -> list[str]:
@@ -103,13 +108,22 @@ def thread_records(docs: Iterable[Record], stats: ThreadStats) -> Iterator[Recor
             continue
         stats.replies += 1
         names = merge_names((doc.meta.get("_names") or []) + (parent.meta.get("_names") or []))
-        yield Record(output=_own_words(doc), input=parent.output, id=stable_id(doc.id, "reply-to", parent.id),
-                     meta={**meta, "_names": names, "email_mode": "thread",
-                           "parent_source": parent.meta["source"], "parent_row": parent.meta["row"]})
+        yield Record(
+            output=_own_words(doc),
+            input=parent.output,
+            id=stable_id(doc.id, "reply-to", parent.id),
+            meta={
+                **meta,
+                "_names": names,
+                "email_mode": "thread",
+                "parent_source": parent.meta["source"],
+                "parent_row": parent.meta["row"],
+            },
+        )
 
 
 def _own_words(doc: Record) -> str:
     """The reply without its "Subject: Re: ..." line: the subject belongs to the message answered."""
     subject = doc.meta.get("subject") or ""
     prefix = f"Subject: {subject}\n\n"
-    return doc.output[len(prefix):] if subject and doc.output.startswith(prefix) else doc.output
+    return doc.output[len(prefix) :] if subject and doc.output.startswith(prefix) else doc.output

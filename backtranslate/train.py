@@ -66,19 +66,31 @@ def fit_to_length(record: Record, template: Template, tokenizer: Any, max_length
     if len(ids) <= budget:
         return record
     cut = tokenizer.decode(ids[:budget], skip_special_tokens=True)
-    return Record(output=cut, instruction=record.instruction, input=record.input, id=record.id,
-                  meta={**record.meta, "truncated_tokens": len(ids) - budget})
+    return Record(
+        output=cut,
+        instruction=record.instruction,
+        input=record.input,
+        id=record.id,
+        meta={**record.meta, "truncated_tokens": len(ids) - budget},
+    )
 
 
 def tagged(pairs: list[Record], seed: list[Record], tags: bool) -> list[Record]:
     """Seed pairs and generated pairs for the forward model; with ``tags`` each gets Humpback's
     system line for its origin (only meaningful when both kinds are present)."""
-    def copy(r: Record, origin: str, system: str | None) -> Record:
-        return Record(output=r.output, instruction=r.instruction, input=r.input, id=r.id,
-                      meta={"origin": origin, **({"system": system} if system else {})})
 
-    return ([copy(r, "seed", SEED_TAG if tags else None) for r in seed]
-            + [copy(r, "generated", GENERATED_TAG if tags else None) for r in pairs])
+    def copy(r: Record, origin: str, system: str | None) -> Record:
+        return Record(
+            output=r.output,
+            instruction=r.instruction,
+            input=r.input,
+            id=r.id,
+            meta={"origin": origin, **({"system": system} if system else {})},
+        )
+
+    return [copy(r, "seed", SEED_TAG if tags else None) for r in seed] + [
+        copy(r, "generated", GENERATED_TAG if tags else None) for r in pairs
+    ]
 
 
 def _full_text(record: Record, template: Template, tokenizer: Any) -> str:
@@ -88,12 +100,16 @@ def _full_text(record: Record, template: Template, tokenizer: Any) -> str:
     return tokenizer.apply_chat_template(prompt + completion, tokenize=False)
 
 
-def build_examples(records: list[Record], template: Template, tokenizer: Any, max_length: int
-                   ) -> tuple[list[dict[str, Any]], Counter]:
+def build_examples(
+    records: list[Record], template: Template, tokenizer: Any, max_length: int
+) -> tuple[list[dict[str, Any]], Counter]:
     examples, skipped = [], Counter()
     # what did not fit: the target instruction (reverse), or the prompt to answer (forward)
-    reason = "instruction too long for max_length" if template.direction == "reverse" else \
-        "instruction and input too long for max_length"
+    reason = (
+        "instruction too long for max_length"
+        if template.direction == "reverse"
+        else "instruction and input too long for max_length"
+    )
     for record in records:
         fitted = fit_to_length(record, template, tokenizer, max_length)
         if fitted is None:
@@ -159,11 +175,18 @@ def train(cfg: TrainConfig, seed: SeedSet | None = None) -> TrainResult:
     """The backward model: seed pairs turned around (response -> instruction)."""
     template = get_template(cfg.template)
     if template.direction != "reverse":
-        raise UserError(f"train fits the backward model: use a reverse template (reverse or chat), not '{template.name}'; "
-                        "`backtranslate finetune` fits forward models.")
+        raise UserError(
+            f"train fits the backward model: use a reverse template (reverse or chat), not '{template.name}'; "
+            "`backtranslate finetune` fits forward models."
+        )
     seed = seed or load_seed(cfg.seed, cfg.fields)
-    return fit(cfg, template, seed.records, seed.skipped,
-               {"kind": "backward-lora", "seed": _describe(seed), "languages": seed_languages(seed.records)})
+    return fit(
+        cfg,
+        template,
+        seed.records,
+        seed.skipped,
+        {"kind": "backward-lora", "seed": _describe(seed), "languages": seed_languages(seed.records)},
+    )
 
 
 def seed_languages(records: list[Record], min_share: float = 0.05) -> list[str]:
@@ -179,30 +202,44 @@ def finetune(cfg: FinetuneConfig, pairs: SeedSet | None = None, seed: SeedSet | 
     """The forward model: Alpaca pairs (instruction -> response), optionally mixed with the seed."""
     template = get_template(cfg.template)
     if template.direction != "forward":
-        raise UserError(f"finetune fits a forward model: use a forward template (alpaca or chat-forward), "
-                        f"not '{template.name}'; `backtranslate train` fits the backward model.")
+        raise UserError(
+            f"finetune fits a forward model: use a forward template (alpaca or chat-forward), "
+            f"not '{template.name}'; `backtranslate train` fits the backward model."
+        )
     pairs = pairs or load_pairs(cfg.dataset, cfg.dataset_fields)
     if seed is None and cfg.seed != "none":
         seed = load_seed(cfg.seed, cfg.fields)
     tags = cfg.tags and seed is not None  # a tag tells two kinds apart; with one kind it says nothing
     records = tagged(pairs.records, seed.records if seed else [], tags)
-    return fit(cfg, template, records, pairs.skipped + (seed.skipped if seed else Counter()), {
-        "kind": "forward-lora",
-        "dataset": _describe(pairs),
-        "seed": _describe(seed) if seed else None,
-        "tags": {"seed": SEED_TAG, "generated": GENERATED_TAG} if tags else None,
-        # the system line to prompt this model with: the seed tag asks for the assistant's style
-        "system": SEED_TAG if tags else None,
-    })
+    return fit(
+        cfg,
+        template,
+        records,
+        pairs.skipped + (seed.skipped if seed else Counter()),
+        {
+            "kind": "forward-lora",
+            "dataset": _describe(pairs),
+            "seed": _describe(seed) if seed else None,
+            "tags": {"seed": SEED_TAG, "generated": GENERATED_TAG} if tags else None,
+            # the system line to prompt this model with: the seed tag asks for the assistant's style
+            "system": SEED_TAG if tags else None,
+        },
+    )
 
 
 def _describe(data: SeedSet) -> dict[str, Any]:
-    return {"source": data.source, "layout": data.layout, "size": len(data.records),
-            "fingerprint": data.fingerprint, "skipped": dict(data.skipped)}
+    return {
+        "source": data.source,
+        "layout": data.layout,
+        "size": len(data.records),
+        "fingerprint": data.fingerprint,
+        "skipped": dict(data.skipped),
+    }
 
 
-def fit(cfg: TrainConfig, template: Template, records: list[Record], skipped: Counter,
-        about: dict[str, Any]) -> TrainResult:
+def fit(
+    cfg: TrainConfig, template: Template, records: list[Record], skipped: Counter, about: dict[str, Any]
+) -> TrainResult:
     """LoRA fine-tuning on ``records`` as ``template`` frames them; writes the adapter, the
     tokenizer and the manifest (``about`` says what the data was) into ``cfg.output_dir``."""
     import torch
@@ -251,11 +288,17 @@ def fit(cfg: TrainConfig, template: Template, records: list[Record], skipped: Co
         completion_only_loss=True,
     )
     lora = LoraConfig(
-        r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-        target_modules=_target_modules(cfg.lora_target_modules), task_type="CAUSAL_LM",
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=_target_modules(cfg.lora_target_modules),
+        task_type="CAUSAL_LM",
     )
     trainer = SFTTrainer(
-        model=model, args=args, processing_class=tokenizer, peft_config=lora,
+        model=model,
+        args=args,
+        processing_class=tokenizer,
+        peft_config=lora,
         train_dataset=Dataset.from_list(train_rows),
         eval_dataset=Dataset.from_list(val_rows) if val_rows else None,
     )
@@ -265,11 +308,16 @@ def fit(cfg: TrainConfig, template: Template, records: list[Record], skipped: Co
     val_loss = trainer.evaluate()["eval_loss"] if val_rows else None
     tokens = trainer.state.num_input_tokens_seen
     result = TrainResult(
-        output_dir=out, train_loss=float(output.training_loss),
+        output_dir=out,
+        train_loss=float(output.training_loss),
         val_loss=float(val_loss) if val_loss is not None else None,
-        train_examples=len(train_rows), val_examples=len(val_rows),
-        tokens_per_second=tokens / runtime if runtime else 0.0, runtime_s=runtime,
-        precision=precision, steps=trainer.state.global_step, skipped=too_long + skipped,
+        train_examples=len(train_rows),
+        val_examples=len(val_rows),
+        tokens_per_second=tokens / runtime if runtime else 0.0,
+        runtime_s=runtime,
+        precision=precision,
+        steps=trainer.state.global_step,
+        skipped=too_long + skipped,
     )
     if trainer.is_world_process_zero():
         trainer.save_model(str(out))
@@ -291,8 +339,12 @@ def _evaluate_heldout(out: Path, records: list[Record], precision: str) -> dict[
     write_text_atomic(heldout, "".join(json.dumps(r.to_alpaca(), ensure_ascii=False) + "\n" for r in records))
     report = evaluate(str(out), str(heldout), baseline="auto", precision=precision)
     write_report(report, out / "eval.json")
-    return {"pairs": report["heldout"]["pairs"], "metrics": report["metrics"], "ratio": report["ratio"],
-            "report": "eval.json"}
+    return {
+        "pairs": report["heldout"]["pairs"],
+        "metrics": report["metrics"],
+        "ratio": report["ratio"],
+        "report": "eval.json",
+    }
 
 
 def manifest(cfg: TrainConfig, about: dict[str, Any], result: TrainResult, trainer: Any) -> dict[str, Any]:
@@ -305,13 +357,17 @@ def manifest(cfg: TrainConfig, about: dict[str, Any], result: TrainResult, train
         **{k: v for k, v in about.items() if k != "kind"},
         "config": to_dict(cfg),
         "precision": result.precision,
-        "examples": {"train": result.train_examples, "val": result.val_examples,
-                     "skipped": dict(result.skipped)},
-        "losses": {"train": result.train_loss, "val": result.val_loss,
-                   "history": [h for h in trainer.state.log_history if "loss" in h or "eval_loss" in h]},
-        "throughput": {"tokens_per_second": round(result.tokens_per_second, 1),
-                       "runtime_s": round(result.runtime_s, 1),
-                       "tokens": trainer.state.num_input_tokens_seen},
+        "examples": {"train": result.train_examples, "val": result.val_examples, "skipped": dict(result.skipped)},
+        "losses": {
+            "train": result.train_loss,
+            "val": result.val_loss,
+            "history": [h for h in trainer.state.log_history if "loss" in h or "eval_loss" in h],
+        },
+        "throughput": {
+            "tokens_per_second": round(result.tokens_per_second, 1),
+            "runtime_s": round(result.runtime_s, 1),
+            "tokens": trainer.state.num_input_tokens_seen,
+        },
         "versions": _versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

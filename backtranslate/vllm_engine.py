@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any, Optional
 
 from . import models
 from .engine import BackwardSpec, Decoding, candidate_seed, eos_ids, make_candidate
@@ -40,10 +41,15 @@ def import_vllm() -> Any:
     except (ImportError, OSError) as e:  # OSError: a CUDA-built torchvision next to a CPU torch
         import torch
 
-        how = (f"`{INSTALL_GPU}`" if torch.cuda.is_available()
-               else f"`{INSTALL_CPU}` (a separate .venv-vllm; then run .venv-vllm/bin/backtranslate)")
-        raise UserError(f"--backend vllm needs vLLM, which is not usable here ({type(e).__name__}: "
-                        f"{str(e).splitlines()[0] if str(e) else ''}); install it with {how}.") from None
+        how = (
+            f"`{INSTALL_GPU}`"
+            if torch.cuda.is_available()
+            else f"`{INSTALL_CPU}` (a separate .venv-vllm; then run .venv-vllm/bin/backtranslate)"
+        )
+        raise UserError(
+            f"--backend vllm needs vLLM, which is not usable here ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}); install it with {how}."
+        ) from None
     return vllm
 
 
@@ -52,8 +58,17 @@ class VllmBackwardModel:
 
     name = "vllm"
 
-    def __init__(self, spec: str, template: str | None = None, precision: str = "auto",
-                 tensor_parallel_size: int = 1, kv_cache_gb: Optional[float] = None, lora: str = "auto") -> None:
+    def __init__(
+        self,
+        spec: str,
+        template: str | None = None,
+        precision: str = "auto",
+        tensor_parallel_size: int = 1,
+        kv_cache_gb: Optional[float] = None,
+        lora: str = "auto",
+    ) -> None:
+        if lora not in LORA_MODES:  # checked before the slow import: a typo costs no vLLM start-up
+            raise UserError(f"vllm_lora must be one of {', '.join(LORA_MODES)}, not {lora!r}")
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines would bury our progress
         vllm = import_vllm()
         import torch
@@ -73,9 +88,13 @@ class VllmBackwardModel:
         self.tokenizer = models.load_tokenizer(spec)
         self.eos_ids = eos_ids(self.tokenizer, _generation_config(location))
         self.stop_strings = self.backward.stop_strings
-        args: dict[str, Any] = dict(model=location, tokenizer=location, dtype=DTYPES[self.precision],
-                                    tensor_parallel_size=tensor_parallel_size,
-                                    max_model_len=min(MAX_MODEL_LEN, _context_length(location)))
+        args: dict[str, Any] = dict(
+            model=location,
+            tokenizer=location,
+            dtype=DTYPES[self.precision],
+            tensor_parallel_size=tensor_parallel_size,
+            max_model_len=min(MAX_MODEL_LEN, _context_length(location)),
+        )
         if not on_gpu and "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
             kv_cache_gb = kv_cache_gb or CPU_KV_CACHE_GB
         if kv_cache_gb:
@@ -99,20 +118,32 @@ class VllmBackwardModel:
         (continuous batching), so batch_size and batch_tokens do not apply."""
         ids = self.prompt_ids(passages)
         params = [self._params(p, decoding) for p in passages]
-        outputs = self.llm.generate([{"prompt_token_ids": x} for x in ids], params,
-                                    lora_request=self.lora, use_tqdm=False)
+        outputs = self.llm.generate(
+            [{"prompt_token_ids": x} for x in ids], params, lora_request=self.lora, use_tqdm=False
+        )
         for passage, output in zip(passages, outputs):
             for c, completion in enumerate(output.outputs):
                 finish = "stop" if completion.finish_reason == "stop" else "length"
                 yield make_candidate(passage, c, list(completion.token_ids), finish, self.tokenizer, self.template)
 
     def _params(self, passage: Record, decoding: Decoding) -> Any:
-        sampling = dict(temperature=0.0) if decoding.greedy else dict(
-            temperature=decoding.temperature, top_p=decoding.top_p,
-            # vLLM draws a request's candidates from one generator: seeded by the passage alone.
-            seed=candidate_seed(decoding.seed, passage.id, 0))
-        return self._sampling(n=decoding.num_candidates, max_tokens=decoding.max_new_tokens,
-                              stop=self.stop_strings or None, stop_token_ids=sorted(self.eos_ids), **sampling)
+        sampling = (
+            dict(temperature=0.0)
+            if decoding.greedy
+            else dict(
+                temperature=decoding.temperature,
+                top_p=decoding.top_p,
+                # vLLM draws a request's candidates from one generator: seeded by the passage alone.
+                seed=candidate_seed(decoding.seed, passage.id, 0),
+            )
+        )
+        return self._sampling(
+            n=decoding.num_candidates,
+            max_tokens=decoding.max_new_tokens,
+            stop=self.stop_strings or None,
+            stop_token_ids=sorted(self.eos_ids),
+            **sampling,
+        )
 
     def close(self) -> None:
         """Stop vLLM's engine processes (they would otherwise live until interpreter exit)."""

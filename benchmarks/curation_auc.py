@@ -46,8 +46,13 @@ def measure(scorer, real: list[Record], fake: list[Record]) -> dict:
     low = min([s for s in pos + neg if s is not None], default=0) - 1
     pos = [low if s is None else s for s in pos]
     neg = [low if s is None else s for s in neg]
-    return {"auc": roc_auc(pos, neg), "mean_real": sum(pos) / len(pos), "mean_shuffled": sum(neg) / len(neg),
-            "unparsed": unparsed, "s_per_100": 100 * seconds / (len(pos) + len(neg))}
+    return {
+        "auc": roc_auc(pos, neg),
+        "mean_real": sum(pos) / len(pos),
+        "mean_shuffled": sum(neg) / len(neg),
+        "unparsed": unparsed,
+        "s_per_100": 100 * seconds / (len(pos) + len(neg)),
+    }
 
 
 def main() -> None:
@@ -60,13 +65,21 @@ def main() -> None:
 
     real = real_pairs(args.seed_file, args.pairs)
     fake = mismatched(real)
-    table = Table(title=f"curation ROC-AUC: {len(real)} real vs {len(fake)} shuffled pairs, judge/forward model {args.model}")
+    table = Table(
+        title=f"curation ROC-AUC: {len(real)} real vs {len(fake)} shuffled pairs, judge/forward model {args.model}"
+    )
     for col in ("scorer", "ROC-AUC", "mean real", "mean shuffled", "unparsed", "s / 100 pairs"):
         table.add_column(col, justify="right")
     for name in args.scorers.split(","):
         m = measure(SCORERS[name](args.model), real, fake)
-        table.add_row(name, f"{m['auc']:.3f}", f"{m['mean_real']:.3f}", f"{m['mean_shuffled']:.3f}",
-                      str(m["unparsed"]), f"{m['s_per_100']:.1f}")
+        table.add_row(
+            name,
+            f"{m['auc']:.3f}",
+            f"{m['mean_real']:.3f}",
+            f"{m['mean_shuffled']:.3f}",
+            str(m["unparsed"]),
+            f"{m['s_per_100']:.1f}",
+        )
     Console().print(table)
 
 

@@ -81,12 +81,26 @@ def records(n: int, seed: int = 0) -> list[dict[str, Any]]:
             src = rng.choice(originals)
             instruction = edit(out[src]["instruction"].split(), 1)
             output = edit(out[src]["output"].split(), rng.randint(1, 2))
-            out.append({"id": f"r{i}", "instruction": " ".join(instruction), "output": " ".join(output),
-                        "planted": out[src]["id"], "kind": "near"})
+            out.append(
+                {
+                    "id": f"r{i}",
+                    "instruction": " ".join(instruction),
+                    "output": " ".join(output),
+                    "planted": out[src]["id"],
+                    "kind": "near",
+                }
+            )
         else:
             originals.append(i)
-            out.append({"id": f"r{i}", "instruction": " ".join(text(6, 24)), "output": " ".join(text(40, 160)),
-                        "planted": None, "kind": "original"})
+            out.append(
+                {
+                    "id": f"r{i}",
+                    "instruction": " ".join(text(6, 24)),
+                    "output": " ".join(text(40, 160)),
+                    "planted": None,
+                    "kind": "original",
+                }
+            )
     return out
 
 
@@ -102,8 +116,10 @@ def run_exact(rows: list[dict[str, Any]]) -> set[str]:
     seen: dict[bytes, str] = {}
     dropped = set()
     for row in rows:
-        keys = [hashlib.blake2b(f"{f}\x1f{ExactDuplicate.normalise(row[f])}".encode(), digest_size=16).digest()
-                for f in FIELDS]
+        keys = [
+            hashlib.blake2b(f"{f}\x1f{ExactDuplicate.normalise(row[f])}".encode(), digest_size=16).digest()
+            for f in FIELDS
+        ]
         if any(k in seen for k in keys):
             dropped.add(row["id"])
             continue
@@ -144,8 +160,7 @@ def run_naive(rows: list[dict[str, Any]]) -> set[str]:
     dropped = set()
     for row in rows:
         shingles = {f: frozenset(sketcher.shingles(row[f])) for f in FIELDS}
-        duplicate = any(len(shingles[f] & other) >= 0.8 * len(shingles[f] | other)
-                        for f in FIELDS for other in kept[f])
+        duplicate = any(len(shingles[f] & other) >= 0.8 * len(shingles[f] | other) for f in FIELDS for other in kept[f])
         if duplicate:
             dropped.add(row["id"])
             continue
@@ -166,8 +181,13 @@ def worker(method: str, n: int) -> None:
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     planted = {r["id"]: r["kind"] for r in rows if r["planted"]}
     result = {
-        "method": method, "records": n, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_mb": round(peak_mb(), 1),
-        "before_mb": round(before, 1), "found": len(found),
+        "method": method,
+        "records": n,
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
+        "peak_mb": round(peak_mb(), 1),
+        "before_mb": round(before, 1),
+        "found": len(found),
         "recall_exact": _share(found, [i for i, k in planted.items() if k == "exact"]),
         "recall_near": _share(found, near),
         "other": len(found - set(planted)),
@@ -199,8 +219,9 @@ def _share(found: set[str], ids: list[str]) -> float | None:
 
 
 def measure(method: str, n: int) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, __file__, "--worker", method, "--records", str(n)],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--worker", method, "--records", str(n)], capture_output=True, text=True, check=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -217,21 +238,54 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    runs = [measure("exact", args.records), measure("minhash-lsh", args.records), measure("clusters", args.records),
-            measure("minhash-lsh", args.naive), measure("naive", args.naive)]
+    runs = [
+        measure("exact", args.records),
+        measure("minhash-lsh", args.records),
+        measure("clusters", args.records),
+        measure("minhash-lsh", args.naive),
+        measure("naive", args.naive),
+    ]
     naive = runs[-1]
     table = Table(title=f"near-duplicate detection over instruction + output ({args.records:,} synthetic records)")
-    for col in ("method", "records", "wall s", "CPU s", "records/CPU s", "peak RSS MB", "RSS before MB", "recall exact",
-                "recall near (J>=0.8)", "other dropped"):
+    for col in (
+        "method",
+        "records",
+        "wall s",
+        "CPU s",
+        "records/CPU s",
+        "peak RSS MB",
+        "RSS before MB",
+        "recall exact",
+        "recall near (J>=0.8)",
+        "other dropped",
+    ):
         table.add_column(col, justify="left" if col == "method" else "right")
     for r in runs:
-        table.add_row(r["method"], f"{r['records']:,}", f"{r['seconds']:.2f}", f"{r['cpu_seconds']:.2f}",
-                      f"{r['records'] / max(r['cpu_seconds'], 1e-9):,.0f}",
-                      f"{r['peak_mb']:.0f}", f"{r['before_mb']:.0f}", _pct(r["recall_exact"]), _pct(r["recall_near"]),
-                      str(r["other"]))
+        table.add_row(
+            r["method"],
+            f"{r['records']:,}",
+            f"{r['seconds']:.2f}",
+            f"{r['cpu_seconds']:.2f}",
+            f"{r['records'] / max(r['cpu_seconds'], 1e-9):,.0f}",
+            f"{r['peak_mb']:.0f}",
+            f"{r['before_mb']:.0f}",
+            _pct(r["recall_exact"]),
+            _pct(r["recall_near"]),
+            str(r["other"]),
+        )
     estimate = naive["cpu_seconds"] * (args.records / args.naive) ** 2
-    table.add_row("naive (extrapolated)", f"{args.records:,}", "-", f"~{estimate:,.0f}", f"~{args.records / estimate:,.0f}",
-                  "-", "-", "-", "-", "-")
+    table.add_row(
+        "naive (extrapolated)",
+        f"{args.records:,}",
+        "-",
+        f"~{estimate:,.0f}",
+        f"~{args.records / estimate:,.0f}",
+        "-",
+        "-",
+        "-",
+        "-",
+        "-",
+    )
     Console(width=140).print(table)
 
 

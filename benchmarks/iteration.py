@@ -50,7 +50,9 @@ def main() -> None:
     parser.add_argument("--corpus", default=str(ROOT / "corpora"))
     parser.add_argument("--heldout", default=str(HELDOUT), help="held-out pairs for the curation AUC")
     parser.add_argument("--auc-pairs", type=int, default=60)
-    parser.add_argument("--tiny", action="store_true", help="a tiny random model and a few steps: checks the wiring only")
+    parser.add_argument(
+        "--tiny", action="store_true", help="a tiny random model and a few steps: checks the wiring only"
+    )
     args = parser.parse_args()
     # library notices about their own internals (transformers, peft) say nothing about the numbers
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -85,58 +87,100 @@ def main() -> None:
     candidates = out / "candidates"
     console.rule(f"candidates from {args.corpus}")
     started = time.perf_counter()
-    generated = generate(resolve(GenerateConfig, str(PRESET), {**gen_over, "corpus": args.corpus,
-                                                                "model": backward, "out": str(candidates)}))
+    generated = generate(
+        resolve(
+            GenerateConfig, str(PRESET), {**gen_over, "corpus": args.corpus, "model": backward, "out": str(candidates)}
+        )
+    )
     times["generate"] = time.perf_counter() - started
 
-    loop = resolve(IterateConfig, str(PRESET), {**loop_over, "model": model, "dataset": str(candidates),
-                                                "output_dir": str(out / "iterate"), "rounds": 1})
+    loop = resolve(
+        IterateConfig,
+        str(PRESET),
+        {**loop_over, "model": model, "dataset": str(candidates), "output_dir": str(out / "iterate"), "rounds": 1},
+    )
     summary = iterate(loop, on_step=lambda message: console.rule(message))
 
     real = real_pairs(args.heldout, args.auc_pairs)
     fake = mismatched(real)
     aucs = {}
-    for label, scorer_model in (("base model, zero-shot", model), ("M0: seed only (before)", str(out / "iterate" / "round-0" / "forward")),
-                                ("M1: seed + curated (after)", summary["final"]["model"])):
+    for label, scorer_model in (
+        ("base model, zero-shot", model),
+        ("M0: seed only (before)", str(out / "iterate" / "round-0" / "forward")),
+        ("M1: seed + curated (after)", summary["final"]["model"]),
+    ):
         console.rule(f"curation AUC: {label}")
         aucs[label] = measure(LikelihoodScorer(scorer_model), real, fake)
 
-    report = {"tiny": args.tiny, "backward": backward, "candidates": generated.stats["pairs"],
-              "passages": generated.stats["passages"]["kept"], "seconds": {k: round(v, 1) for k, v in times.items()},
-              "rounds": summary["rounds"], "final": summary["final"], "auc": aucs,
-              "heldout": {"source": args.heldout, "pairs": len(real)}}
+    report = {
+        "tiny": args.tiny,
+        "backward": backward,
+        "candidates": generated.stats["pairs"],
+        "passages": generated.stats["passages"]["kept"],
+        "seconds": {k: round(v, 1) for k, v in times.items()},
+        "rounds": summary["rounds"],
+        "final": summary["final"],
+        "auc": aucs,
+        "heldout": {"source": args.heldout, "pairs": len(real)},
+    }
     write_json_atomic(out / "benchmark.json", report)
     show(report)
 
 
 def show(report: dict) -> None:
     table = Table(title="Humpback iteration: counts and time per round")
-    for col in ("step", "scored by", "kept / candidates", "mean score", "trained on (seed + pairs)", "train loss",
-                "val loss", "seconds"):
+    for col in (
+        "step",
+        "scored by",
+        "kept / candidates",
+        "mean score",
+        "trained on (seed + pairs)",
+        "train loss",
+        "val loss",
+        "seconds",
+    ):
         table.add_column(col, justify="left" if col in ("step", "scored by") else "right")
     for step, seconds in report["seconds"].items():
-        detail = f"{report['candidates']['kept']} pairs from {report['passages']} passages" if step == "generate" else ""
+        detail = (
+            f"{report['candidates']['kept']} pairs from {report['passages']} passages" if step == "generate" else ""
+        )
         table.add_row(step, "-", detail or "-", "-", "-", "-", "-", f"{seconds:.0f}")
     for r in report["rounds"]:
         c, t = r["counts"], r["training"]
-        table.add_row(f"round {r['round']}", "-" if r["round"] == 0 else f"M{r['round'] - 1}",
-                      f"{c['kept']} / {c['candidates']}" if "kept" in c else "-",
-                      f"{r['scores']['mean']:.3f}" if r.get("scores") else "-",
-                      f"{c['train_pairs']['seed']} + {c['train_pairs']['generated']}", f"{t['train_loss']:.3f}",
-                      "-" if t["val_loss"] is None else f"{t['val_loss']:.3f}",
-                      f"{r['seconds']['curate'] + r['seconds']['finetune']:.0f}")
+        table.add_row(
+            f"round {r['round']}",
+            "-" if r["round"] == 0 else f"M{r['round'] - 1}",
+            f"{c['kept']} / {c['candidates']}" if "kept" in c else "-",
+            f"{r['scores']['mean']:.3f}" if r.get("scores") else "-",
+            f"{c['train_pairs']['seed']} + {c['train_pairs']['generated']}",
+            f"{t['train_loss']:.3f}",
+            "-" if t["val_loss"] is None else f"{t['val_loss']:.3f}",
+            f"{r['seconds']['curate'] + r['seconds']['finetune']:.0f}",
+        )
     f = report["final"]
     overlap = f["kept_overlap_with_last_round"]
-    table.add_row("final curation", f"M{len(report['rounds']) - 1}", f"{f['kept']} / {f['kept'] + f['rejected']}",
-                  f"{f['mean_score']:.3f}", "-", "-", "-", f"{f['seconds']:.0f}")
+    table.add_row(
+        "final curation",
+        f"M{len(report['rounds']) - 1}",
+        f"{f['kept']} / {f['kept'] + f['rejected']}",
+        f"{f['mean_score']:.3f}",
+        "-",
+        "-",
+        "-",
+        f"{f['seconds']:.0f}",
+    )
     console.print(table)
     if overlap is not None:
         console.print(f"kept pairs shared by round 1 and the final curation (Jaccard): {overlap}")
-    auc = Table(title=f"curation ROC-AUC on {report['heldout']['pairs']} held-out pairs vs shuffled (likelihood scorer)")
+    auc = Table(
+        title=f"curation ROC-AUC on {report['heldout']['pairs']} held-out pairs vs shuffled (likelihood scorer)"
+    )
     for col in ("forward model", "ROC-AUC", "mean real", "mean shuffled", "s / 100 pairs"):
         auc.add_column(col, justify="left" if col == "forward model" else "right")
     for label, m in report["auc"].items():
-        auc.add_row(label, f"{m['auc']:.3f}", f"{m['mean_real']:.3f}", f"{m['mean_shuffled']:.3f}", f"{m['s_per_100']:.1f}")
+        auc.add_row(
+            label, f"{m['auc']:.3f}", f"{m['mean_real']:.3f}", f"{m['mean_shuffled']:.3f}", f"{m['s_per_100']:.1f}"
+        )
     console.print(auc)
 
 

@@ -18,8 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-WORDS = ("the team will review budget meeting project customer report update schedule please "
-         "thanks deadline analysis quarter plan release support request invoice design").split()
+WORDS = (
+    "the team will review budget meeting project customer report update schedule please "
+    "thanks deadline analysis quarter plan release support request invoice design"
+).split()
 
 
 def make_corpus(folder: Path, n_docs: int) -> None:
@@ -42,11 +44,12 @@ def make_corpus(folder: Path, n_docs: int) -> None:
 
 
 def run_one(corpus: str, model: str) -> dict:
+    from transformers import AutoTokenizer
+
     from backtranslate import models
     from backtranslate.corpus import ReadStats, read_corpus
     from backtranslate.filters import FilterStats, apply_filters, default_passage_filters
     from backtranslate.passages import TokenMeter, segment_all
-    from transformers import AutoTokenizer
 
     meter = TokenMeter(AutoTokenizer.from_pretrained(models.resolve(model)))
     stats = ReadStats()
@@ -54,8 +57,12 @@ def run_one(corpus: str, model: str) -> dict:
     passages = segment_all(read_corpus(corpus, stats=stats), meter, 24, 384)
     kept = sum(1 for _ in apply_filters(passages, default_passage_filters(), FilterStats()))
     seconds = time.perf_counter() - started
-    return {"documents": stats.documents, "passages": kept, "seconds": seconds,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "documents": stats.documents,
+        "passages": kept,
+        "seconds": seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main() -> None:
@@ -71,18 +78,27 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="read + segment + passage filters (tokenizer: %s)" % args.model)
+    table = Table(title=f"read + segment + passage filters (tokenizer: {args.model})")
     for col in ("documents", "passages kept", "seconds", "passages/s", "peak RSS MB"):
         table.add_column(col, justify="right")
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
             corpus = Path(tmp) / f"c{n}"
             make_corpus(corpus, n)
-            out = subprocess.run([sys.executable, __file__, "--child", str(corpus), "--model", args.model],
-                                 check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(corpus), "--model", args.model],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             r = json.loads(out.strip().splitlines()[-1])
-            table.add_row(str(r["documents"]), str(r["passages"]), f"{r['seconds']:.1f}",
-                          f"{r['passages'] / r['seconds']:.0f}", f"{r['peak_rss_mb']:.0f}")
+            table.add_row(
+                str(r["documents"]),
+                str(r["passages"]),
+                f"{r['seconds']:.1f}",
+                f"{r['passages'] / r['seconds']:.0f}",
+                f"{r['peak_rss_mb']:.0f}",
+            )
     Console().print(table)
 
 

@@ -46,6 +46,9 @@ input, and the output (the assistant's answer). For each pair give one verdict:
 - unusable: the output is a fragment, noise (markup, diff hunks, navigation, boilerplate), or a
   reply that only makes sense with a message that is not given."""
 CORPORA = ("mail", "docs", "web")
+# The demo's own mail (written for the project): not a real corpus, but `make demo` must not get
+# worse, so `--only emails` (or `--with-demo`) runs and samples it the same way.
+DEMO_CORPUS = HERE.parent / "corpora" / "emails"
 SAMPLE = 30
 BLIND = HERE / "blind_read"
 
@@ -86,16 +89,23 @@ def summarize(name: str, out: Path, seconds: float | None) -> dict:
     candidates = stats["pairs"]["candidates"]
     seconds = seconds if seconds is not None else stats["generation"]["seconds"]
     row = {
-        "corpus": name, "documents": stats["read"]["documents"], "segmented": stats["passages"]["segmented"],
-        "passages": stats["passages"]["kept"], "candidates": candidates, "kept": len(kept),
-        "passage_drops": dict(passage_drops.most_common()), "pair_drops": dict(pair_drops.most_common()),
-        "read_skipped": stats["read"].get("skipped", {}), "cleaned": stats["read"].get("cleaned", {}),
+        "corpus": name,
+        "documents": stats["read"]["documents"],
+        "segmented": stats["passages"]["segmented"],
+        "passages": stats["passages"]["kept"],
+        "candidates": candidates,
+        "kept": len(kept),
+        "passage_drops": dict(passage_drops.most_common()),
+        "pair_drops": dict(pair_drops.most_common()),
+        "read_skipped": stats["read"].get("skipped", {}),
+        "cleaned": stats["read"].get("cleaned", {}),
         "junk": {c: sum(c in f for f in flagged) for c in CHECKS},
         "junk_any": sum(bool(f) for f in flagged),
         "missing_input_share": round(pair_drops.get("missing_input", 0) / max(candidates, 1), 3),
         "kept_per_passage": round(len(kept) / max(stats["passages"]["kept"], 1), 3),
         "relevance_median": relevance[len(relevance) // 2] if relevance else None,
-        "seconds": round(seconds, 1), "seconds_per_kept": round(seconds / max(len(kept), 1), 2),
+        "seconds": round(seconds, 1),
+        "seconds_per_kept": round(seconds / max(len(kept), 1), 2),
         "languages": stats.get("languages", {}).get("mix", {}),
     }
     return row
@@ -110,8 +120,19 @@ def blind_sample(name: str, out: Path, tag: str, n: int = SAMPLE) -> Path:
     path = folder / f"{name}.pairs.jsonl"
     with path.open("w", encoding="utf-8") as f:
         for i, r in enumerate(picked, 1):
-            f.write(json.dumps({"n": i, "id": r["id"], "instruction": r["instruction"], "input": r["input"],
-                                "output": r["output"]}, ensure_ascii=False) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "n": i,
+                        "id": r["id"],
+                        "instruction": r["instruction"],
+                        "input": r["input"],
+                        "output": r["output"],
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     (folder / "RUBRIC.md").write_text(RUBRIC + "\n", encoding="utf-8")
     return path
 
@@ -137,35 +158,66 @@ def calibrate(outs: dict[str, Path], tag: str, scorers: list[str]) -> dict:
         rows = rng.sample(rows, min(150, len(rows)))
         for i, r in enumerate(rows):
             other = rows[(i + 1 + rng.randrange(len(rows) - 1)) % len(rows)] if len(rows) > 1 else r
-            matched.append(Record(output=r["output"], instruction=r["instruction"], id=f"m{name}{i}",
-                                  meta={"passage_id": r["meta"].get("passage_id")}))
-            mismatched.append(Record(output=other["output"], instruction=r["instruction"], id=f"x{name}{i}",
-                                     meta={"passage_id": other["meta"].get("passage_id")}))
+            matched.append(
+                Record(
+                    output=r["output"],
+                    instruction=r["instruction"],
+                    id=f"m{name}{i}",
+                    meta={"passage_id": r["meta"].get("passage_id")},
+                )
+            )
+            mismatched.append(
+                Record(
+                    output=other["output"],
+                    instruction=r["instruction"],
+                    id=f"x{name}{i}",
+                    meta={"passage_id": other["meta"].get("passage_id")},
+                )
+            )
     labelled = []  # (record, usable?) from the blind read
-    for name, out in outs.items():
+    for name in outs:
         pairs = {p["n"]: p for p in read_jsonl(BLIND / tag / f"{name}.pairs.jsonl")}
         for v in read_jsonl(BLIND / tag / f"{name}.verdicts.jsonl"):
             p = pairs.get(v["n"])
             if p and v["verdict"] in ("usable", "mismatch"):
-                labelled.append((Record(output=p["output"], instruction=p["instruction"], input=p["input"],
-                                        id=f"b{name}{v['n']}"), v["verdict"] == "usable"))
+                labelled.append(
+                    (
+                        Record(
+                            output=p["output"], instruction=p["instruction"], input=p["input"], id=f"b{name}{v['n']}"
+                        ),
+                        v["verdict"] == "usable",
+                    )
+                )
     report = {}
     for scorer_name in scorers:
         scorer = load_scorer(scorer_name)
         started = time.perf_counter()
         pos, neg = scorer.score(matched), scorer.score(mismatched)
         seconds = time.perf_counter() - started
-        entry = {"pairs": len(pos) + len(neg), "auc_shuffled": round(roc_auc(pos, neg), 3),
-                 "ms_per_pair": round(1000 * seconds / max(len(pos) + len(neg), 1), 1), "thresholds": []}
+        entry = {
+            "pairs": len(pos) + len(neg),
+            "auc_shuffled": round(roc_auc(pos, neg), 3),
+            "ms_per_pair": round(1000 * seconds / max(len(pos) + len(neg), 1), 1),
+            "thresholds": [],
+        }
         for t in sorted({round(x, 2) for x in _quantiles(pos + neg, 19)}):
             kept_pos = sum(s >= t for s in pos)
             kept_neg = sum(s >= t for s in neg)
-            entry["thresholds"].append({"threshold": t, "precision": round(kept_pos / max(kept_pos + kept_neg, 1), 3),
-                                        "recall": round(kept_pos / len(pos), 3)})
+            entry["thresholds"].append(
+                {
+                    "threshold": t,
+                    "precision": round(kept_pos / max(kept_pos + kept_neg, 1), 3),
+                    "recall": round(kept_pos / len(pos), 3),
+                }
+            )
         if labelled and len({y for _, y in labelled}) == 2:
             scores = scorer.score([r for r, _ in labelled])
-            entry["auc_blind_read"] = round(roc_auc([s for s, (_, y) in zip(scores, labelled) if y],
-                                                    [s for s, (_, y) in zip(scores, labelled) if not y]), 3)
+            entry["auc_blind_read"] = round(
+                roc_auc(
+                    [s for s, (_, y) in zip(scores, labelled) if y], [s for s, (_, y) in zip(scores, labelled) if not y]
+                ),
+                3,
+            )
             entry["blind_read_pairs"] = len(labelled)
         report[scorer_name] = entry
     return report
@@ -188,14 +240,19 @@ def cpu_class() -> str:
         pass
     model = platform.processor() or "unknown CPU"
     try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
     amx = "amx_tile" in flags
-    return (f"{model}, {torch.backends.cpu.get_cpu_capability()}, bf16 {'yes' if bf16 else 'no'}, "
-            f"AMX {'yes' if amx else 'no'}, {__import__('os').cpu_count()} cores")
+    return (
+        f"{model}, {torch.backends.cpu.get_cpu_capability()}, bf16 {'yes' if bf16 else 'no'}, "
+        f"AMX {'yes' if amx else 'no'}, {__import__('os').cpu_count()} cores"
+    )
 
 
 def main() -> int:
@@ -204,13 +261,18 @@ def main() -> int:
     parser.add_argument("--corpora", default="runs/real-corpora", help="where the corpora are built")
     parser.add_argument("--out", default="runs/real-bench", help="where the generate runs go")
     parser.add_argument("--tag", default="default", help="names this configuration's runs and blind-read files")
-    parser.add_argument("--only", nargs="*", choices=CORPORA, help="these corpora only")
+    parser.add_argument("--only", nargs="*", choices=CORPORA + ("emails",), help="these corpora only")
+    parser.add_argument("--with-demo", action="store_true", help="also the demo's corpora/emails")
     parser.add_argument("--num-candidates", type=int, help="generate's --num-candidates (default: its default)")
     parser.add_argument("--no-relevance", action="store_true", help="generate's --no-relevance")
     parser.add_argument("--reuse", action="store_true", help="summarize existing runs without generating")
     parser.add_argument("--sample", action="store_true", help="write the blind-read samples")
-    parser.add_argument("--calibrate", nargs="*", choices=("embedding", "likelihood"),
-                        help="measure these relevance scorers (both when none is named)")
+    parser.add_argument(
+        "--calibrate",
+        nargs="*",
+        choices=("embedding", "likelihood"),
+        help="measure these relevance scorers (both when none is named)",
+    )
     parser.add_argument("--json", help="also write the summary here")
     args = parser.parse_args()
 
@@ -221,7 +283,8 @@ def main() -> int:
     except CorpusUnavailable as e:
         print(f"real_corpora: skipped, {e}")
         return 0
-    names = args.only or list(CORPORA)
+    corpora["emails"] = DEMO_CORPUS
+    names = args.only or list(CORPORA) + (["emails"] if args.with_demo else [])
     outs = {name: Path(args.out) / args.tag / name for name in names}
     rows = []
     for name in names:
@@ -235,20 +298,47 @@ def main() -> int:
         rows.append(row)
     print(f"CPU: {cpu_class()}")
     print(f"model: {args.model}; tag {args.tag}")
-    header = ("corpus", "docs", "passages", "to model", "kept", "kept/passage", "missing_input", "junk", "rel. median",
-              "s/kept", "blind read (usable/mismatch/unusable)")
+    header = (
+        "corpus",
+        "docs",
+        "passages",
+        "to model",
+        "kept",
+        "kept/passage",
+        "missing_input",
+        "junk",
+        "rel. median",
+        "s/kept",
+        "blind read (usable/mismatch/unusable)",
+    )
     print(" | ".join(header))
     for r in rows:
         b = r["blind_read"]
         blind = f"{b['usable']}/{b['mismatch']}/{b['unusable']} of {b['n']}" if b else "-"
-        print(" | ".join(str(x) for x in (
-            r["corpus"], r["documents"], r["segmented"], r["passages"], r["kept"], r["kept_per_passage"],
-            f"{r['missing_input_share']:.1%}", f"{r['junk_any']} ({r['junk_any'] / max(r['kept'], 1):.1%})",
-            r["relevance_median"], r["seconds_per_kept"], blind)))
+        print(
+            " | ".join(
+                str(x)
+                for x in (
+                    r["corpus"],
+                    r["documents"],
+                    r["segmented"],
+                    r["passages"],
+                    r["kept"],
+                    r["kept_per_passage"],
+                    f"{r['missing_input_share']:.1%}",
+                    f"{r['junk_any']} ({r['junk_any'] / max(r['kept'], 1):.1%})",
+                    r["relevance_median"],
+                    r["seconds_per_kept"],
+                    blind,
+                )
+            )
+        )
     for r in rows:
-        print(f"\n{r['corpus']}: passage drops {r['passage_drops']}\n  pair drops {r['pair_drops']}\n"
-              f"  junk by check {r['junk']}; cleaned {r['cleaned']}; read skipped {r['read_skipped']}\n"
-              f"  languages {r['languages']}")
+        print(
+            f"\n{r['corpus']}: passage drops {r['passage_drops']}\n  pair drops {r['pair_drops']}\n"
+            f"  junk by check {r['junk']}; cleaned {r['cleaned']}; read skipped {r['read_skipped']}\n"
+            f"  languages {r['languages']}"
+        )
     report = {"cpu": cpu_class(), "model": args.model, "tag": args.tag, "rows": rows}
     if args.calibrate is not None:
         report["calibration"] = calibrate(outs, args.tag, args.calibrate or ["embedding", "likelihood"])

@@ -80,7 +80,7 @@ SOURCES: tuple[Source, ...] = (
         paths=("m",),
         licence="none stated (public-inbox mirror of lore.kernel.org; each message is its author's)",
         description="linux-sparse@vger.kernel.org as archived: patch series with diffs and Signed-off-by, "
-                    "review replies quoting them, bot reports, plain questions; dated 2025-12-19..2026-01-19",
+        "review replies quoting them, bot reports, plain questions; dated 2025-12-19..2026-01-19",
         # The newest 160 messages before the pin, written oldest first: a contiguous stretch keeps
         # threads whole (a reply's parent is usually in it), which every-k-th sampling would break.
         count=160,
@@ -95,7 +95,7 @@ SOURCES: tuple[Source, ...] = (
         root="src",
         licence="MIT OR Apache-2.0",
         description="The Rust Programming Language (mdBook): {{#include}}/{{#rustdoc_include}} directives, "
-                    "<Listing> and <span> HTML, fenced code and console output",
+        "<Listing> and <span> HTML, fenced code and console output",
         every=6,  # 101 chapter files: 17 spread over the whole book, not its first chapters only
         count=17,
         includes=True,  # the listings the pages pull in (listings/ch*/.../src/main.rs, output.txt)
@@ -111,7 +111,7 @@ SOURCES: tuple[Source, ...] = (
         exclude=("docs/_docs/history.md",),
         licence="MIT",
         description="Jekyll's documentation site: YAML front matter, Liquid {% raw %}/{% include %} tags, "
-                    "{: .note} attributes, inline HTML, fenced code",
+        "{: .note} attributes, inline HTML, fenced code",
         every=5,  # 87 pages: 18 across all sections
         count=18,
     ),
@@ -124,7 +124,7 @@ SOURCES: tuple[Source, ...] = (
         root="tests/cache",
         licence="Apache-2.0",
         description="trafilatura's saved test pages: German and English news, blogs, shops and "
-                    "institutions as served (nav, scripts, cookie banners, comments)",
+        "institutions as served (nav, scripts, cookie banners, comments)",
         every=5,  # 109 pages: 22
         count=22,
     ),
@@ -137,7 +137,7 @@ SOURCES: tuple[Source, ...] = (
         root="html",
         licence="MIT",
         description="Article Extraction Benchmark: news and blog articles saved as served (gzip), "
-                    "mostly English with a few other languages",
+        "mostly English with a few other languages",
         every=8,  # 181 pages (named by hash, so sorted order is unrelated to site or topic): 23
         count=23,
         layout="gzip",
@@ -147,11 +147,18 @@ SOURCES: tuple[Source, ...] = (
 
 # --- finding a git dir that holds the pinned commit ------------------------------------------------
 
+
 def _git(gitdir: Path, *args: str, check: bool = True) -> bytes:
     # A fixed environment: no prompts for credentials, and no user or system config that could change
     # what `show` prints (pagers, textconv, colour).
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-           "GIT_PAGER": "cat", "LC_ALL": "C"}
+    env = {
+        **os.environ,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_PAGER": "cat",
+        "LC_ALL": "C",
+    }
     done = subprocess.run(["git", f"--git-dir={gitdir}", *args], capture_output=True, env=env, check=False)
     if check and done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -219,11 +226,14 @@ def find_gitdir(source: Source) -> Path:
     cached = cache_dir() / f"{_key(source.repo)}.git"
     if _has_commit(cached, source.commit):
         return cached
-    how = (f"git clone --bare https://github.com/{source.repo} {cached}, "
-           f"or put a snapshot in ${MIRROR_ENV}/{_key(source.repo)}/")
+    how = (
+        f"git clone --bare https://github.com/{source.repo} {cached}, "
+        f"or put a snapshot in ${MIRROR_ENV}/{_key(source.repo)}/"
+    )
     if os.environ.get(OFFLINE_ENV):
-        raise CorpusUnavailable(f"{source.repo}@{source.commit} is in no mirror and {OFFLINE_ENV} is set; "
-                                f"get it with {how}")
+        raise CorpusUnavailable(
+            f"{source.repo}@{source.commit} is in no mirror and {OFFLINE_ENV} is set; get it with {how}"
+        )
     # A fresh clone holds what the default branch reaches; a pin elsewhere (another branch, a history
     # since rewritten) needs the second call, which fetches the commit itself.
     failed = None
@@ -234,30 +244,37 @@ def find_gitdir(source: Source) -> Path:
         if _has_commit(cached, source.commit):
             return cached
     reason = failed or "the repository no longer has the pinned commit"
-    raise CorpusUnavailable(f"{source.repo}@{source.commit} is in no mirror and could not be cloned ({reason}); "
-                            f"get it with {how}")
+    raise CorpusUnavailable(
+        f"{source.repo}@{source.commit} is in no mirror and could not be cloned ({reason}); get it with {how}"
+    )
 
 
 # --- reading one source ----------------------------------------------------------------------------
+
 
 def _pick(source: Source, gitdir: Path) -> list[str]:
     """The source's paths at its commit: sorted matches of its globs, every k-th, at most count."""
     listing = _git(gitdir, "ls-tree", "-r", "-z", "--name-only", source.commit, "--", source.root or ".")
     # Paths are bytes in git; surrogateescape round-trips any that are not UTF-8 back to git unchanged.
     paths = [p.decode("utf-8", "surrogateescape") for p in listing.split(b"\0") if p]
-    matched = sorted(p for p in paths if any(fnmatch.fnmatchcase(p, g) for g in source.paths)
-                     and not any(fnmatch.fnmatchcase(p, g) for g in source.exclude))
-    chosen = matched[::source.every]
+    matched = sorted(
+        p
+        for p in paths
+        if any(fnmatch.fnmatchcase(p, g) for g in source.paths)
+        and not any(fnmatch.fnmatchcase(p, g) for g in source.exclude)
+    )
+    chosen = matched[:: source.every]
     if source.count:
         if len(chosen) < source.count:
-            raise RuntimeError(f"{source.repo}@{source.commit[:12]}: {len(chosen)} files picked, "
-                               f"{source.count} expected")
-        chosen = chosen[:source.count]
+            raise RuntimeError(
+                f"{source.repo}@{source.commit[:12]}: {len(chosen)} files picked, {source.count} expected"
+            )
+        chosen = chosen[: source.count]
     return chosen
 
 
 def _out_name(source: Source, path: str) -> str:
-    rel = path[len(source.root) + 1:] if source.root else path
+    rel = path[len(source.root) + 1 :] if source.root else path
     if source.layout == "gzip" and rel.endswith(".gz"):
         rel = rel[:-3]
     # One flat folder per corpus: '/' becomes '--' so the name still says where the file sat.
@@ -341,6 +358,7 @@ def _write_source(source: Source, gitdir: Path, folder: Path) -> int:
 
 
 # --- building the corpora --------------------------------------------------------------------------
+
 
 def build(dest: Path, kinds: tuple[str, ...] = KINDS) -> dict[str, Path]:
     """Materialise each corpus as dest/<kind>/ and return {kind: folder}.

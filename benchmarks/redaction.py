@@ -56,7 +56,7 @@ def quality(corpus: Path, items) -> tuple[dict, list[str]]:
         texts = [doc.output] + [doc.meta.get(k) or "" for k in ("from", "to", "cc")]
         for text in texts:
             for f in redactor.find(text, names):
-                span = text[f.start:f.end]
+                span = text[f.start : f.end]
                 found[f.type] += 1
                 ok = any(i.type == f.type and (span in i.value or i.value in span) for i in mine)
                 right[f.type] += ok
@@ -154,8 +154,15 @@ def main() -> None:
         totals = [0, 0, 0, 0]
         for kind, (n, caught, found, right) in table.items():
             totals = [a + b for a, b in zip(totals, (n, caught, found, right))]
-            t.add_row(kind, str(n), str(caught), f"{caught / n:.3f}" if n else "-", str(found), str(right),
-                      f"{right / found:.3f}" if found else "-")
+            t.add_row(
+                kind,
+                str(n),
+                str(caught),
+                f"{caught / n:.3f}" if n else "-",
+                str(found),
+                str(right),
+                f"{right / found:.3f}" if found else "-",
+            )
         n, caught, found, right = totals
         t.add_row("all", str(n), str(caught), f"{caught / n:.3f}", str(found), str(right), f"{right / found:.3f}")
         console.print(t)

@@ -31,9 +31,11 @@ from backtranslate.records import Record
 
 # Two generic task sentences, and one made of the words that open and refer to inputs most often
 # in Self-Instruct's instructions ("Generate", "a list of", "the given"): not a model, a yardstick.
-FIXED = ("Write a short paragraph about the following topic.",
-         "Answer the following question.",
-         "Generate a list of the given")
+FIXED = (
+    "Write a short paragraph about the following topic.",
+    "Answer the following question.",
+    "Generate a list of the given",
+)
 
 
 def candidates(model: str, passages: list[Record], samples: int, template: str | None = None) -> dict[str, list[str]]:
@@ -74,8 +76,11 @@ def main() -> None:
     started = time.perf_counter()
     scorer = LikelihoodScorer(base, max_tokens=128)
     gains: dict[str, list[float]] = {}
-    flat = [Record(output=p.output, input=p.input, instruction=c or "-", id=f"{p.id}/{i}")
-            for p in passages for i, c in enumerate(trained[p.id])]
+    flat = [
+        Record(output=p.output, input=p.input, instruction=c or "-", id=f"{p.id}/{i}")
+        for p in passages
+        for i, c in enumerate(trained[p.id])
+    ]
     for scored in scorer.score(flat):
         gains.setdefault(scored.record.id.rsplit("/", 1)[0], []).append(scored.score)
     score_s = time.perf_counter() - started
@@ -84,11 +89,15 @@ def main() -> None:
     rows += [
         ("zero-shot base model, greedy", [zero_shot[p.id][0] for p in passages]),
         ("trained model, greedy", [trained[p.id][0] for p in passages]),
-        (f"greedy + {args.samples} samples, best likelihood gain",
-         [max(zip(gains[p.id], trained[p.id]))[1] for p in passages]),
+        (
+            f"greedy + {args.samples} samples, best likelihood gain",
+            [max(zip(gains[p.id], trained[p.id]))[1] for p in passages],
+        ),
         (f"greedy + {args.samples} samples, MBR (ROUGE-L consensus)", [mbr(trained[p.id]) for p in passages]),
-        (f"greedy + {args.samples} samples, oracle (peeks at the human one)",
-         [max(trained[p.id], key=lambda c, r=r: rouge_l(c, r)) for p, r in zip(passages, refs)]),
+        (
+            f"greedy + {args.samples} samples, oracle (peeks at the human one)",
+            [max(trained[p.id], key=lambda c, r=r: rouge_l(c, r)) for p, r in zip(passages, refs)],
+        ),
     ]
     embedder = default_embedder()
     zero = sum(rouge_l(c, r) for c, r in zip(rows[len(FIXED)][1], refs)) / len(refs)

@@ -49,11 +49,12 @@ def passages(model: str, count: int, warmup: int) -> tuple[list, list]:
         found.extend(apply_filters(cut, default_passage_filters(), FilterStats()))
     if len(found) < count + warmup:
         raise SystemExit(f"only {len(found)} passages in corpora/; ask for fewer")
-    return found[:count], found[count:count + warmup]
+    return found[:count], found[count : count + warmup]
 
 
-def run_row(name: str, model: str, count: int, warmup: int, max_new_tokens: int, batch_size: int,
-            batch_tokens: int) -> dict:
+def run_row(
+    name: str, model: str, count: int, warmup: int, max_new_tokens: int, batch_size: int, batch_tokens: int
+) -> dict:
     """Warm up, then time one engine on the measured passages (in this process)."""
     from backtranslate.engine import BackwardSpec, Decoding
 
@@ -71,13 +72,16 @@ def run_row(name: str, model: str, count: int, warmup: int, max_new_tokens: int,
         from backtranslate.engine import BackwardModel
         from backtranslate.vllm_engine import VllmBackwardModel
 
-        engine = (VllmBackwardModel(model, precision=precision, lora="request" if name == "vllm-request" else "merged")
-                  if name.startswith("vllm") else
-                  BackwardModel(model, precision=precision, loop="generate" if name == "hf-generate" else "decoder"))
+        engine = (
+            VllmBackwardModel(model, precision=precision, lora="request" if name == "vllm-request" else "merged")
+            if name.startswith("vllm")
+            else BackwardModel(model, precision=precision, loop="generate" if name == "hf-generate" else "decoder")
+        )
 
         def write(batch):
             out = list(engine.generate(batch, decoding))
             return [c.instruction for c in out], sum(c.meta["generated_tokens"] for c in out)
+
     load = time.perf_counter() - started
     write(warm)
     decoder = getattr(engine, "_decoder", None)
@@ -85,8 +89,14 @@ def run_row(name: str, model: str, count: int, warmup: int, max_new_tokens: int,
         decoder.stats.clear()  # the measured passages only
     started = time.perf_counter()
     instructions, tokens = write(measured)
-    return {"name": name, "tokens": tokens, "seconds": time.perf_counter() - started, "load_s": load,
-            "instructions": instructions, "decoder": dict(decoder.stats) if decoder is not None else None}
+    return {
+        "name": name,
+        "tokens": tokens,
+        "seconds": time.perf_counter() - started,
+        "load_s": load,
+        "instructions": instructions,
+        "decoder": dict(decoder.stats) if decoder is not None else None,
+    }
 
 
 def seed_loop(spec, max_new_tokens: int):
@@ -111,12 +121,17 @@ def seed_loop(spec, max_new_tokens: int):
             prompt = spec.template.prompt(passage)
             input_ids = tokenizer(prompt, return_tensors="pt", truncation=True).input_ids
             with torch.no_grad():
-                outputs = model.generate(input_ids=input_ids, max_new_tokens=max_new_tokens, do_sample=False,
-                                         pad_token_id=tokenizer.eos_token_id)
+                outputs = model.generate(
+                    input_ids=input_ids,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=tokenizer.eos_token_id,
+                )
             tokens += outputs.shape[1] - input_ids.shape[1]
             text = tokenizer.batch_decode(outputs.detach().cpu().numpy(), skip_special_tokens=True)[0]
-            instructions.append(spec.template.parse(text[len(prompt):]))
+            instructions.append(spec.template.parse(text[len(prompt) :]))
         return instructions, tokens
+
     return write
 
 
@@ -132,15 +147,24 @@ def raw_vllm(spec, max_new_tokens: int):
     from backtranslate.vllm_engine import CPU_KV_CACHE_GB, MAX_MODEL_LEN
 
     rank = json_.loads((spec.adapter / "adapter_config.json").read_text())["r"]
-    llm = LLM(model=models.resolve(spec.base), dtype="bfloat16", enable_lora=True, max_lora_rank=max(8, rank),
-              max_model_len=MAX_MODEL_LEN, kv_cache_memory_bytes=int(CPU_KV_CACHE_GB * 2**30))
+    llm = LLM(
+        model=models.resolve(spec.base),
+        dtype="bfloat16",
+        enable_lora=True,
+        max_lora_rank=max(8, rank),
+        max_model_len=MAX_MODEL_LEN,
+        kv_cache_memory_bytes=int(CPU_KV_CACHE_GB * 2**30),
+    )
     params = SamplingParams(temperature=0, max_tokens=max_new_tokens, stop=["###"])
     lora = LoRARequest("backward", 1, str(spec.adapter))
 
     def write(batch):
         outputs = llm.generate([spec.template.prompt(p) for p in batch], params, lora_request=lora, use_tqdm=False)
-        return ([spec.template.parse(o.outputs[0].text) for o in outputs],
-                sum(len(o.outputs[0].token_ids) for o in outputs))
+        return (
+            [spec.template.parse(o.outputs[0].text) for o in outputs],
+            sum(len(o.outputs[0].token_ids) for o in outputs),
+        )
+
     return write
 
 
@@ -170,10 +194,26 @@ def main() -> None:
             print(f"skipping {name}: needs --vllm-python", file=sys.stderr)
             continue
         result = Path(tempfile.mkdtemp()) / "result.json"
-        command = [python, __file__, "--row", name, "--result", str(result), "--model", args.model,
-                   "--passages", str(args.passages), "--warmup", str(args.warmup),
-                   "--max-new-tokens", str(args.max_new_tokens), "--batch-size", str(args.batch_size),
-                   "--batch-tokens", str(args.batch_tokens)]
+        command = [
+            python,
+            __file__,
+            "--row",
+            name,
+            "--result",
+            str(result),
+            "--model",
+            args.model,
+            "--passages",
+            str(args.passages),
+            "--warmup",
+            str(args.warmup),
+            "--max-new-tokens",
+            str(args.max_new_tokens),
+            "--batch-size",
+            str(args.batch_size),
+            "--batch-tokens",
+            str(args.batch_tokens),
+        ]
         print(f"running {name} ...", file=sys.stderr, flush=True)
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
@@ -191,19 +231,32 @@ def print_table(results: list[dict], args: argparse.Namespace) -> None:
 
     by_name = {r["name"]: r for r in results}
     base = by_name.get("seed-loop")
-    table = Table(title=f"generation: {args.model}, {args.passages} passages, greedy, "
-                        f"max {args.max_new_tokens} new tokens")
-    for col in ("engine", "precision", "load s", "tokens", "seconds", "tokens/s", "vs seed loop",
-                "same instruction as seed loop"):
+    table = Table(
+        title=f"generation: {args.model}, {args.passages} passages, greedy, max {args.max_new_tokens} new tokens"
+    )
+    for col in (
+        "engine",
+        "precision",
+        "load s",
+        "tokens",
+        "seconds",
+        "tokens/s",
+        "vs seed loop",
+        "same instruction as seed loop",
+    ):
         table.add_column(col, justify="left" if col == "engine" else "right")
     for r in results:
         label, precision, _ = ROWS[r["name"]]
         rate = r["tokens"] / r["seconds"]
-        same = (f"{sum(a == b for a, b in zip(r['instructions'], base['instructions']))}/{len(base['instructions'])}"
-                if base else "-")
+        same = (
+            f"{sum(a == b for a, b in zip(r['instructions'], base['instructions']))}/{len(base['instructions'])}"
+            if base
+            else "-"
+        )
         ratio = f"{rate / (base['tokens'] / base['seconds']):.2f}x" if base else "-"
-        table.add_row(label, precision, f"{r['load_s']:.1f}", str(r["tokens"]), f"{r['seconds']:.1f}",
-                      f"{rate:.1f}", ratio, same)
+        table.add_row(
+            label, precision, f"{r['load_s']:.1f}", str(r["tokens"]), f"{r['seconds']:.1f}", f"{rate:.1f}", ratio, same
+        )
     Console(width=150).print(table)
     ours = by_name.get("transformers")
     if ours and ours.get("decoder"):
@@ -211,15 +264,19 @@ def print_table(results: list[dict], args: argparse.Namespace) -> None:
         # (2 x parameters), whether the token is read in prefill or written in decoding.
         d = ours["decoder"]
         work = GFLOP_PER_TOKEN * (d["prompt_tokens"] + d["row_steps"])
-        print(f"transformers backend (bf16): prefill {d['prefill_s']:.1f} s for {d['prompt_tokens']} prompt tokens "
-              f"({d['prompt_tokens'] / d['prefill_s']:.0f} tokens/s), decoding {d['decode_s']:.1f} s for "
-              f"{d['steps']} steps of {d['row_steps'] / max(d['steps'], 1):.1f} rows on average; "
-              f"{work / ours['seconds']:.0f} GFLOP/s sustained")
+        print(
+            f"transformers backend (bf16): prefill {d['prefill_s']:.1f} s for {d['prompt_tokens']} prompt tokens "
+            f"({d['prompt_tokens'] / d['prefill_s']:.0f} tokens/s), decoding {d['decode_s']:.1f} s for "
+            f"{d['steps']} steps of {d['row_steps'] / max(d['steps'], 1):.1f} rows on average; "
+            f"{work / ours['seconds']:.0f} GFLOP/s sustained"
+        )
     if "vllm-request" in by_name and "raw-vllm" in by_name:
         ours, raw = by_name["vllm-request"], by_name["raw-vllm"]
-        print(f"vLLM backend (LoRA request) / raw vLLM: {(ours['tokens'] / ours['seconds']) / (raw['tokens'] / raw['seconds']):.2f}x "
-              f"tokens/s; same instructions: {sum(a == b for a, b in zip(ours['instructions'], raw['instructions']))}"
-              f"/{len(raw['instructions'])}")
+        print(
+            f"vLLM backend (LoRA request) / raw vLLM: {(ours['tokens'] / ours['seconds']) / (raw['tokens'] / raw['seconds']):.2f}x "
+            f"tokens/s; same instructions: {sum(a == b for a, b in zip(ours['instructions'], raw['instructions']))}"
+            f"/{len(raw['instructions'])}"
+        )
 
 
 if __name__ == "__main__":

@@ -35,9 +35,17 @@ def main() -> None:
     rows = []
     for precision, grouped in runs:
         with tempfile.TemporaryDirectory() as out:
-            cfg = TrainConfig(model=args.model, output_dir=out, max_steps=args.steps, batch_size=args.batch_size,
-                              max_length=args.max_length, precision=precision, group_by_length=grouped,
-                              val_fraction=0.1, logging_steps=args.steps)
+            cfg = TrainConfig(
+                model=args.model,
+                output_dir=out,
+                max_steps=args.steps,
+                batch_size=args.batch_size,
+                max_length=args.max_length,
+                precision=precision,
+                group_by_length=grouped,
+                val_fraction=0.1,
+                logging_steps=args.steps,
+            )
             result = train(cfg, seed=seed)
         rows.append((precision, grouped, result))
 
@@ -46,9 +54,15 @@ def main() -> None:
     for col in ("precision", "length-grouped", "tokens/s", "vs fp32", "train loss", "val loss", "time s"):
         table.add_column(col, justify="right")
     for precision, grouped, r in rows:
-        table.add_row(precision, "yes" if grouped else "no", f"{r.tokens_per_second:.1f}",
-                      f"{r.tokens_per_second / baseline:.2f}x", f"{r.train_loss:.3f}",
-                      f"{r.val_loss:.3f}", f"{r.runtime_s:.1f}")
+        table.add_row(
+            precision,
+            "yes" if grouped else "no",
+            f"{r.tokens_per_second:.1f}",
+            f"{r.tokens_per_second / baseline:.2f}x",
+            f"{r.train_loss:.3f}",
+            f"{r.val_loss:.3f}",
+            f"{r.runtime_s:.1f}",
+        )
     Console().print(table)
 
 

@@ -71,9 +71,15 @@ def main() -> None:
         report = evaluate(str(out), args.heldout, baseline=None, decoding=replace(DEFAULT_DECODING, **decode_kw))
         m = report["metrics"]["model"]
         per100 = 100 * report["seconds"]["model"] / report["heldout"]["pairs"]
-        table.add_row(row, f"{seconds:.0f}", f"{result.train_loss:.3f}",
-                      "-" if result.val_loss is None else f"{result.val_loss:.3f}",
-                      f"{m['rouge_l']:.4f}", f"{m['cosine']:.4f}", f"{per100:.0f}")
+        table.add_row(
+            row,
+            f"{seconds:.0f}",
+            f"{result.train_loss:.3f}",
+            "-" if result.val_loss is None else f"{result.val_loss:.3f}",
+            f"{m['rouge_l']:.4f}",
+            f"{m['cosine']:.4f}",
+            f"{per100:.0f}",
+        )
         Console().print(table)
 
 

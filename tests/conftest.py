@@ -26,8 +26,12 @@ def tiny_adapter(tiny_model_dir, tmp_path_factory) -> Path:
     from backtranslate.train import train
 
     out = tmp_path_factory.mktemp("adapter")
-    train(TrainConfig(model=str(tiny_model_dir), output_dir=str(out), max_steps=2, batch_size=4,
-                      max_length=320, precision="fp32"), seed=load_seed("default"))
+    train(
+        TrainConfig(
+            model=str(tiny_model_dir), output_dir=str(out), max_steps=2, batch_size=4, max_length=320, precision="fp32"
+        ),
+        seed=load_seed("default"),
+    )
     return out
 
 
@@ -45,10 +49,19 @@ def lively_model_dir(tiny_model_dir, tmp_path_factory) -> Path:
     tokenizer.save_pretrained(folder)
     stops = [tokenizer.convert_tokens_to_ids(t) for t in ("Ġabout", "um")]
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256,
-                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                         max_position_embeddings=1024, tie_word_embeddings=True, initializer_range=0.5,
-                         eos_token_id=[tokenizer.eos_token_id, *stops], pad_token_id=tokenizer.pad_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        initializer_range=0.5,
+        eos_token_id=[tokenizer.eos_token_id, *stops],
+        pad_token_id=tokenizer.pad_token_id,
+    )
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder
 
@@ -63,8 +76,10 @@ def lively_adapter(lively_model_dir, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("lively-adapter")
     torch.manual_seed(1)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(lively_model_dir),
-                           LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", init_lora_weights=False))
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(lively_model_dir),
+        LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", init_lora_weights=False),
+    )
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(lively_model_dir).save_pretrained(out)
     manifest = {"kind": "backward-lora", "base_model": str(lively_model_dir), "template": "reverse"}

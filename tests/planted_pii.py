@@ -19,15 +19,19 @@ import json
 import random
 import string
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-FIRST = ("Ingrid Tobias Yusuf Marisol Kenji Aurelie Leocadia Thaddeus Oksana Ravindra Celestine Evander "
-         "Zofia Anselm Mireille Casimir").split()
-LAST = ("Valdemarsson Okonkwo Brannigan Fitzwilliam Nakashima Oyelaran Whitcombe Quist Szymanska Abernathy "
-        "Delacroix Wojcik Halvorsen Ferreira Ilunga Petrakis").split()
+FIRST = (
+    "Ingrid Tobias Yusuf Marisol Kenji Aurelie Leocadia Thaddeus Oksana Ravindra Celestine Evander "
+    "Zofia Anselm Mireille Casimir"
+).split()
+LAST = (
+    "Valdemarsson Okonkwo Brannigan Fitzwilliam Nakashima Oyelaran Whitcombe Quist Szymanska Abernathy "
+    "Delacroix Wojcik Halvorsen Ferreira Ilunga Petrakis"
+).split()
 DOMAINS = ("lumenfield.example.com", "harborline.example.org", "quillstone.example.net")
 
 # Text that looks a little like personal data and is not: must survive redaction.
@@ -82,16 +86,23 @@ class Planter:
     def phone(self) -> str:
         r, d = self.rng, lambda n: self._chars(string.digits, n)
         area = r.choice(["206", "415", "312", "617", "212"])
-        return r.choice([
-            f"+1 ({area}) 555-01{d(2)}", f"({area}) 555-01{d(2)}", f"{area}-555-01{d(2)}", f"+1 {area} 555 01{d(2)}",
-            f"+44 20 7946 0{d(3)}", f"+49 30 {r.randint(2, 9)}{d(7)}", f"+33 1 {d(2)} {d(2)} {d(2)} {d(2)}",
-            f"+49 89 {r.randint(2, 9)}{d(6)}",
-        ])
+        return r.choice(
+            [
+                f"+1 ({area}) 555-01{d(2)}",
+                f"({area}) 555-01{d(2)}",
+                f"{area}-555-01{d(2)}",
+                f"+1 {area} 555 01{d(2)}",
+                f"+44 20 7946 0{d(3)}",
+                f"+49 30 {r.randint(2, 9)}{d(7)}",
+                f"+33 1 {d(2)} {d(2)} {d(2)} {d(2)}",
+                f"+49 89 {r.randint(2, 9)}{d(6)}",
+            ]
+        )
 
     def ip(self) -> str:
         r = self.rng
         if r.random() < 0.25:
-            groups = ["2001", "db8"] + [f"{r.randint(1, 0xffff):x}" for _ in range(r.choice([2, 3]))]
+            groups = ["2001", "db8"] + [f"{r.randint(1, 0xFFFF):x}" for _ in range(r.choice([2, 3]))]
             return ":".join(groups[:2]) + "::" + ":".join(groups[2:])
         first = r.choice([10, 172, 192, 51, 83, 145, 203])
         return f"{first}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
@@ -104,39 +115,49 @@ class Planter:
         if length == 15:  # Amex: 4-6-5
             return f"{digits[:4]} {digits[4:10]} {digits[10:]}"
         sep = r.choice([" ", "-", ""])
-        return sep.join(digits[i:i + 4] for i in range(0, 16, 4))
+        return sep.join(digits[i : i + 4] for i in range(0, 16, 4))
 
     def iban(self) -> str:
         r = self.rng
-        country, bban = r.choice([
-            ("DE", self._chars(string.digits, 18)),
-            ("GB", self._chars(string.ascii_uppercase, 4) + self._chars(string.digits, 14)),
-            ("NL", self._chars(string.ascii_uppercase, 4) + self._chars(string.digits, 10)),
-            ("FR", self._chars(string.digits, 10) + self._chars(string.ascii_uppercase + string.digits, 11)
-             + self._chars(string.digits, 2)),
-        ])
+        country, bban = r.choice(
+            [
+                ("DE", self._chars(string.digits, 18)),
+                ("GB", self._chars(string.ascii_uppercase, 4) + self._chars(string.digits, 14)),
+                ("NL", self._chars(string.ascii_uppercase, 4) + self._chars(string.digits, 10)),
+                (
+                    "FR",
+                    self._chars(string.digits, 10)
+                    + self._chars(string.ascii_uppercase + string.digits, 11)
+                    + self._chars(string.digits, 2),
+                ),
+            ]
+        )
         iban = country + _iban_check(country, bban) + bban
-        return " ".join(iban[i:i + 4] for i in range(0, len(iban), 4)) if r.random() < 0.6 else iban
+        return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4)) if r.random() < 0.6 else iban
 
     def url(self) -> str:
         r, host = self.rng, self.rng.choice(DOMAINS)
-        return r.choice([
-            f"https://portal.{host}/account/reset?token={self.token(28)}",
-            f"https://svc_backup:{self.token(14)}@db.{host}/admin",
-            f"https://files.{host}/share/{self.token(32)}?expires=86400",
-            f"https://hooks.slack.com/services/T{self.token(8).upper()}/B{self.token(8).upper()}/{self.token(24)}",
-            f"https://api.{host}/v2/export?api_key={self.token(32)}&format=csv",
-        ])
+        return r.choice(
+            [
+                f"https://portal.{host}/account/reset?token={self.token(28)}",
+                f"https://svc_backup:{self.token(14)}@db.{host}/admin",
+                f"https://files.{host}/share/{self.token(32)}?expires=86400",
+                f"https://hooks.slack.com/services/T{self.token(8).upper()}/B{self.token(8).upper()}/{self.token(24)}",
+                f"https://api.{host}/v2/export?api_key={self.token(32)}&format=csv",
+            ]
+        )
 
     def api_key(self) -> str:
         r = self.rng
-        return r.choice([
-            "AKIA" + self._chars(string.ascii_uppercase + string.digits, 16),
-            "ghp_" + self.token(36),
-            f"xoxb-{self._chars(string.digits, 11)}-{self._chars(string.digits, 12)}-{self.token(24)}",
-            "sk_live_" + self.token(24),
-            self.token(40),
-        ])
+        return r.choice(
+            [
+                "AKIA" + self._chars(string.ascii_uppercase + string.digits, 16),
+                "ghp_" + self.token(36),
+                f"xoxb-{self._chars(string.digits, 11)}-{self._chars(string.digits, 12)}-{self.token(24)}",
+                "sk_live_" + self.token(24),
+                self.token(40),
+            ]
+        )
 
     def password(self) -> str:
         r = self.rng
@@ -151,12 +172,14 @@ class Planter:
         kind = r.choice(["EMAIL", "PHONE", "IP_ADDRESS", "CREDIT_CARD", "IBAN", "URL", "API_KEY", "PASSWORD"])
         if kind == "EMAIL":
             v = self.plant(kind, self.email(r.choice(self.people)), where)
-            return r.choice([f"Please write to {v} with the signed form.",
-                             f"Copy {v} on the reply, they own the account."])
+            return r.choice(
+                [f"Please write to {v} with the signed form.", f"Copy {v} on the reply, they own the account."]
+            )
         if kind == "PHONE":
             v = self.plant(kind, self.phone(), where)
-            return r.choice([f"You can reach the site lead on {v} during the day.",
-                             f"Call {v} if the alarm goes off again."])
+            return r.choice(
+                [f"You can reach the site lead on {v} during the day.", f"Call {v} if the alarm goes off again."]
+            )
         if kind == "IP_ADDRESS":
             v = self.plant(kind, self.ip(), where)
             return r.choice([f"The backup host answers on {v} since the move.", f"Logins came from {v} last night."])
@@ -171,27 +194,43 @@ class Planter:
             return r.choice([f"The export is at {v} until Friday.", f"Use this link: {v}"])
         if kind == "API_KEY":
             v = self.plant(kind, self.api_key(), where)
-            return r.choice([f"The deploy job uses the key {v} for now.", f"api_key: {v}",
-                             f"Set TOKEN={v} in the CI settings."])
+            return r.choice(
+                [f"The deploy job uses the key {v} for now.", f"api_key: {v}", f"Set TOKEN={v} in the CI settings."]
+            )
         v = self.plant(kind, self.password(), where)
-        return r.choice([f"The Wi-Fi password is {v} this month.", f"password: {v}", f"Your temporary password: {v}",
-                         f"Kennwort: {v}"])
+        return r.choice(
+            [
+                f"The Wi-Fi password is {v} this month.",
+                f"password: {v}",
+                f"Your temporary password: {v}",
+                f"Kennwort: {v}",
+            ]
+        )
 
     def hard_sentence(self, where: str) -> str:
         r = self.rng
-        form = r.choice(["spelled-out e-mail", "phone without area code", "letters-only password",
-                         "colleague not in the headers", "card number with dots"])
+        form = r.choice(
+            [
+                "spelled-out e-mail",
+                "phone without area code",
+                "letters-only password",
+                "colleague not in the headers",
+                "card number with dots",
+            ]
+        )
         if form == "spelled-out e-mail":
             first, last = r.choice(self.people)
-            v = self.plant("EMAIL", f"{first.lower()} dot {last.lower()} at {r.choice(DOMAINS).split('.')[0]} dot com",
-                           where, form)
+            v = self.plant(
+                "EMAIL", f"{first.lower()} dot {last.lower()} at {r.choice(DOMAINS).split('.')[0]} dot com", where, form
+            )
             return f"Her private address is {v}, do not share it."
         if form == "phone without area code":
             v = self.plant("PHONE", f"555-01{self._chars(string.digits, 2)}", where, form)
             return f"His desk extension is {v} on weekdays."
         if form == "letters-only password":
-            v = self.plant("PASSWORD", r.choice(["correcthorsebattery", "bluelanternsunrise", "quietmaplewinter"]),
-                           where, form)
+            v = self.plant(
+                "PASSWORD", r.choice(["correcthorsebattery", "bluelanternsunrise", "quietmaplewinter"]), where, form
+            )
             return f"The shared password is {v} for the kiosk."
         if form == "colleague not in the headers":
             first, last = r.choice(self.people)
@@ -199,7 +238,7 @@ class Planter:
             return f"I asked {v} to double-check the figures."
         digits = "4" + self._chars(string.digits, 14)
         digits += _luhn_digit(digits)
-        v = self.plant("CREDIT_CARD", ".".join(digits[i:i + 4] for i in range(0, 16, 4)), where, form)
+        v = self.plant("CREDIT_CARD", ".".join(digits[i : i + 4] for i in range(0, 16, 4)), where, form)
         return f"The old card {v} was cancelled."
 
     def paragraph(self, where: str, n: int) -> str:
@@ -231,8 +270,14 @@ class Planter:
             msg["In-Reply-To"] = parent
             msg["References"] = parent
         greeting = f"Hi {self.plant('PERSON', recipients[0][0], where)},"
-        body = "\n\n".join([greeting, self.paragraph(where, 3), self.paragraph(where, 2),
-                            f"Thanks,\n{self.plant('PERSON', sender[0], where)}"])
+        body = "\n\n".join(
+            [
+                greeting,
+                self.paragraph(where, 3),
+                self.paragraph(where, 2),
+                f"Thanks,\n{self.plant('PERSON', sender[0], where)}",
+            ]
+        )
         phone = self.plant("PHONE", self.phone(), where)
         signature = f"-- \n{name(sender)}\nOperations, {sender[1]} & Partners\n{phone}"
         msg.set_content(body + "\n\n" + signature + "\n")
@@ -254,8 +299,16 @@ def _iban_check(country: str, bban: str) -> str:
     return f"{98 - number % 97:02d}"
 
 
-def build(folder: Path, seed: int = 0, messages: int = 12, mbox_messages: int = 6, notes: int = 3,
-          pages: int = 2, tickets: int = 20, hard: bool = False) -> list[Planted]:
+def build(
+    folder: Path,
+    seed: int = 0,
+    messages: int = 12,
+    mbox_messages: int = 6,
+    notes: int = 3,
+    pages: int = 2,
+    tickets: int = 20,
+    hard: bool = False,
+) -> list[Planted]:
     """Write the corpus into ``folder``; returns every planted item."""
     p = Planter(seed, hard)
     folder.mkdir(parents=True, exist_ok=True)
@@ -277,8 +330,14 @@ def build(folder: Path, seed: int = 0, messages: int = 12, mbox_messages: int = 
     for i in range(notes):
         where = f"notes/runbook-{i}.md"
         (folder / "notes").mkdir(exist_ok=True)
-        sections = [f"# Runbook {i}: service access", p.paragraph(where, 3), "## Credentials", p.paragraph(where, 3),
-                    "## Contacts", p.paragraph(where, 2)]
+        sections = [
+            f"# Runbook {i}: service access",
+            p.paragraph(where, 3),
+            "## Credentials",
+            p.paragraph(where, 3),
+            "## Contacts",
+            p.paragraph(where, 2),
+        ]
         (folder / where).write_text("\n\n".join(sections) + "\n", encoding="utf-8")
     for i in range(pages):
         where = f"web/contact-{i}.html"
@@ -286,7 +345,9 @@ def build(folder: Path, seed: int = 0, messages: int = 12, mbox_messages: int = 
         paragraphs = "".join(f"<p>{p.paragraph(where, 2)}</p>" for _ in range(4))
         (folder / where).write_text(
             f"<html><head><title>Contact {i}</title></head><body><main><article><h1>Billing and support contacts</h1>"
-            f"{paragraphs}</article></main></body></html>", encoding="utf-8")
+            f"{paragraphs}</article></main></body></html>",
+            encoding="utf-8",
+        )
     with (folder / "tickets.jsonl").open("w", encoding="utf-8") as f:
         for row in range(tickets):
             where = f"tickets.jsonl#{row}"

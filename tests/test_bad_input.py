@@ -17,10 +17,11 @@ import tempfile
 import time
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import pytest
 from typer.testing import CliRunner
@@ -133,8 +134,6 @@ def prose() -> str:
     return next(_prose)  # build_corpus starts the iterator afresh
 
 
-
-
 def mail(subject: str, body: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = "Ana Lopez <ana@example.com>"
@@ -166,6 +165,7 @@ class Kind:
 
 
 # --- the bad inputs, in the order of the list they were written from ----------------------------
+
 
 def _binary(d: Path) -> None:
     write(d / "image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + random.Random(1).randbytes(4096))
@@ -207,8 +207,13 @@ def _unreadable(d: Path) -> None:
 
 
 def _malformed_jsonl(d: Path) -> None:
-    rows = [json.dumps({"text": prose()}), '{"text": "cut off in the mid', "not json at all",
-            json.dumps({"text": prose(), "id": "row-3"}), "{}}"]
+    rows = [
+        json.dumps({"text": prose()}),
+        '{"text": "cut off in the mid',
+        "not json at all",
+        json.dumps({"text": prose(), "id": "row-3"}),
+        "{}}",
+    ]
     write(d / "rows.jsonl", "\n".join(rows) + "\n")
 
 
@@ -231,12 +236,14 @@ def _corrupt_parquet(d: Path) -> None:
     import pyarrow.parquet as pq
 
     write(d / "garbage.parquet", b"PAR1" + random.Random(3).randbytes(2048) + b"PAR1")
-    pq.write_table(pa.table({"text": [f"Row {i} of a table whose pages are damaged." for i in range(200)]}),
-                   d / "corrupt_page.parquet")
+    pq.write_table(
+        pa.table({"text": [f"Row {i} of a table whose pages are damaged." for i in range(200)]}),
+        d / "corrupt_page.parquet",
+    )
     column = pq.ParquetFile(d / "corrupt_page.parquet").metadata.row_group(0).column(0)
     start = column.dictionary_page_offset or column.data_page_offset
     data = bytearray((d / "corrupt_page.parquet").read_bytes())
-    data[start:start + 20] = b"\xff" * 20  # the first page header: pyarrow raises an errno-less OSError
+    data[start : start + 20] = b"\xff" * 20  # the first page header: pyarrow raises an errno-less OSError
     write(d / "corrupt_page.parquet", bytes(data))
 
 
@@ -248,10 +255,13 @@ def _attachment_only(d: Path) -> None:
 
 
 def _latin1(d: Path) -> None:
-    write(d / "cafe.txt", "Le café du coin ouvre à sept heures. On y prend un crème et une tartine, puis on lit "
-                          "le journal près de la fenêtre. Le garçon connaît tous les habitués et leurs "
-                          "préférences; à midi, la salle se remplit d'ouvriers et d'employés pressés qui "
-                          "déjeunent en vingt minutes avant de repartir travailler.".encode("latin-1"))
+    write(
+        d / "cafe.txt",
+        "Le café du coin ouvre à sept heures. On y prend un crème et une tartine, puis on lit "
+        "le journal près de la fenêtre. Le garçon connaît tous les habitués et leurs "
+        "préférences; à midi, la salle se remplit d'ouvriers et d'employés pressés qui "
+        "déjeunent en vingt minutes avant de repartir travailler.".encode("latin-1"),
+    )
 
 
 def _markup_only(d: Path) -> None:
@@ -274,9 +284,11 @@ def _8bit_body(d: Path) -> None:
     write(d / "recipe.eml", ("From: Zoë <zoe@example.com>\nSubject: Crème brûlée\n\n" + ACCENTED).encode("utf-8"))
 
 
-ACCENTED = ("Zoë's crème brûlée needs only cream, egg yolks, sugar and a vanilla pod. Warm the cream, whisk "
-            "it slowly into the yolks, and bake the custard in a water bath at a low heat until it barely "
-            "wobbles. Chill it overnight, then caramelise a thin layer of sugar on top just before serving.")
+ACCENTED = (
+    "Zoë's crème brûlée needs only cream, egg yolks, sugar and a vanilla pod. Warm the cream, whisk "
+    "it slowly into the yolks, and bake the custard in a water bath at a low heat until it barely "
+    "wobbles. Chill it overnight, then caramelise a thin layer of sugar on top just before serving."
+)
 
 
 KINDS = [
@@ -289,36 +301,61 @@ KINDS = [
     Kind("k07_deeply_nested", _nested, {}, good=(f"{NESTED}/bottom.txt#0",)),
     Kind("k08_symlink_loop", _symlink_loop, {"symlink loop": 1}, good=("inner/note.md#0",)),
     Kind("k09_broken_symlink", _broken_symlink, {"unreadable: broken symlink": 1}),
-    Kind("k10_unreadable_and_fifo", _unreadable,
-         {"not a regular file": 1, **({"unreadable: permission denied": 1} if LOCKED_OUT else {})},
-         good=() if LOCKED_OUT else ("locked.txt#0",)),
+    Kind(
+        "k10_unreadable_and_fifo",
+        _unreadable,
+        {"not a regular file": 1, **({"unreadable: permission denied": 1} if LOCKED_OUT else {})},
+        good=() if LOCKED_OUT else ("locked.txt#0",),
+    ),
     Kind("k11_malformed_jsonl", _malformed_jsonl, {"malformed JSON line": 3}, good=("rows.jsonl#0", "rows.jsonl#3")),
-    Kind("k12_csv_without_text_column", lambda d: write(d / "table.csv", 'title,body\nVPN,"How to connect."\n'),
-         {"missing text field 'text'": 1}),
+    Kind(
+        "k12_csv_without_text_column",
+        lambda d: write(d / "table.csv", 'title,body\nVPN,"How to connect."\n'),
+        {"missing text field 'text'": 1},
+    ),
     # Headers cut mid-line and no body: the parser takes what is there, and the body is empty.
-    Kind("k13_truncated_eml", lambda d: write(d / "cut.eml", b"From: Ana <ana@example.com>\nTo: Ben <ben@exa"),
-         {"empty": 1}),
-    Kind("k14_mbox_with_broken_message", _mbox, {"broken e-mail message": 1},
-         good=("archive.mbox#0", "archive.mbox#2")),
-    Kind("k15_html_without_body", lambda d: write(d / "shell.html", "<html><head><title>Nothing</title></head></html>"),
-         {"no main text in HTML": 1}),
+    Kind(
+        "k13_truncated_eml",
+        lambda d: write(d / "cut.eml", b"From: Ana <ana@example.com>\nTo: Ben <ben@exa"),
+        {"empty": 1},
+    ),
+    Kind(
+        "k14_mbox_with_broken_message", _mbox, {"broken e-mail message": 1}, good=("archive.mbox#0", "archive.mbox#2")
+    ),
+    Kind(
+        "k15_html_without_body",
+        lambda d: write(d / "shell.html", "<html><head><title>Nothing</title></head></html>"),
+        {"no main text in HTML": 1},
+    ),
     Kind("k16_zip", _zip, {"unsupported extension": 1}),
     # k17, a file deleted mid-run, is LATE below: it must be listed before it is deleted.
-    Kind("k18_invalid_json", lambda d: write(d / "broken.json", '{"text": "the closing brace was lost",\n "id": 7\n'),
-         {"malformed JSON file": 1}),
-    Kind("k19_json_list_of_scalars", lambda d: write(d / "scalars.json", json.dumps([1, "two", [3], None])),
-         {"row is not a JSON object": 4}),
+    Kind(
+        "k18_invalid_json",
+        lambda d: write(d / "broken.json", '{"text": "the closing brace was lost",\n "id": 7\n'),
+        {"malformed JSON file": 1},
+    ),
+    Kind(
+        "k19_json_list_of_scalars",
+        lambda d: write(d / "scalars.json", json.dumps([1, "two", [3], None])),
+        {"row is not a JSON object": 4},
+    ),
     Kind("k20_corrupt_parquet", _corrupt_parquet, {"broken Parquet file": 2}),
-    Kind("k21_nul_bytes", lambda d: write(d / "nul.txt", b"Looks like text\x00\x00 but has NUL bytes\n"),
-         {"binary file": 1}),
+    Kind(
+        "k21_nul_bytes",
+        lambda d: write(d / "nul.txt", b"Looks like text\x00\x00 but has NUL bytes\n"),
+        {"binary file": 1},
+    ),
     Kind("k22_eml_attachment_only", _attachment_only, {"e-mail has no text part": 1}),
     Kind("k23_latin1", _latin1, {}, good=("cafe.txt#0",)),
     # Read, then its passages are dropped by the passage filter text_ratio (checked below).
     Kind("k24_markup_only", _markup_only, {}, documents=1),
     Kind("k25_json_lone_surrogate", _lone_surrogate, {}, good=("emoji.jsonl#0",)),
     Kind("k26_eml_8bit_header", _8bit_header, {}, good=("header.eml#0",)),
-    Kind("k27_json_nested_too_deep", lambda d: write(d / "deep.json", "[" * 100_000 + "]" * 100_000),
-         {"malformed JSON file": 1}),
+    Kind(
+        "k27_json_nested_too_deep",
+        lambda d: write(d / "deep.json", "[" * 100_000 + "]" * 100_000),
+        {"malformed JSON file": 1},
+    ),
     Kind("k28_eml_8bit_body_without_charset", _8bit_body, {}, good=("recipe.eml#0",)),
 ]
 # k17: sorts last and sits at the top, so the first listing names it; the run deletes it after
@@ -351,6 +388,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
 
 
 # --- each kind on its own ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
 def test_each_kind_is_read_or_skipped_with_its_reason(corpus, kind: Kind) -> None:
@@ -386,6 +424,7 @@ def test_a_50_mb_single_line_is_read_not_skipped(tmp_path: Path) -> None:
 
 # --- one generate run over everything, through the CLI -------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def run(corpus, tiny_model_dir, tmp_path_factory):
     """`backtranslate generate` over the messy corpus; LATE is deleted after the first chunk."""
@@ -400,18 +439,39 @@ def run(corpus, tiny_model_dir, tmp_path_factory):
             (root / LATE).unlink(missing_ok=True)
             if on_progress:
                 on_progress(counts)
+
         return real_generate(cfg, on_progress=on_chunk)
 
-    args = ["generate", "--corpus", str(root), "--model", str(tiny_model_dir), "--out", str(out), "--greedy",
-            "--max-new-tokens", "8", "--batch-size", str(BATCH_SIZE), "--no-filter", "--precision", "fp32"]
+    args = [
+        "generate",
+        "--corpus",
+        str(root),
+        "--model",
+        str(tiny_model_dir),
+        "--out",
+        str(out),
+        "--greedy",
+        "--max-new-tokens",
+        "8",
+        "--batch-size",
+        str(BATCH_SIZE),
+        "--no-filter",
+        "--precision",
+        "fp32",
+    ]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(generate_module, "generate", generate_deleting_late)
         started = time.perf_counter()
         result = runner.invoke(cli.app, args)
         seconds = time.perf_counter() - started
-    return {"result": result, "out": out, "seconds": seconds, "progress": progress,
-            "stats": json.loads((out / "stats.json").read_text()) if (out / "stats.json").exists() else None,
-            **{name: _rows(out / f"{name}.jsonl") for name in ("data", "candidates", "rejected")}}
+    return {
+        "result": result,
+        "out": out,
+        "seconds": seconds,
+        "progress": progress,
+        "stats": json.loads((out / "stats.json").read_text()) if (out / "stats.json").exists() else None,
+        **{name: _rows(out / f"{name}.jsonl") for name in ("data", "candidates", "rejected")},
+    }
 
 
 def _rows(path: Path) -> list[dict]:
@@ -452,8 +512,9 @@ def test_every_bad_item_is_counted_with_its_reason(run) -> None:
 def test_markup_is_dropped_by_text_ratio_and_the_huge_line_is_cut(run) -> None:
     markup = [r for r in run["rejected"] if r["meta"]["source"].startswith("k24_markup_only/")]
     # Cut at its lines now, the file's last rows can form a piece too short to judge by its letters.
-    assert markup and all(r["stage"] == "passage" and r["reason"].startswith(("text_ratio", "passage_length"))
-                          for r in markup)
+    assert markup and all(
+        r["stage"] == "passage" and r["reason"].startswith(("text_ratio", "passage_length")) for r in markup
+    )
     assert any(r["reason"].startswith("text_ratio") for r in markup)
     huge = [r for r in run["data"] if r["meta"]["source"] == "k06_huge_single_line/lorem.txt"]
     assert huge and huge[0]["meta"]["end"] < 10_000  # a passage, not the whole line
@@ -463,6 +524,7 @@ def test_markup_is_dropped_by_text_ratio_and_the_huge_line_is_cut(run) -> None:
 
 
 # --- whole-request failures: exit 2, one sentence, no traceback ---------------------------------
+
 
 @pytest.mark.parametrize("case", ["no corpus", "no model", "unwritable output"])
 def test_whole_request_failures_exit_2_with_one_error_line(case, tiny_model_dir, tmp_path) -> None:
@@ -486,4 +548,3 @@ def test_whole_request_failures_exit_2_with_one_error_line(case, tiny_model_dir,
 def test_a_long_error_stays_on_one_line(tmp_path) -> None:
     result = runner.invoke(cli.app, ["generate", "--corpus", str(tmp_path / ("missing-" * 12))])
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
-

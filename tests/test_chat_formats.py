@@ -19,19 +19,38 @@ EMAILS = Path(__file__).resolve().parents[1] / "corpora" / "emails"
 def dataset(tiny_adapter, tmp_path_factory) -> Path:
     """Thread mode on the sample mail, so that some records carry the message they answer as input."""
     out = tmp_path_factory.mktemp("chat") / "ds"
-    generate(GenerateConfig(corpus=str(EMAILS), out=str(out), model=str(tiny_adapter), greedy=True, max_new_tokens=6,
-                            precision="fp32", filter=False, max_passages=6, email_mode="thread",
-                            format="alpaca,sharegpt,messages"))
+    generate(
+        GenerateConfig(
+            corpus=str(EMAILS),
+            out=str(out),
+            model=str(tiny_adapter),
+            greedy=True,
+            max_new_tokens=6,
+            precision="fp32",
+            filter=False,
+            max_passages=6,
+            email_mode="thread",
+            format="alpaca,sharegpt,messages",
+        )
+    )
     return out
 
 
 def test_a_reply_becomes_a_user_turn_with_the_message_it_answers():
-    row = {"instruction": "Reply accepting the meeting.", "input": "Subject: Meeting\n\nCan you come?", "output": "Yes."}
-    assert messages(row) == {"messages": [
-        {"role": "user", "content": "Reply accepting the meeting.\n\nSubject: Meeting\n\nCan you come?"},
-        {"role": "assistant", "content": "Yes."}]}
-    assert sharegpt({**row, "input": ""}) == {"conversations": [
-        {"from": "human", "value": "Reply accepting the meeting."}, {"from": "gpt", "value": "Yes."}]}
+    row = {
+        "instruction": "Reply accepting the meeting.",
+        "input": "Subject: Meeting\n\nCan you come?",
+        "output": "Yes.",
+    }
+    assert messages(row) == {
+        "messages": [
+            {"role": "user", "content": "Reply accepting the meeting.\n\nSubject: Meeting\n\nCan you come?"},
+            {"role": "assistant", "content": "Yes."},
+        ]
+    }
+    assert sharegpt({**row, "input": ""}) == {
+        "conversations": [{"from": "human", "value": "Reply accepting the meeting."}, {"from": "gpt", "value": "Yes."}]
+    }
 
 
 def test_the_chat_files_hold_the_same_records_as_data_json(dataset):
@@ -39,8 +58,11 @@ def test_the_chat_files_hold_the_same_records_as_data_json(dataset):
     shared = json.loads((dataset / "sharegpt.json").read_text())
     lines = [json.loads(line) for line in (dataset / "messages.jsonl").read_text().splitlines()]
     assert len(alpaca) == len(shared) == len(lines) == 6
-    assert [s["conversations"][1]["value"] for s in shared] == [m["messages"][1]["content"] for m in lines] == \
-        [a["output"] for a in alpaca]
+    assert (
+        [s["conversations"][1]["value"] for s in shared]
+        == [m["messages"][1]["content"] for m in lines]
+        == [a["output"] for a in alpaca]
+    )
     assert any(a["input"] and a["input"] in m["messages"][0]["content"] for a, m in zip(alpaca, lines))
     assert {"sharegpt.json", "messages.jsonl"} <= set(json.loads((dataset / "stats.json").read_text())["files"])
 
@@ -53,9 +75,19 @@ def test_each_layout_trains_one_sft_step(dataset, tiny_model_dir, tmp_path, file
 
     ds = load_dataset("json", data_files=str(dataset / file), split="train")
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir), processing_class=tok,
-                         train_dataset=ds, args=SFTConfig(output_dir=str(tmp_path / "sft"), max_steps=1, report_to="none",
-                                                          use_cpu=True, max_length=256, per_device_train_batch_size=2))
+    trainer = SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+        processing_class=tok,
+        train_dataset=ds,
+        args=SFTConfig(
+            output_dir=str(tmp_path / "sft"),
+            max_steps=1,
+            report_to="none",
+            use_cpu=True,
+            max_length=256,
+            per_device_train_batch_size=2,
+        ),
+    )
     # TRL took the file as a conversation and rendered it through the tokenizer's chat template
     # (ShareGPT's from/value it renames to role/content; the roles stay human and gpt).
     rendered = tok.decode(trainer.train_dataset[0]["input_ids"])

@@ -9,8 +9,20 @@ runner = CliRunner()
 
 
 def test_dry_run_prints_the_resolved_config_and_trains_nothing(tmp_path):
-    result = runner.invoke(app, ["train", "--config", "configs/cpu-demo.yaml", "--lora-r", "4",
-                                 "--no-group-by-length", "--output-dir", str(tmp_path / "o"), "--dry-run"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--config",
+            "configs/cpu-demo.yaml",
+            "--lora-r",
+            "4",
+            "--no-group-by-length",
+            "--output-dir",
+            str(tmp_path / "o"),
+            "--dry-run",
+        ],
+    )
     assert result.exit_code == 0, result.output
     cfg = yaml.safe_load(result.output)["train"]
     assert cfg["lora_r"] == 4 and cfg["group_by_length"] is False and cfg["epochs"] == 1
@@ -19,9 +31,24 @@ def test_dry_run_prints_the_resolved_config_and_trains_nothing(tmp_path):
 
 def test_train_end_to_end(tiny_model_dir, tmp_path, bt_home):
     out = tmp_path / "adapter"
-    result = runner.invoke(app, ["train", "--model", str(tiny_model_dir), "--output-dir", str(out),
-                                 "--max-steps", "2", "--batch-size", "4", "--max-length", "320",
-                                 "--precision", "fp32"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--model",
+            str(tiny_model_dir),
+            "--output-dir",
+            str(out),
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--max-length",
+            "320",
+            "--precision",
+            "fp32",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "train summary" in result.output and "validation loss" in result.output
     manifest = json.loads((out / "backtranslate.json").read_text())

@@ -37,7 +37,7 @@ On Mon, 6 Jan 2025 at 09:12, Ben Okoye <ben@example.com> wrote:
 
 Ana
 
--- 
+--
 Ana Lopez
 SIGNATURE-LINE +1 555 0100
 """
@@ -65,6 +65,7 @@ def mail(subject: str, body: str, **headers: str) -> EmailMessage:
 
 
 # --- plain text --------------------------------------------------------------------------------
+
 
 def test_txt_and_markdown_are_read_as_is(tmp_path: Path) -> None:
     write(tmp_path, "notes.txt", "Plain notes about the VPN.\n")
@@ -120,11 +121,13 @@ def test_file_over_the_size_limit_is_skipped(tmp_path: Path) -> None:
 
 # --- e-mail ------------------------------------------------------------------------------------
 
+
 def test_eml_keeps_subject_and_own_words_only(tmp_path: Path) -> None:
     write(tmp_path, "reply.eml", REPLY)
     [record], _ = read(tmp_path)
-    assert record.output == ("Subject: Re: Quarterly report\n\nHi Ben,\n\n"
-                             "The numbers look right to me. Ship it on Friday.\n\nAna")
+    assert record.output == (
+        "Subject: Re: Quarterly report\n\nHi Ben,\n\nThe numbers look right to me. Ship it on Friday.\n\nAna"
+    )
     assert record.meta["format"] == "eml"
     assert record.meta["from"] == "Ana Lopez <ana@example.com>"
     assert record.meta["to"] == "Ben Okoye <ben@example.com>"
@@ -134,8 +137,10 @@ def test_eml_keeps_subject_and_own_words_only(tmp_path: Path) -> None:
 
 
 def test_wrapped_attribution_line_is_removed_with_its_quote(tmp_path: Path) -> None:
-    body = ("Agreed, let's do that.\n\nOn Mon, 6 Jan 2025 at 09:12, Ben Okoye\n<ben@example.com> wrote:\n\n"
-            "> Shall we move the meeting?\n")
+    body = (
+        "Agreed, let's do that.\n\nOn Mon, 6 Jan 2025 at 09:12, Ben Okoye\n<ben@example.com> wrote:\n\n"
+        "> Shall we move the meeting?\n"
+    )
     write(tmp_path, "wrapped.eml", mail("Re: Meeting", body).as_bytes())
     [record], _ = read(tmp_path)
     assert record.output == "Subject: Re: Meeting\n\nAgreed, let's do that."
@@ -165,10 +170,12 @@ def test_multipart_alternative_takes_the_plain_part(tmp_path: Path) -> None:
 
 
 def test_html_only_email_is_turned_into_text(tmp_path: Path) -> None:
-    html = ("<html><head><style>p {color: red}</style></head><body>"
-            "<p>Hello <b>team</b> &amp; friends,</p><ul><li>First point</li><li>Second point</li></ul>"
-            "<div>On Mon, 6 Jan 2025 at 09:12, Ben wrote:</div>"
-            "<blockquote><p>QUOTED-TEXT from Ben</p></blockquote></body></html>")
+    html = (
+        "<html><head><style>p {color: red}</style></head><body>"
+        "<p>Hello <b>team</b> &amp; friends,</p><ul><li>First point</li><li>Second point</li></ul>"
+        "<div>On Mon, 6 Jan 2025 at 09:12, Ben wrote:</div>"
+        "<blockquote><p>QUOTED-TEXT from Ben</p></blockquote></body></html>"
+    )
     msg = mail("Update", "")
     msg.set_content(html, subtype="html")
     write(tmp_path, "html.eml", msg.as_bytes())
@@ -238,9 +245,17 @@ def test_html_without_body_is_skipped(tmp_path: Path) -> None:
 
 # --- tables ------------------------------------------------------------------------------------
 
+
 def test_jsonl_counts_malformed_lines_and_missing_fields(tmp_path: Path) -> None:
-    lines = [json.dumps({"text": "First document."}), "{not json", "", json.dumps({"body": "wrong column"}),
-             json.dumps({"text": 42}), json.dumps(["a list"]), json.dumps({"text": "Last document."})]
+    lines = [
+        json.dumps({"text": "First document."}),
+        "{not json",
+        "",
+        json.dumps({"body": "wrong column"}),
+        json.dumps({"text": 42}),
+        json.dumps(["a list"]),
+        json.dumps({"text": "Last document."}),
+    ]
     write(tmp_path, "rows.jsonl", "\n".join(lines) + "\n")
     records, stats = read(tmp_path)
     assert [(r.meta["row"], r.output) for r in records] == [(0, "First document."), (6, "Last document.")]
@@ -268,7 +283,10 @@ def test_csv_with_and_without_the_text_column(tmp_path: Path) -> None:
     write(tmp_path, "good.csv", 'id,text\n7,"A document, with a comma."\n8,\n9,"Multi\nline."\n')
     write(tmp_path, "bad.csv", "title,body\nx,y\nz,w\n")
     records, stats = read(tmp_path)
-    assert [(r.output, r.meta["doc_id"]) for r in records] == [("A document, with a comma.", "7"), ("Multi\nline.", "9")]
+    assert [(r.output, r.meta["doc_id"]) for r in records] == [
+        ("A document, with a comma.", "7"),
+        ("Multi\nline.", "9"),
+    ]
     assert stats.skipped == {"missing text field 'text'": 1, "empty": 1}
     assert stats.examples["missing text field 'text'"] == ["bad.csv"]
 
@@ -295,6 +313,7 @@ def test_own_id_and_id_field_become_doc_id(tmp_path: Path) -> None:
 
 
 # --- the walk ----------------------------------------------------------------------------------
+
 
 def test_symlink_loop_does_not_hang(tmp_path: Path) -> None:
     write(tmp_path, "sub/doc.txt", "Inside.")
@@ -404,6 +423,7 @@ def test_unloadable_dataset_name_is_one_clear_error() -> None:
 
 
 # --- the shipped sample corpus -----------------------------------------------------------------
+
 
 def test_sample_corpus_reads_every_file() -> None:
     records, stats = read(SAMPLE_CORPUS)

@@ -16,16 +16,19 @@ PAIRS = [
 ]
 
 
-@pytest.mark.parametrize("answer, score", [
-    ("The answer is on topic and complete.\nScore: 4", 4),
-    ("**Score:** 5/5", 5),
-    ("Reasoning... I'd give it a 3/5 overall.", 3),
-    ("Rating: 2", 2),
-    ("5", 5),
-    ("Score: 2 at first, but on reflection\nScore: 4", 4),
-    ("It is a good answer.", None),
-    ("Score: 7", None),
-])
+@pytest.mark.parametrize(
+    "answer, score",
+    [
+        ("The answer is on topic and complete.\nScore: 4", 4),
+        ("**Score:** 5/5", 5),
+        ("Reasoning... I'd give it a 3/5 overall.", 3),
+        ("Rating: 2", 2),
+        ("5", 5),
+        ("Score: 2 at first, but on reflection\nScore: 4", 4),
+        ("It is a good answer.", None),
+        ("Score: 7", None),
+    ],
+)
 def test_parse_score_on_messy_answers(answer, score):
     assert parse_score(answer) == score
 
@@ -77,8 +80,11 @@ def test_curate_keeps_by_threshold_and_records_scores(forward_model):
 
 def test_rubric_counts_unparseable_answers(tiny_model_dir):
     # The random tiny judge writes no score: every pair is counted as unparsed, none kept by guess.
-    kept, rejected, stats = curate([Record(instruction="Say hi.", output="Hi!")],
-                                   RubricScorer(str(tiny_model_dir), max_new_tokens=8, precision="fp32"), 3)
+    kept, rejected, stats = curate(
+        [Record(instruction="Say hi.", output="Hi!")],
+        RubricScorer(str(tiny_model_dir), max_new_tokens=8, precision="fp32"),
+        3,
+    )
     assert stats["unparsed"] == 1 and kept == [] and "no score" in rejected[0].meta["reject_reason"]
 
 
@@ -98,8 +104,23 @@ def test_curate_cli_writes_the_curated_dataset(forward_model, tmp_path):
 
 def test_generate_curate_scores_every_kept_pair_and_drops_below_the_threshold(tiny_adapter, forward_model, tmp_path):
     corpus = Path(__file__).resolve().parents[1] / "corpora" / "emails"
-    args = ["generate", "--corpus", str(corpus), "--model", str(tiny_adapter), "--greedy", "--max-new-tokens", "12",
-            "--precision", "fp32", "--no-filter", "--curate", "likelihood", "--curate-model", str(forward_model)]
+    args = [
+        "generate",
+        "--corpus",
+        str(corpus),
+        "--model",
+        str(tiny_adapter),
+        "--greedy",
+        "--max-new-tokens",
+        "12",
+        "--precision",
+        "fp32",
+        "--no-filter",
+        "--curate",
+        "likelihood",
+        "--curate-model",
+        str(forward_model),
+    ]
     scored = CliRunner().invoke(app, args + ["--out", str(tmp_path / "all")])
     assert scored.exit_code == 0, scored.output
     rows = [json.loads(line) for line in (tmp_path / "all" / "data.jsonl").read_text().splitlines()]

@@ -6,9 +6,9 @@ import random
 import pytest
 import torch
 
+from backtranslate import engine
 from backtranslate.batching import equal_length_runs, longest_first, plan_batches
 from backtranslate.decoder import StopCheck, choose, shared_prefix
-from backtranslate import engine
 from backtranslate.engine import BackwardModel, Decoding
 from backtranslate.records import Record
 
@@ -17,8 +17,9 @@ WORDS = "the budget meeting moves to friday please send the report before noon a
 
 def _passages(n, seed=0, lo=3, hi=120):
     rng = random.Random(seed)
-    return [Record(output=" ".join(rng.choice(WORDS) for _ in range(rng.randint(lo, hi))), id=f"p{i}")
-            for i in range(n)]
+    return [
+        Record(output=" ".join(rng.choice(WORDS) for _ in range(rng.randint(lo, hi))), id=f"p{i}") for i in range(n)
+    ]
 
 
 def test_token_budget_batches_keep_every_prompt_once_longest_first():
@@ -52,13 +53,16 @@ def loops(lively_adapter):
     string: the lively model writes it now and then, where it hardly ever writes '###'."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(engine, "STOP_STRINGS", [" t"])
-        return (BackwardModel(str(lively_adapter), precision="fp32", loop="decoder"),
-                BackwardModel(str(lively_adapter), precision="fp32", loop="generate"))
+        return (
+            BackwardModel(str(lively_adapter), precision="fp32", loop="decoder"),
+            BackwardModel(str(lively_adapter), precision="fp32", loop="generate"),
+        )
 
 
 def _rows(candidates):
-    return [(c.meta["passage_id"], c.meta["raw"], c.meta["generated_tokens"], c.meta["finish_reason"])
-            for c in candidates]
+    return [
+        (c.meta["passage_id"], c.meta["raw"], c.meta["generated_tokens"], c.meta["finish_reason"]) for c in candidates
+    ]
 
 
 def test_decoding_loop_matches_generate_on_greedy(loops):
@@ -77,17 +81,23 @@ def test_batching_never_drops_or_reorders_passages(loops):
     ours, _ = loops
     passages = _passages(17, seed=3, lo=1, hi=200)
     for budget, rows in ((1, 1), (700, 3), (100000, 64)):
-        out = list(ours.generate(passages, Decoding(greedy=True, max_new_tokens=4, batch_size=rows,
-                                                    batch_tokens=budget)))
+        out = list(
+            ours.generate(passages, Decoding(greedy=True, max_new_tokens=4, batch_size=rows, batch_tokens=budget))
+        )
         assert [c.meta["passage_id"] for c in out] == [p.id for p in passages]
 
 
 def test_sampled_candidates_do_not_depend_on_batching(loops):
     ours, _ = loops
     passages = _passages(6, seed=4)
-    runs = [_rows(ours.generate(passages, Decoding(num_candidates=3, max_new_tokens=10, batch_size=size,
-                                                   batch_tokens=100000, seed=7)))
-            for size in (1, 6)]
+    runs = [
+        _rows(
+            ours.generate(
+                passages, Decoding(num_candidates=3, max_new_tokens=10, batch_size=size, batch_tokens=100000, seed=7)
+            )
+        )
+        for size in (1, 6)
+    ]
     assert runs[0] == runs[1]
     assert len({r[1] for r in runs[0]}) > 1  # sampling, not three copies of one answer
     other = _rows(ours.generate(passages, Decoding(num_candidates=3, max_new_tokens=10, seed=8)))
@@ -100,7 +110,11 @@ def test_stop_check_ends_on_eos_or_a_stop_string_across_tokens(loops):
     split = [tok.convert_tokens_to_ids("#")] * 3  # "###" written one "#" at a time
     text = tok("Write a note", add_special_tokens=False)["input_ids"]
     assert check.finished([text, text + split[:2], text + split, text + [tok.eos_token_id]]) == [
-        False, False, True, True]
+        False,
+        False,
+        True,
+        True,
+    ]
 
 
 def test_choose_greedy_and_nucleus():

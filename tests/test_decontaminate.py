@@ -17,8 +17,10 @@ from backtranslate.records import Record
 
 runner = CliRunner()
 
-QUESTION = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
-            "How many clips did Natalia sell altogether in April and May?")
+QUESTION = (
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
+    "How many clips did Natalia sell altogether in April and May?"
+)
 RIDDLE = "Write a short poem about the autumn rain falling softly on the old temple roof at dusk."
 
 
@@ -29,11 +31,19 @@ def write_set(path: Path, rows: list[dict]) -> Path:
 
 @pytest.fixture()
 def bench(tmp_path: Path):
-    path = write_set(tmp_path / "gsm-mini.jsonl", [
-        {"question": QUESTION, "answer": "72"},
-        {"question": "Which planet is largest?", "choices": ["Mars", "Jupiter"], "answer": 1},
-        {"messages": [{"role": "user", "content": RIDDLE}, {"role": "assistant", "content": "Rain on old tiles..."}]},
-    ])
+    path = write_set(
+        tmp_path / "gsm-mini.jsonl",
+        [
+            {"question": QUESTION, "answer": "72"},
+            {"question": "Which planet is largest?", "choices": ["Mars", "Jupiter"], "answer": 1},
+            {
+                "messages": [
+                    {"role": "user", "content": RIDDLE},
+                    {"role": "assistant", "content": "Rain on old tiles..."},
+                ]
+            },
+        ],
+    )
     [eval_set] = load_eval_sets([str(path)])
     return eval_set
 
@@ -52,15 +62,18 @@ def test_a_near_duplicate_instruction_is_contamination_and_twelve_words_are_not(
     keep, why = f.filter(Record(output="A poem.", instruction=reworded))
     assert not keep and why.startswith("instruction near duplicate of item 2 (estimated Jaccard")
     twelve = " ".join(QUESTION.split()[:12])  # a run one word short of 13
-    assert f.filter(Record(output=f"{twelve} and then something else entirely.", instruction="Count the clips.")) is True
+    assert (
+        f.filter(Record(output=f"{twelve} and then something else entirely.", instruction="Count the clips.")) is True
+    )
     assert f.filter(Record(output="Which planet is largest? Jupiter.", instruction="Name a planet.")) is True
 
 
 def test_eval_sets_are_named_by_file_and_read_from_saved_datasets(tmp_path):
     from datasets import Dataset, DatasetDict
 
-    DatasetDict({"test": Dataset.from_list([{"q": QUESTION}]), "validation": Dataset.from_list([{"q": RIDDLE}])}
-                ).save_to_disk(str(tmp_path / "saved"))
+    DatasetDict(
+        {"test": Dataset.from_list([{"q": QUESTION}]), "validation": Dataset.from_list([{"q": RIDDLE}])}
+    ).save_to_disk(str(tmp_path / "saved"))
     write_set(tmp_path / "a.jsonl", [{"text": RIDDLE}])
     sets = load_eval_sets([str(tmp_path / "saved"), str(tmp_path / "a.jsonl"), str(tmp_path / "a.jsonl")])
     assert [(s.name, s.items) for s in sets] == [("saved", 2), ("a", 1), ("a#2", 1)]
@@ -82,14 +95,35 @@ def test_an_unloadable_eval_set_is_one_clear_error(monkeypatch):
 def test_generate_drops_a_planted_benchmark_overlap_with_its_reason(tiny_adapter, tmp_path, bench):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "a-clean.md").write_text("Our office plants need water twice a week in summer and once a week in winter. "
-                                       "Ask reception for the watering can, which lives next to the coffee machine.\n")
-    (corpus / "b-leaked.md").write_text("Here is a puzzle from the team quiz last Friday. " + QUESTION +
-                                        " The answer surprised most of the people in the room.\n")
+    (corpus / "a-clean.md").write_text(
+        "Our office plants need water twice a week in summer and once a week in winter. "
+        "Ask reception for the watering can, which lives next to the coffee machine.\n"
+    )
+    (corpus / "b-leaked.md").write_text(
+        "Here is a puzzle from the team quiz last Friday. "
+        + QUESTION
+        + " The answer surprised most of the people in the room.\n"
+    )
     other = write_set(tmp_path / "mmlu-mini.jsonl", [{"question": "What is the capital of France?", "answer": "Paris"}])
-    args = ["generate", "--corpus", str(corpus), "--model", str(tiny_adapter), "--out", str(tmp_path / "ds"),
-            "--greedy", "--max-new-tokens", "6", "--precision", "fp32", "--no-filter",
-            "--decontaminate", bench.spec, "--decontaminate", str(other)]
+    args = [
+        "generate",
+        "--corpus",
+        str(corpus),
+        "--model",
+        str(tiny_adapter),
+        "--out",
+        str(tmp_path / "ds"),
+        "--greedy",
+        "--max-new-tokens",
+        "6",
+        "--precision",
+        "fp32",
+        "--no-filter",
+        "--decontaminate",
+        bench.spec,
+        "--decontaminate",
+        str(other),
+    ]
     dry = runner.invoke(app, args + ["--dry-run"])
     assert yaml.safe_load(dry.output)["generate"]["decontaminate"] == [bench.spec, str(other)]
     result = runner.invoke(app, args)

@@ -6,17 +6,21 @@ from backtranslate.cli import app
 from backtranslate.dedup import NearDuplicateIndex, Sketcher, near_duplicate_clusters
 
 runner = CliRunner()
-BODY = ("The quarterly budget review moved to Thursday at two in the large meeting room on the third floor. "
-        "Please bring the updated forecast, the list of open purchase orders, any questions about travel "
-        "spending, and the draft hiring plan for next year so we can settle headcount before the board meeting.")
-ASK = ("Write an email to the finance team moving the quarterly budget review meeting to Thursday afternoon "
-       "and asking for the updated forecast.")
+BODY = (
+    "The quarterly budget review moved to Thursday at two in the large meeting room on the third floor. "
+    "Please bring the updated forecast, the list of open purchase orders, any questions about travel "
+    "spending, and the draft hiring plan for next year so we can settle headcount before the board meeting."
+)
+ASK = (
+    "Write an email to the finance team moving the quarterly budget review meeting to Thursday afternoon "
+    "and asking for the updated forecast."
+)
 
 
 def test_clusters_group_near_duplicates_transitively_and_leave_the_rest():
-    one = BODY.replace("two", "three")                  # one word changed
-    two = one.replace("purchase", "sales")              # and another
-    three = two.replace("headcount", "the budget")      # and a third: far from BODY itself
+    one = BODY.replace("two", "three")  # one word changed
+    two = one.replace("purchase", "sales")  # and another
+    three = two.replace("headcount", "the budget")  # and a third: far from BODY itself
     texts = [BODY, ASK, one, "Explain how to reset a forgotten VPN password.", two, "", three, ASK + "!"]
     sketcher = Sketcher()
     assert sketcher.sketch(BODY).jaccard(sketcher.sketch(three)) < 0.8  # joined through the chain only
@@ -31,7 +35,9 @@ def test_the_index_keeps_the_first_and_names_it():
     index.add("p1", first)
     match = index.match(sketcher.sketch(BODY.replace("two", "three")))
     assert match is not None and match[0] == "p1" and match[1] >= 0.8
-    assert index.match(sketcher.sketch("An unrelated note about the office plants and watering them on Fridays.")) is None
+    assert (
+        index.match(sketcher.sketch("An unrelated note about the office plants and watering them on Fridays.")) is None
+    )
     assert sketcher.sketch("...") is None
 
 
@@ -39,7 +45,10 @@ def test_dedup_cli_drops_exact_and_near_copies_on_either_field(tmp_path):
     rows = [
         {"instruction": "Announce the budget review move.", "output": BODY},
         {"instruction": "Tell finance the review moved.", "output": BODY.replace("two", "three")},  # near output
-        {"instruction": "announce the budget review move", "output": "Something else entirely, a new text."},  # exact instruction
+        {
+            "instruction": "announce the budget review move",
+            "output": "Something else entirely, a new text.",
+        },  # exact instruction
         {"instruction": "Describe the VPN setup steps.", "output": "Install the client, sign in, and connect."},
     ]
     source = tmp_path / "pairs.jsonl"
@@ -50,14 +59,18 @@ def test_dedup_cli_drops_exact_and_near_copies_on_either_field(tmp_path):
     assert "dedup summary" in result.output
     kept = json.loads((out / "data.json").read_text())
     assert [r["instruction"] for r in kept] == [rows[0]["instruction"], rows[3]["instruction"]]
-    rejected = {r["instruction"]: r["reason"] for r in map(json.loads, (out / "rejected.jsonl").read_text().splitlines())}
+    rejected = {
+        r["instruction"]: r["reason"] for r in map(json.loads, (out / "rejected.jsonl").read_text().splitlines())
+    }
     assert rejected[rows[1]["instruction"]].startswith("near_duplicate_output: near duplicate of ")
     assert rejected[rows[2]["instruction"]].startswith("exact_duplicate_instruction: duplicate of ")
     stats = json.loads((out / "stats.json").read_text())
     assert stats["dropped"] == {"exact_duplicate_instruction": 1, "near_duplicate_output": 1} and stats["kept"] == 2
     assert (out / "README.md").read_text().startswith("---\n")
 
-    only_instructions = runner.invoke(app, ["dedup", str(source), "--out", str(tmp_path / "d2"), "--fields", "instruction"])
+    only_instructions = runner.invoke(
+        app, ["dedup", str(source), "--out", str(tmp_path / "d2"), "--fields", "instruction"]
+    )
     assert only_instructions.exit_code == 0
     assert len(json.loads((tmp_path / "d2" / "data.json").read_text())) == 3
 

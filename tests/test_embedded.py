@@ -24,8 +24,10 @@ def test_default_model_converts_once_then_loads_fast_and_trains(bt_home, tmp_pat
 
     seed = load_seed("default")
     seed.records = seed.records[:16]
-    result = train(TrainConfig(output_dir=str(tmp_path / "out"), max_steps=2, batch_size=4,
-                               max_length=256, val_fraction=0.25), seed=seed)
+    result = train(
+        TrainConfig(output_dir=str(tmp_path / "out"), max_steps=2, batch_size=4, max_length=256, val_fraction=0.25),
+        seed=seed,
+    )
     assert result.train_loss > 0 and result.val_loss is not None
     manifest = json.loads((tmp_path / "out" / "backtranslate.json").read_text())
     assert manifest["base_model"] == "default"

@@ -12,11 +12,17 @@ HELDOUT = [
     {"instruction": "Name three primary colors.", "input": "", "output": "Red, blue and yellow."},
     {"instruction": "Translate to French.", "input": "Good morning", "output": "Bonjour"},
     {"instruction": "Give a synonym for happy.", "input": "", "output": "Joyful."},
-    {"instruction": "Summarize the sentence.", "input": "The cat, tired after a long day, slept.",
-     "output": "The cat slept."},
+    {
+        "instruction": "Summarize the sentence.",
+        "input": "The cat, tired after a long day, slept.",
+        "output": "The cat slept.",
+    },
     {"instruction": "What is 2 + 2?", "input": "", "output": "4"},
-    {"instruction": "Write a haiku about rain.", "input": "",
-     "output": "Soft rain on the roof\nwhispers to the sleeping town\nmorning comes washed clean"},
+    {
+        "instruction": "Write a haiku about rain.",
+        "input": "",
+        "output": "Soft rain on the roof\nwhispers to the sleeping town\nmorning comes washed clean",
+    },
 ]
 
 
@@ -37,8 +43,9 @@ def test_rouge_l_on_known_strings():
 def test_cosine_rates_identical_high_and_paraphrase_above_unrelated():
     emb = default_embedder()
     ref = "How do I bake a loaf of bread at home?"
-    same, paraphrase, unrelated = emb.cosine([ref, "What is a recipe for homemade bread?",
-                                              "The central bank raised interest rates."], [ref] * 3)
+    same, paraphrase, unrelated = emb.cosine(
+        [ref, "What is a recipe for homemade bread?", "The central bank raised interest rates."], [ref] * 3
+    )
     assert same == pytest.approx(1.0, abs=1e-4)
     assert paraphrase > unrelated + 0.3
     assert emb.cosine([], []) == []
@@ -57,15 +64,21 @@ def test_roc_auc():
 def test_evaluate_adapter_against_its_base_model(tiny_adapter, tiny_model_dir, heldout, tmp_path):
     report = evaluate(str(tiny_adapter), str(heldout), decoding=FAST, precision="fp32", examples=3)
     assert report["baseline_model"] == str(tiny_model_dir)
-    assert report["heldout"] == {"source": str(heldout), "layout": "alpaca", "pairs": 6,
-                                 "truncated_responses": 0, "is_training_seed": False}
+    assert report["heldout"] == {
+        "source": str(heldout),
+        "layout": "alpaca",
+        "pairs": 6,
+        "truncated_responses": 0,
+        "is_training_seed": False,
+    }
     for role in ("model", "baseline"):
         assert set(report["metrics"][role]) == {"rouge_l", "cosine", "empty"}
         assert 0.0 <= report["metrics"][role]["rouge_l"] <= 1.0
     assert set(report["ratio"]) == {"rouge_l", "cosine"}
     # examples keep the pairing: response i sits next to its own human instruction
-    assert [(e["response"], e["human"]) for e in report["examples"]] == \
-        [(r["output"], r["instruction"]) for r in HELDOUT[:3]]
+    assert [(e["response"], e["human"]) for e in report["examples"]] == [
+        (r["output"], r["instruction"]) for r in HELDOUT[:3]
+    ]
     assert all(isinstance(e["model"], str) and isinstance(e["baseline"], str) for e in report["examples"])
     assert report["examples"][1]["input"] == "Good morning"
     assert {"model", "baseline", "metrics", "total"} <= set(report["seconds"])
@@ -87,8 +100,7 @@ def test_self_instruct_heldout(tiny_model_dir):
     seed, pairs = heldout_pairs(str(path))
     assert seed.layout == "self-instruct"
     assert len({p.instruction for p in pairs}) == len(pairs)  # one pair per task
-    report = evaluate(str(tiny_model_dir), str(path), limit=3, decoding=FAST, precision="fp32",
-                      max_response_tokens=64)
+    report = evaluate(str(tiny_model_dir), str(path), limit=3, decoding=FAST, precision="fp32", max_response_tokens=64)
     assert report["heldout"]["layout"] == "self-instruct" and report["heldout"]["pairs"] == 3
     assert report["heldout"]["truncated_responses"] >= 1  # the first task's answer is > 64 tokens
     assert [e["human"] for e in report["examples"]] == [p.instruction for p in pairs[:3]]
@@ -114,8 +126,22 @@ def test_eval_cli_prints_both_models_and_writes_the_report(tiny_adapter, heldout
     from backtranslate.cli import app
 
     target = tmp_path / "report.json"
-    result = CliRunner().invoke(app, ["eval", "--model", str(tiny_adapter), "--heldout", str(heldout),
-                                      "--limit", "3", "--precision", "fp32", "--report", str(target)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "--model",
+            str(tiny_adapter),
+            "--heldout",
+            str(heldout),
+            "--limit",
+            "3",
+            "--precision",
+            "fp32",
+            "--report",
+            str(target),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "(model)" in result.output and "(baseline)" in result.output and "ROUGE-L" in result.output
     report = json.loads(target.read_text())
@@ -131,10 +157,36 @@ def test_eval_cli_sampling_is_recorded_and_reproducible(tiny_adapter, heldout, t
 
     reports = []
     for name in ("a.json", "b.json"):
-        result = CliRunner().invoke(app, ["eval", "--model", str(tiny_adapter), "--heldout", str(heldout), "--limit", "3",
-                                          "--baseline", "none", "--precision", "fp32", "--sample", "--temperature", "1.3",
-                                          "--max-new-tokens", "8", "--report", str(tmp_path / name)])
+        result = CliRunner().invoke(
+            app,
+            [
+                "eval",
+                "--model",
+                str(tiny_adapter),
+                "--heldout",
+                str(heldout),
+                "--limit",
+                "3",
+                "--baseline",
+                "none",
+                "--precision",
+                "fp32",
+                "--sample",
+                "--temperature",
+                "1.3",
+                "--max-new-tokens",
+                "8",
+                "--report",
+                str(tmp_path / name),
+            ],
+        )
         assert result.exit_code == 0, result.output
         reports.append(json.loads((tmp_path / name).read_text()))
-    assert reports[0]["decoding"] == {"greedy": False, "max_new_tokens": 8, "temperature": 1.3, "top_p": 0.9, "seed": 42}
+    assert reports[0]["decoding"] == {
+        "greedy": False,
+        "max_new_tokens": 8,
+        "temperature": 1.3,
+        "top_p": 0.9,
+        "seed": 42,
+    }
     assert [e["model"] for e in reports[0]["examples"]] == [e["model"] for e in reports[1]["examples"]]

@@ -4,9 +4,25 @@ import pytest
 
 from backtranslate.errors import UserError
 from backtranslate.filters import (
-    FILTERS, Boilerplate, CopiesPassage, ExactDuplicate, Filter, FilterStats, InstructionLength,
-    LengthRatio, MissingInput, NearDuplicate, PassageLength, Refusal, Repetition, TemplateLeak, TextRatio, Truncated,
-    apply_filters, default_pair_filters, default_passage_filters,
+    FILTERS,
+    Boilerplate,
+    CopiesPassage,
+    ExactDuplicate,
+    Filter,
+    FilterStats,
+    InstructionLength,
+    LengthRatio,
+    MissingInput,
+    NearDuplicate,
+    PassageLength,
+    Refusal,
+    Repetition,
+    TemplateLeak,
+    TextRatio,
+    Truncated,
+    apply_filters,
+    default_pair_filters,
+    default_passage_filters,
 )
 from backtranslate.records import Record
 from backtranslate.templates import REVERSE_TASK
@@ -89,8 +105,9 @@ def test_copies_passage():
     assert_keeps(f, pair())
     copied = "Summarise: please take your laptops home on Thursday evening and work remotely"
     assert_drops(f, pair(copied), "8-word run", "'please take your laptops home on thursday evening'")
-    assert_drops(f, pair("The usual meetings move to video calls."),
-                 "whole instruction (7 words) is copied from the passage")
+    assert_drops(
+        f, pair("The usual meetings move to video calls."), "whole instruction (7 words) is copied from the passage"
+    )
 
 
 def test_copies_passage_short_quotes_and_none():
@@ -105,34 +122,44 @@ def test_repetition():
     f = Repetition()
     assert_keeps(f, pair())
     assert_drops(f, pair("Write a poem write a poem write a poem write a poem"), "repeated 3-grams make up", "> 30%")
-    assert_drops(f, pair("Write a cheerful note to the team!!!!!!!!!!!!!!!!!!!!!!!!!"), "character '!' repeated 25 times")
+    assert_drops(
+        f, pair("Write a cheerful note to the team!!!!!!!!!!!!!!!!!!!!!!!!!"), "character '!' repeated 25 times"
+    )
     assert_drops(f, pair("Summarise it.\nSummarise it."), "line repeated 2 times: 'summarise it.'")
 
 
 def test_repetition_none_turns_checks_off():
     f = Repetition(max_repeated_ngram_fraction=None, max_char_run=None, max_line_repeats=None)
-    assert_keeps(f, pair("Write a poem write a poem write a poem\nWrite a poem write a poem write a poem!!!!!!!!!!!!!!!!!!!!!!!"))
+    assert_keeps(
+        f, pair("Write a poem write a poem write a poem\nWrite a poem write a poem write a poem!!!!!!!!!!!!!!!!!!!!!!!")
+    )
 
 
-@pytest.mark.parametrize("text", [
-    "As an AI, I do not write emails.",
-    "I'm sorry, but I cannot help with that request.",
-    "I can't assist with that.",
-    "As a language model I have no opinions.",
-    "I am unable to provide that information.",
-    "I apologize, but this passage has no clear task.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "As an AI, I do not write emails.",
+        "I'm sorry, but I cannot help with that request.",
+        "I can't assist with that.",
+        "As a language model I have no opinions.",
+        "I am unable to provide that information.",
+        "I apologize, but this passage has no clear task.",
+    ],
+)
 def test_refusal_drops(text):
     reason = assert_drops(Refusal(), pair(text), "matches '")
     assert reason.split("'")[1].lower() in text.lower()
 
 
-@pytest.mark.parametrize("text", [
-    GOOD,
-    "I can't decide between two laptops; compare them for a student.",
-    "I cannot help but wonder about black holes: explain how they form.",
-    "I am unable to attend Friday's meeting; write my apology to the team.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        GOOD,
+        "I can't decide between two laptops; compare them for a student.",
+        "I cannot help but wonder about black holes: explain how they form.",
+        "I am unable to attend Friday's meeting; write my apology to the team.",
+    ],
+)
 def test_refusal_keeps_requests_in_the_users_voice(text):
     assert_keeps(Refusal(), pair(text))
 
@@ -141,21 +168,27 @@ def test_refusal_none_turns_check_off():
     assert_keeps(Refusal(patterns=None), pair("As an AI I cannot help with that."))
 
 
-@pytest.mark.parametrize("text, words", [
-    ("Write a brief summary of the following review.", "the following"),
-    ("Rewrite the given email so it sounds more polite.", "the given"),
-    ("Translate the above paragraph into German.", "the above"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("Write a brief summary of the following review.", "the following"),
+        ("Rewrite the given email so it sounds more polite.", "the given"),
+        ("Translate the above paragraph into German.", "the above"),
+    ],
+)
 def test_missing_input_drops_references_to_an_input_the_pair_lacks(text, words):
     assert_drops(MissingInput(), pair(text), f"refers to '{words}' but the pair has no input")
 
 
-@pytest.mark.parametrize("text", [
-    GOOD,
-    "Write a haiku using the following words: moon, lake, silence.",
-    "Given a list of numbers, return the largest one.",
-    "Write an email following up on the office closure.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        GOOD,
+        "Write a haiku using the following words: moon, lake, silence.",
+        "Given a list of numbers, return the largest one.",
+        "Write an email following up on the office closure.",
+    ],
+)
 def test_missing_input_keeps_complete_instructions(text):
     assert_keeps(MissingInput(), pair(text))
 
@@ -168,8 +201,12 @@ def test_missing_input_keeps_references_when_the_input_is_there():
 def test_length_ratio():
     f = LengthRatio()
     assert_keeps(f, pair())
-    reason = assert_drops(f, pair("Write a long and detailed note to everyone saying thanks", output="Thanks all!"),
-                          "ratio 5.00 > 1.5", "10 instruction words / 2 passage words")
+    reason = assert_drops(
+        f,
+        pair("Write a long and detailed note to everyone saying thanks", output="Thanks all!"),
+        "ratio 5.00 > 1.5",
+        "10 instruction words / 2 passage words",
+    )
     assert reason
     assert_drops(LengthRatio(min_ratio=0.5), pair(), "ratio 0.25 < 0.5 (12 instruction words / 48 passage words)")
     assert_keeps(LengthRatio(max_ratio=None), pair("one two three four", output="ok"))
@@ -195,8 +232,12 @@ def test_near_duplicate_catches_a_rewording_and_keeps_a_different_instruction():
     f = NearDuplicate()
     first = pair("Write a short email inviting the team to Friday's lunch.")
     assert_keeps(f, first)
-    assert_drops(f, pair("Write a short email inviting the team to the Friday lunch."),
-                 f"near duplicate of {first.id}", "estimated Jaccard")
+    assert_drops(
+        f,
+        pair("Write a short email inviting the team to the Friday lunch."),
+        f"near duplicate of {first.id}",
+        "estimated Jaccard",
+    )
     assert_keeps(f, pair("Summarise the quarterly sales report in three bullet points."))
     assert_keeps(f, pair("Write a short email inviting the team to Friday's dinner."))
 
@@ -217,8 +258,11 @@ def test_near_duplicate_none_turns_check_off():
 
 
 def test_near_duplicate_is_deterministic():
-    texts = [f"Write a short email inviting the team to {d}'s {m}." for d in ("Friday", "Monday") for m in
-             ("lunch", "lunch meeting", "team lunch", "breakfast")] + ["Write a short email inviting the team to the Friday lunch."]
+    texts = [
+        f"Write a short email inviting the team to {d}'s {m}."
+        for d in ("Friday", "Monday")
+        for m in ("lunch", "lunch meeting", "team lunch", "breakfast")
+    ] + ["Write a short email inviting the team to the Friday lunch."]
 
     def run() -> list[str]:
         f = NearDuplicate()
@@ -242,8 +286,9 @@ def test_passage_length():
 
 def test_text_ratio():
     assert_keeps(TextRatio(), Record(output=PASSAGE))
-    assert_drops(TextRatio(), Record(output="| 12.5 | 33.1 | 90 |\n|----|----|----|\n| a | 7 | 8.0 |"),
-                 "letters are", "(< 60%)")
+    assert_drops(
+        TextRatio(), Record(output="| 12.5 | 33.1 | 90 |\n|----|----|----|\n| a | 7 | 8.0 |"), "letters are", "(< 60%)"
+    )
     assert_drops(TextRatio(), Record(output="  "), "no text")
     assert_keeps(TextRatio(min_alpha_ratio=None), Record(output="1234 5678"))
 
@@ -255,8 +300,10 @@ def test_boilerplate():
     assert_keeps(f, Record(output=letter))
     # One boilerplate sentence inside a paragraph does not condemn it.
     assert_keeps(f, Record(output=PASSAGE + " Click here for the floor plan."))
-    cookies = ("We use cookies to improve your experience. By continuing you accept all cookies.\n"
-               "Privacy Policy | Terms of Use\nCopyright 2024 Example Ltd. All rights reserved.\nNice shoes.")
+    cookies = (
+        "We use cookies to improve your experience. By continuing you accept all cookies.\n"
+        "Privacy Policy | Terms of Use\nCopyright 2024 Example Ltd. All rights reserved.\nNice shoes."
+    )
     assert_drops(f, Record(output=cookies), "boilerplate is", "(> 50%)", "e.g. 'We use cookies")
     assert_drops(f, Record(output="Sent from my iPhone"), "100% of the words")
     menu = "Home\nAbout us\nProducts\nOur blog\nContact us\nCareers\nWelcome to our shop of fine goods."
@@ -291,8 +338,12 @@ def test_apply_filters_streams_lazily_and_counts_by_filter():
 
 
 def test_apply_filters_summary_and_rejects():
-    records = [pair(), pair(" write an email telling the team the office is closed on friday "),
-               pair(finish_reason="length"), pair("I'm sorry, but I can't help with that.")]
+    records = [
+        pair(),
+        pair(" write an email telling the team the office is closed on friday "),
+        pair(finish_reason="length"),
+        pair("I'm sorry, but I can't help with that."),
+    ]
     stats, rejects = FilterStats(), []
     kept = list(apply_filters(records, default_pair_filters(), stats, on_reject=rejects.append))
     assert kept == [records[0]]
@@ -308,12 +359,29 @@ def test_apply_filters_summary_and_rejects():
 
 def test_default_filter_lists_and_registry():
     pairs = default_pair_filters()
-    assert [f.name for f in pairs] == ["truncated", "instruction_length", "template_leak", "refusal", "missing_input",
-                                       "repetition", "length_ratio", "copies_passage", "exact_duplicate",
-                                       "near_duplicate"]
+    assert [f.name for f in pairs] == [
+        "truncated",
+        "instruction_length",
+        "template_leak",
+        "refusal",
+        "missing_input",
+        "repetition",
+        "length_ratio",
+        "copies_passage",
+        "exact_duplicate",
+        "near_duplicate",
+    ]
     passages = default_passage_filters()
-    assert [f.name for f in passages] == ["passage_length", "text_ratio", "boilerplate", "standalone", "patch", "markup",
-                                          "tool_output", "exact_duplicate"]
+    assert [f.name for f in passages] == [
+        "passage_length",
+        "text_ratio",
+        "boilerplate",
+        "standalone",
+        "patch",
+        "markup",
+        "tool_output",
+        "exact_duplicate",
+    ]
     assert passages[-1].field == "output" and pairs[-1].field == "instruction"
     assert set(FILTERS) >= {f.name for f in pairs + passages}
     assert all(cls.__doc__ and "\n" not in cls.__doc__.strip() for cls in FILTERS.values())
@@ -332,8 +400,12 @@ def test_default_filter_overrides():
 
 
 def test_describe_records_the_settings():
-    assert LengthRatio(max_ratio=2.0).describe() == {"name": "length_ratio", "version": 1,
-                                                     "min_ratio": None, "max_ratio": 2.0}
+    assert LengthRatio(max_ratio=2.0).describe() == {
+        "name": "length_ratio",
+        "version": 1,
+        "min_ratio": None,
+        "max_ratio": 2.0,
+    }
     assert "threshold=0.8" in repr(NearDuplicate())
     described = json.loads(json.dumps([f.describe() for f in default_pair_filters() + default_passage_filters()]))
     assert described[-1] == {"name": "exact_duplicate", "version": 1, "field": "output"}

@@ -14,22 +14,31 @@ from backtranslate.train import build_examples, fit_to_length, tagged
 
 runner = CliRunner()
 GENERATED = [
-    Record(instruction="Tell the team the office is closed on Friday.",
-           output="Hi all, the office will be closed this Friday for maintenance. Please work from home."),
-    Record(instruction="Summarise the release notes in one sentence.",
-           output="Version 2.3 adds CSV export and fixes the login timeout."),
-    Record(instruction="Ask Priya for the Q3 numbers by Monday.",
-           output="Hi Priya, could you send me the Q3 numbers by Monday? Thanks!"),
-    Record(instruction="Explain what a VPN is to a new colleague.",
-           output="A VPN makes your laptop part of the office network from anywhere, over an encrypted link."),
+    Record(
+        instruction="Tell the team the office is closed on Friday.",
+        output="Hi all, the office will be closed this Friday for maintenance. Please work from home.",
+    ),
+    Record(
+        instruction="Summarise the release notes in one sentence.",
+        output="Version 2.3 adds CSV export and fixes the login timeout.",
+    ),
+    Record(
+        instruction="Ask Priya for the Q3 numbers by Monday.",
+        output="Hi Priya, could you send me the Q3 numbers by Monday? Thanks!",
+    ),
+    Record(
+        instruction="Explain what a VPN is to a new colleague.",
+        output="A VPN makes your laptop part of the office network from anywhere, over an encrypted link.",
+    ),
 ]
 
 
 def _dataset(folder, records=GENERATED):
     """A dataset folder as generate writes it: data.jsonl with ids and provenance."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "data.jsonl").write_text("".join(
-        json.dumps({**r.to_alpaca(), "id": r.id, "meta": {"source": "mail/1.eml"}}) + "\n" for r in records))
+    (folder / "data.jsonl").write_text(
+        "".join(json.dumps({**r.to_alpaca(), "id": r.id, "meta": {"source": "mail/1.eml"}}) + "\n" for r in records)
+    )
     return folder
 
 
@@ -78,9 +87,29 @@ def test_forward_loss_covers_the_output_only(tiny_model_dir, tmp_path):
 
 def test_finetune_cli_mixes_the_seed_and_saves_like_train(tiny_model_dir, tmp_path, bt_home):
     data, seed, out = _dataset(tmp_path / "ds"), _seed_file(tmp_path / "seed.jsonl"), tmp_path / "forward"
-    result = runner.invoke(app, ["finetune", str(data), "--model", str(tiny_model_dir), "--seed", str(seed),
-                                 "--output-dir", str(out), "--max-steps", "1", "--batch-size", "4",
-                                 "--max-length", "256", "--precision", "fp32", "--val-fraction", "0.2"])
+    result = runner.invoke(
+        app,
+        [
+            "finetune",
+            str(data),
+            "--model",
+            str(tiny_model_dir),
+            "--seed",
+            str(seed),
+            "--output-dir",
+            str(out),
+            "--max-steps",
+            "1",
+            "--batch-size",
+            "4",
+            "--max-length",
+            "256",
+            "--precision",
+            "fp32",
+            "--val-fraction",
+            "0.2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "finetune summary" in result.output and "forward adapter" in result.output
     manifest = json.loads((out / "backtranslate.json").read_text())
@@ -94,30 +123,60 @@ def test_finetune_cli_mixes_the_seed_and_saves_like_train(tiny_model_dir, tmp_pa
     model, _ = models.load(str(out))
     assert not hasattr(model, "peft_config")
     assert LikelihoodScorer(str(out)).system == SEED_TAG
-    curated = runner.invoke(app, ["curate", str(data), "--model", str(out), "--top-fraction", "0.5",
-                                  "--out", str(tmp_path / "curated")])
+    curated = runner.invoke(
+        app, ["curate", str(data), "--model", str(out), "--top-fraction", "0.5", "--out", str(tmp_path / "curated")]
+    )
     assert curated.exit_code == 0, curated.output
     assert len(json.loads((tmp_path / "curated" / "data.json").read_text())) == 2
 
 
 def test_finetune_without_seed_has_no_tags(tiny_model_dir, tmp_path, bt_home):
     out = tmp_path / "forward"
-    result = runner.invoke(app, ["finetune", str(_dataset(tmp_path / "ds")), "--model", str(tiny_model_dir),
-                                 "--output-dir", str(out), "--max-steps", "1", "--max-length", "256",
-                                 "--precision", "fp32", "--val-fraction", "0"])
+    result = runner.invoke(
+        app,
+        [
+            "finetune",
+            str(_dataset(tmp_path / "ds")),
+            "--model",
+            str(tiny_model_dir),
+            "--output-dir",
+            str(out),
+            "--max-steps",
+            "1",
+            "--max-length",
+            "256",
+            "--precision",
+            "fp32",
+            "--val-fraction",
+            "0",
+        ],
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "backtranslate.json").read_text())
     assert manifest["seed"] is None and manifest["tags"] is None and manifest["system"] is None
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--template", "reverse"], "use a forward template"),
-    (["--eval-fraction", "0.1"], "eval_fraction evaluates backward models"),
-    (["--seed", "./no/such/seed.jsonl"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--template", "reverse"], "use a forward template"),
+        (["--eval-fraction", "0.1"], "eval_fraction evaluates backward models"),
+        (["--seed", "./no/such/seed.jsonl"], "does not exist"),
+    ],
+)
 def test_finetune_refuses_bad_requests_in_one_sentence(args, message, tiny_model_dir, tmp_path, bt_home):
-    result = runner.invoke(app, ["finetune", str(_dataset(tmp_path / "ds")), "--model", str(tiny_model_dir),
-                                 "--output-dir", str(tmp_path / "o"), *args])
+    result = runner.invoke(
+        app,
+        [
+            "finetune",
+            str(_dataset(tmp_path / "ds")),
+            "--model",
+            str(tiny_model_dir),
+            "--output-dir",
+            str(tmp_path / "o"),
+            *args,
+        ],
+    )
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
 

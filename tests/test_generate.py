@@ -15,8 +15,16 @@ runner = CliRunner()
 
 def _cfg(model, tmp_path, **kw):
     # One record per message, as these tests were written for (threads: test_threads.py).
-    base = dict(corpus=str(CORPORA / "emails"), out=str(tmp_path / "ds"), model=str(model), greedy=True,
-                max_new_tokens=12, batch_size=8, precision="fp32", email_mode="message")
+    base = dict(
+        corpus=str(CORPORA / "emails"),
+        out=str(tmp_path / "ds"),
+        model=str(model),
+        greedy=True,
+        max_new_tokens=12,
+        batch_size=8,
+        precision="fp32",
+        email_mode="message",
+    )
     return GenerateConfig(**{**base, **kw})
 
 
@@ -63,8 +71,8 @@ def test_rerun_resumes_other_settings_are_refused_and_overwrite_replaces(tiny_ad
 
 
 def test_parquet_and_hf_formats(tiny_adapter, tmp_path):
-    from datasets import load_from_disk
     import pyarrow.parquet as pq
+    from datasets import load_from_disk
 
     generate(_cfg(tiny_adapter, tmp_path, max_passages=3, filter=False, format="alpaca,parquet,hf"))
     out = tmp_path / "ds"
@@ -77,26 +85,47 @@ def test_alpaca_output_loads_with_datasets_and_trains_one_sft_step(tiny_adapter,
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from backtranslate.templates import get_template
     from backtranslate.records import Record
+    from backtranslate.templates import get_template
 
     generate(_cfg(tiny_adapter, tmp_path, max_passages=4, filter=False))
     ds = load_dataset("json", data_files=str(tmp_path / "ds" / "data.json"), split="train")
     assert ds.num_rows == 4
     alpaca = get_template("alpaca")
-    ds = ds.map(lambda r: {"prompt": alpaca.prompt(Record(**r)), "completion": r["output"]},
-                remove_columns=ds.column_names)
+    ds = ds.map(
+        lambda r: {"prompt": alpaca.prompt(Record(**r)), "completion": r["output"]}, remove_columns=ds.column_names
+    )
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    trainer = SFTTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir), processing_class=tok,
-                         train_dataset=ds, args=SFTConfig(output_dir=str(tmp_path / "sft"), max_steps=1,
-                                                          report_to="none", use_cpu=True, max_length=256))
+    trainer = SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+        processing_class=tok,
+        train_dataset=ds,
+        args=SFTConfig(output_dir=str(tmp_path / "sft"), max_steps=1, report_to="none", use_cpu=True, max_length=256),
+    )
     assert trainer.train().global_step == 1
 
 
 def test_generate_cli_prints_summary_examples_and_path(tiny_adapter, tmp_path):
-    result = runner.invoke(app, ["generate", "--corpus", str(CORPORA / "docs"), "--model", str(tiny_adapter),
-                                 "--out", str(tmp_path / "cli"), "--greedy", "--max-new-tokens", "8",
-                                 "--max-passages", "3", "--no-filter", "--precision", "fp32"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--corpus",
+            str(CORPORA / "docs"),
+            "--model",
+            str(tiny_adapter),
+            "--out",
+            str(tmp_path / "cli"),
+            "--greedy",
+            "--max-new-tokens",
+            "8",
+            "--max-passages",
+            "3",
+            "--no-filter",
+            "--precision",
+            "fp32",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "generate summary" in result.output and "Example 1" in result.output
     assert f"Dataset written to {tmp_path / 'cli'}" in result.output.replace("\n", "")
@@ -115,7 +144,10 @@ def test_zero_shot_with_a_base_model(tiny_model_dir, tmp_path):
 def test_sampling_with_a_seed_is_reproducible(tiny_adapter, tmp_path):
     a = generate(_cfg(tiny_adapter, tmp_path / "a", greedy=False, num_candidates=2, max_passages=3, filter=False))
     b = generate(_cfg(tiny_adapter, tmp_path / "b", greedy=False, num_candidates=2, max_passages=3, filter=False))
-    read = lambda r: (r.out / "candidates.jsonl").read_text()
+
+    def read(r):
+        return (r.out / "candidates.jsonl").read_text()
+
     assert read(a) == read(b) and a.stats["pairs"]["candidates"] == 6
 
 

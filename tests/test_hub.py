@@ -34,8 +34,9 @@ def uploads(monkeypatch):
 @pytest.fixture()
 def converted(tmp_path):
     source = tmp_path / "d.jsonl"
-    source.write_text("".join(json.dumps({"text": f"message {i}", "label": "spam" if i % 2 else "ham"}) + "\n"
-                              for i in range(6)))
+    source.write_text(
+        "".join(json.dumps({"text": f"message {i}", "label": "spam" if i % 2 else "ham"}) + "\n" for i in range(6))
+    )
     return source
 
 
@@ -55,8 +56,21 @@ def test_the_card_header_follows_the_hub_conventions():
 def test_convert_push_to_hub_sends_the_records_and_the_card(converted, tmp_path, uploads, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     out = tmp_path / "out"
-    result = runner.invoke(app, ["convert", str(converted), "--instruction", "Is this message {labels}?",
-                                 "--out", str(out), "--license", "cc-by-4.0", "--push-to-hub", "me/spam-or-ham"])
+    result = runner.invoke(
+        app,
+        [
+            "convert",
+            str(converted),
+            "--instruction",
+            "Is this message {labels}?",
+            "--out",
+            str(out),
+            "--license",
+            "cc-by-4.0",
+            "--push-to-hub",
+            "me/spam-or-ham",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Pushed to https://huggingface.co/datasets/me/spam-or-ham (private)" in result.output
     data, repo, kwargs = uploads["data"]
@@ -74,16 +88,18 @@ def test_convert_push_to_hub_sends_the_records_and_the_card(converted, tmp_path,
 
 def test_public_push_and_curated_cards_keep_the_source_license(converted, tmp_path, uploads, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    runner.invoke(app, ["convert", str(converted), "--instruction", "Label it.", "--out", str(tmp_path / "c"),
-                        "--license", "mit"])
+    runner.invoke(
+        app, ["convert", str(converted), "--instruction", "Label it.", "--out", str(tmp_path / "c"), "--license", "mit"]
+    )
     result = runner.invoke(app, ["dedup", str(tmp_path / "c"), "--push-to-hub", "me/deduped", "--no-hub-private"])
     assert result.exit_code == 0, result.output
     assert uploads["data"][2]["private"] is False
     assert uploads["card"][0].data.to_dict()["license"] == "mit"
 
 
-@pytest.mark.parametrize("name, message", [("not a name", "is not a Hub dataset name"),
-                                           ("me/ok", "HF_HUB_OFFLINE is set")])
+@pytest.mark.parametrize(
+    "name, message", [("not a name", "is not a Hub dataset name"), ("me/ok", "HF_HUB_OFFLINE is set")]
+)
 def test_push_refuses_bad_names_and_offline_mode(name, message, converted, tmp_path, uploads, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     runner.invoke(app, ["convert", str(converted), "--instruction", "Label it.", "--out", str(tmp_path / "c")])
@@ -99,8 +115,19 @@ def test_a_failed_upload_is_one_sentence(converted, tmp_path, monkeypatch):
         raise OSError("401 Client Error: Unauthorized")
 
     monkeypatch.setattr(DatasetDict, "push_to_hub", refuse)
-    result = runner.invoke(app, ["convert", str(converted), "--instruction", "Label it.", "--out", str(tmp_path / "c"),
-                                 "--push-to-hub", "me/x"])
+    result = runner.invoke(
+        app,
+        [
+            "convert",
+            str(converted),
+            "--instruction",
+            "Label it.",
+            "--out",
+            str(tmp_path / "c"),
+            "--push-to-hub",
+            "me/x",
+        ],
+    )
     assert result.exit_code == 2 and "Could not push to the Hub dataset 'me/x' (401 Client Error" in result.output
 
 

@@ -166,6 +166,7 @@ def _filtered(passages, **overrides):
 
 # --- mail ------------------------------------------------------------------------------------
 
+
 def test_a_patch_mail_is_one_passage_with_its_description_and_no_trailers_or_footer(tmp_path):
     stats = ReadStats()
     (tmp_path / "p.eml").write_text(PATCH_MAIL)
@@ -199,8 +200,10 @@ def test_patches_drop_drops_a_patch_mail_with_its_reason(tmp_path):
 
 
 def test_a_hunk_without_its_description_is_dropped_as_a_diff_hunk():
-    hunk = Record(output="@@ -120,6 +120,10 @@ static int parse_section(struct parser *p)\n"
-                         "+\tif (len == 0) {\n+\t\treturn -1;\n+\t}\n \treturn add_section(p, name, len);")
+    hunk = Record(
+        output="@@ -120,6 +120,10 @@ static int parse_section(struct parser *p)\n"
+        "+\tif (len == 0) {\n+\t\treturn -1;\n+\t}\n \treturn add_section(p, name, len);"
+    )
     assert Patch().filter(hunk) == (False, "diff hunk without its description")
 
 
@@ -208,8 +211,10 @@ def test_quotes_and_every_attribution_form_go_from_a_reply(tmp_path):
     counts = {}
     body = REPLY_MAIL.split("\n\n", 1)[1]
     cleaned = clean_body(body, counts)
-    assert cleaned == ("Looks right to me. Could you add a test case with \"[]\" to tests/sections.txt\n"
-                       "so the crash cannot come back?\n\nAlso, the error message should name the line number.")
+    assert cleaned == (
+        "Looks right to me. Could you add a test case with \"[]\" to tests/sections.txt\n"
+        "so the crash cannot come back?\n\nAlso, the error message should name the line number."
+    )
     assert counts == {"attribution": 2, "quoted_lines": 2, "trailers": 1}
 
 
@@ -233,12 +238,23 @@ def test_machine_mail_is_skipped_with_its_reason(tmp_path):
 
 # --- docs ------------------------------------------------------------------------------------
 
+
 def test_markdown_loses_front_matter_html_directives_image_and_link_lines_but_not_code():
     counts = Counter()
     cleaned = clean_markdown(MARKDOWN_PAGE, counts)
     assert cleaned.startswith("# Caching results\n\nThe cache keeps the results of each query")
-    for gone in ("layout:", "<aside", "<img", "{% include", "{{#include", "{{<", "![Cache", "[Edit this page]",
-                 "<strong>", "{#caching}"):
+    for gone in (
+        "layout:",
+        "<aside",
+        "<img",
+        "{% include",
+        "{{#include",
+        "{{<",
+        "![Cache",
+        "[Edit this page]",
+        "<strong>",
+        "{#caching}",
+    ):
         assert gone not in cleaned
     assert "```toml\n[cache]\nttl = 300\n\n# the largest number of entries\nsize = 10000\n```" in cleaned
     assert counts["front_matter"] == 1 and counts["template_directives"] == 3 and counts["image_lines"] == 1
@@ -265,11 +281,13 @@ def test_a_code_block_longer_than_max_tokens_is_dropped_whole(tmp_path):
     code = next(p for p in passages if "```python" in p.output)
     assert code.output.rstrip().endswith("```") and code.meta["oversized"] == "code block"
     kept, rejects = _filtered([code])
-    assert rejects[0].meta["reject_reason"] == ("standalone: code block longer than max_tokens "
-                                                "(kept whole or not at all)")
+    assert rejects[0].meta["reject_reason"] == (
+        "standalone: code block longer than max_tokens (kept whole or not at all)"
+    )
 
 
 # --- web and cuts ----------------------------------------------------------------------------
+
 
 def test_a_page_whose_naive_cut_starts_mid_sentence_is_cut_at_lines_or_dropped(tmp_path):
     # Extracted web text: one paragraph per line, no blank lines. Cuts now fall between lines.
@@ -281,27 +299,36 @@ def test_a_page_whose_naive_cut_starts_mid_sentence_is_cut_at_lines_or_dropped(t
     pieces = _passages([Record(output="Then " + run_on + ".", meta={"format": "html"})], max_tokens=30, min_tokens=3)
     kept, rejects = _filtered(pieces)
     assert len(kept) == 1 and kept[0].output.startswith("Then")
-    assert all(r.meta["reject_reason"].startswith("standalone: starts inside a sentence")
-               or r.meta["rejected_by"] == "passage_length" for r in rejects)  # a short last piece
+    assert all(
+        r.meta["reject_reason"].startswith("standalone: starts inside a sentence")
+        or r.meta["rejected_by"] == "passage_length"
+        for r in rejects
+    )  # a short last piece
     assert sum(r.meta["rejected_by"] == "standalone" for r in rejects) >= 5
 
 
-@pytest.mark.parametrize("text,checks", [
-    ("and then the server restarts, which clears the cache for everyone.", ["mid_sentence"]),
-    ("}\n\nreturn result;", ["mid_sentence"]),
-    ("```python\nprint('never closed')\n", ["open_fence"]),
-    ("Read <a href='x'>the guide</a> and <b>then</b> run it.", ["markup"]),
-    ("{% include footer.html %}\nThanks for reading the guide to the end.", ["markup"]),
-    ("@@ -1,3 +1,4 @@\n-old line\n+new line\n context", ["diff_hunk"]),
-    ("Use `pip install tool` to install it, then run `tool --help`.", []),
-    ("Hi <PERSON_1>, the <EMAIL_2> inbox is full again, and so is mine.", []),
-    ("npm install runs the build and the tests of every package.", []),
-    (" Makefile | 3 ++-\n README | 2 +-\n 2 files changed, 3 insertions(+), 2 deletions(-)", ["tool_output"]),
-    ("^1a2b3c4d (Jane Doe 2024-01-02 10:11:12 +0100 41) int a;\n"
-     "5e6f7a8b (Jane Doe 2024-01-02 10:11:12 +0100 42) int b;\n"
-     "5e6f7a8b (Jane Doe 2024-01-02 10:11:12 +0100 43) int c;", ["tool_output"]),
-    ("It prints:\n\n```console\n```\n\nThat is all.", ["empty_code"]),
-])
+@pytest.mark.parametrize(
+    "text,checks",
+    [
+        ("and then the server restarts, which clears the cache for everyone.", ["mid_sentence"]),
+        ("}\n\nreturn result;", ["mid_sentence"]),
+        ("```python\nprint('never closed')\n", ["open_fence"]),
+        ("Read <a href='x'>the guide</a> and <b>then</b> run it.", ["markup"]),
+        ("{% include footer.html %}\nThanks for reading the guide to the end.", ["markup"]),
+        ("@@ -1,3 +1,4 @@\n-old line\n+new line\n context", ["diff_hunk"]),
+        ("Use `pip install tool` to install it, then run `tool --help`.", []),
+        ("Hi <PERSON_1>, the <EMAIL_2> inbox is full again, and so is mine.", []),
+        ("npm install runs the build and the tests of every package.", []),
+        (" Makefile | 3 ++-\n README | 2 +-\n 2 files changed, 3 insertions(+), 2 deletions(-)", ["tool_output"]),
+        (
+            "^1a2b3c4d (Jane Doe 2024-01-02 10:11:12 +0100 41) int a;\n"
+            "5e6f7a8b (Jane Doe 2024-01-02 10:11:12 +0100 42) int b;\n"
+            "5e6f7a8b (Jane Doe 2024-01-02 10:11:12 +0100 43) int c;",
+            ["tool_output"],
+        ),
+        ("It prints:\n\n```console\n```\n\nThat is all.", ["empty_code"]),
+    ],
+)
 def test_junk_checks_name_what_is_wrong(text, checks):
     assert junk.junk(text) == checks
 
@@ -311,10 +338,14 @@ def test_standalone_keeps_an_ordinary_passage():
 
 
 def test_a_message_that_opens_in_lowercase_is_its_own_beginning():
-    reply = Record(output="thanks! I think the second version is better, it keeps the lock shorter.",
-                   meta={"format": "mbox", "start": 0})
-    cut = Record(output="thanks! I think the second version is better, it keeps the lock shorter.",
-                 meta={"format": "html", "start": 120})
+    reply = Record(
+        output="thanks! I think the second version is better, it keeps the lock shorter.",
+        meta={"format": "mbox", "start": 0},
+    )
+    cut = Record(
+        output="thanks! I think the second version is better, it keeps the lock shorter.",
+        meta={"format": "html", "start": 120},
+    )
     assert Standalone().filter(reply) is True and Standalone().filter(cut)[0] is False
 
 
@@ -373,7 +404,8 @@ def test_a_listing_the_corpus_lacks_drops_the_text_that_points_at_it(tmp_path):
     passage = Record(output=cleaned, meta={"format": "md"})
     kept, rejects = _filtered([passage])
     assert kept == [] and rejects[0].meta["reject_reason"] == (
-        "standalone: an empty code block: a listing pulled in at build time that the corpus lacks")
+        "standalone: an empty code block: a listing pulled in at build time that the corpus lacks"
+    )
 
 
 ROBOT_MAIL = """\
@@ -426,11 +458,15 @@ def test_a_bots_report_is_machine_mail_and_a_cover_letter_loses_its_shortlog_and
 
 
 def test_program_output_is_dropped_as_tool_output():
-    trace = ("Hi,\n\n   src/parser.c:124:9: warning: unused variable 'len'\n"
-             "   src/parser.c:130:1: error: expected ';' before '}' token\n"
-             "   src/parser.c:131:1: note: in expansion of macro\n")
-    kept, rejects = _filtered([Record(output=trace + "\nThanks for looking at it, I will send a fix soon.",
-                                      meta={"format": "mbox"})], passage_length=None)
+    trace = (
+        "Hi,\n\n   src/parser.c:124:9: warning: unused variable 'len'\n"
+        "   src/parser.c:130:1: error: expected ';' before '}' token\n"
+        "   src/parser.c:131:1: note: in expansion of macro\n"
+    )
+    kept, rejects = _filtered(
+        [Record(output=trace + "\nThanks for looking at it, I will send a fix soon.", meta={"format": "mbox"})],
+        passage_length=None,
+    )
     assert kept == [] and rejects[0].meta["reject_reason"].startswith("tool_output: mostly program output")
     assert not junk.tool_output("Run `make` and then read src/parser.c:124 for the check.\nIt is short.")
 
@@ -442,6 +478,8 @@ def test_a_later_piece_that_opens_no_section_is_dropped_as_a_continuation(tmp_pa
     passages = _passages(_docs(tmp_path, {"setup.md": page}), max_tokens=60, min_tokens=3)
     kept, rejects = _filtered(passages)
     assert [p.output.split("\n")[0] for p in kept] == ["# Setup", "## Upgrading"]
-    assert rejects and all(r.meta["reject_reason"] == "standalone: continues the passage before it (no heading "
-                                                      "opens it)" or r.meta["rejected_by"] == "passage_length"
-                           for r in rejects)
+    assert rejects and all(
+        r.meta["reject_reason"] == "standalone: continues the passage before it (no heading opens it)"
+        or r.meta["rejected_by"] == "passage_length"
+        for r in rejects
+    )

@@ -17,10 +17,35 @@ def _mismatched():
 
 
 def test_iterate_runs_humpbacks_loop_and_records_each_round(tiny_model_dir, tmp_path, bt_home):
-    candidates, seed, out = _dataset(tmp_path / "ds", _mismatched()), _seed_file(tmp_path / "seed.jsonl"), tmp_path / "it"
-    command = ["iterate", str(candidates), "--model", str(tiny_model_dir), "--seed", str(seed),
-               "--output-dir", str(out), "--rounds", "1", "--top-fraction", "0.5", "--max-steps", "1",
-               "--batch-size", "4", "--max-length", "256", "--precision", "fp32", "--val-fraction", "0"]
+    candidates, seed, out = (
+        _dataset(tmp_path / "ds", _mismatched()),
+        _seed_file(tmp_path / "seed.jsonl"),
+        tmp_path / "it",
+    )
+    command = [
+        "iterate",
+        str(candidates),
+        "--model",
+        str(tiny_model_dir),
+        "--seed",
+        str(seed),
+        "--output-dir",
+        str(out),
+        "--rounds",
+        "1",
+        "--top-fraction",
+        "0.5",
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "4",
+        "--max-length",
+        "256",
+        "--precision",
+        "fp32",
+        "--val-fraction",
+        "0",
+    ]
     result = runner.invoke(app, command)
     assert result.exit_code == 0, result.output
     assert "iterate summary" in result.output and "round 1: curate 8 candidates" in result.output
@@ -58,6 +83,10 @@ def test_iterate_checks_its_settings_before_any_work(tmp_path):
     result = runner.invoke(app, ["iterate", str(tmp_path), "--top-fraction", "0", "--dry-run"])
     assert result.exit_code == 2 and "top_fraction must be in (0, 1]" in result.output
     result = runner.invoke(app, ["iterate", str(tmp_path), "--seed", "none", "--scorer", "vibes", "--dry-run"])
-    assert result.exit_code == 2 and "scorer must be likelihood or rubric" in result.output and "name a seed" in result.output
+    assert (
+        result.exit_code == 2
+        and "scorer must be likelihood or rubric" in result.output
+        and "name a seed" in result.output
+    )
     result = runner.invoke(app, ["iterate", "--dry-run"])
     assert result.exit_code == 2 and "backtranslate iterate CANDIDATES" in result.output

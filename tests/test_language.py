@@ -18,11 +18,11 @@ runner = CliRunner()
 
 TEXTS = {
     "en": "The quarterly report is ready for review. Please check the numbers for your team before Friday and "
-          "send me your comments, so that I can pass the final version to the board next week.",
+    "send me your comments, so that I can pass the final version to the board next week.",
     "de": "Der Quartalsbericht ist fertig und kann geprüft werden. Bitte prüft die Zahlen für euer Team bis Freitag "
-          "und schickt mir eure Anmerkungen, damit ich die endgültige Fassung nächste Woche weitergeben kann.",
+    "und schickt mir eure Anmerkungen, damit ich die endgültige Fassung nächste Woche weitergeben kann.",
     "fr": "Le rapport trimestriel est prêt à être relu. Merci de vérifier les chiffres de votre équipe avant vendredi "
-          "et de m'envoyer vos remarques, afin que je transmette la version finale au conseil la semaine prochaine.",
+    "et de m'envoyer vos remarques, afin que je transmette la version finale au conseil la semaine prochaine.",
 }
 
 
@@ -53,15 +53,33 @@ def test_generate_keeps_only_the_languages_asked_for(tiny_adapter, tmp_path):
     for code, text in TEXTS.items():
         (corpus / f"report-{code}.md").write_text(text + "\n")
     out = tmp_path / "ds"
-    result = runner.invoke(app, ["generate", "--corpus", str(corpus), "--model", str(tiny_adapter), "--out", str(out),
-                                 "--greedy", "--max-new-tokens", "6", "--precision", "fp32", "--no-filter",
-                                 "--languages", "en,de"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--corpus",
+            str(corpus),
+            "--model",
+            str(tiny_adapter),
+            "--out",
+            str(out),
+            "--greedy",
+            "--max-new-tokens",
+            "6",
+            "--precision",
+            "fp32",
+            "--no-filter",
+            "--languages",
+            "en,de",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
     rejected = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
     assert sorted(r["meta"]["language"] for r in rows) == ["de", "en"]
     assert [(r["meta"]["source"], r["stage"], r["reason"]) for r in rejected] == [
-        ("report-fr.md", "passage", "language: fr not in en,de")]
+        ("report-fr.md", "passage", "language: fr not in en,de")
+    ]
     stats = json.loads((out / "stats.json").read_text())
     assert stats["languages"] == {"mix": {"de": 1, "en": 1, "fr": 1}, "kept": ["en", "de"]}
     assert stats["passages"]["dropped"] == {"language": 1}

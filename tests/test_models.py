@@ -14,11 +14,14 @@ def test_hub_ids_pass_through_unchanged():
     assert models.resolve("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("./no/such/model", "not found: pass a Hugging Face id"),
-    ("missing.gguf", "GGUF file missing.gguf does not exist"),
-    ("bad id with spaces", "not found"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("./no/such/model", "not found: pass a Hugging Face id"),
+        ("missing.gguf", "GGUF file missing.gguf does not exist"),
+        ("bad id with spaces", "not found"),
+    ],
+)
 def test_missing_models_give_one_actionable_sentence(spec, message):
     with pytest.raises(UserError, match=message):
         models.resolve(spec)

@@ -8,8 +8,9 @@ from backtranslate.engine import BackwardModel, Decoding
 from backtranslate.packed_linear import PackedLinear, pack_linears
 from backtranslate.records import Record
 
-pytestmark = pytest.mark.skipif(not packed_linear.available(torch.bfloat16, "cpu"),
-                                reason="this torch build or CPU has no oneDNN bf16 linear")
+pytestmark = pytest.mark.skipif(
+    not packed_linear.available(torch.bfloat16, "cpu"), reason="this torch build or CPU has no oneDNN bf16 linear"
+)
 
 
 def test_packed_layers_give_the_same_logits_bit_for_bit(lively_model_dir):
@@ -35,7 +36,9 @@ def test_the_bf16_backend_packs_its_layers_and_writes_the_same_instructions(live
     monkeypatch.setattr(packed_linear, "available", lambda *args: False)
     plain = BackwardModel(str(lively_adapter), precision="bf16")
     assert not any(isinstance(m, PackedLinear) for m in plain.model.modules())
-    rows = [[(c.meta["raw"], c.meta["generated_tokens"]) for c in m.generate(passages, decoding)] for m in (packed, plain)]
+    rows = [
+        [(c.meta["raw"], c.meta["generated_tokens"]) for c in m.generate(passages, decoding)] for m in (packed, plain)
+    ]
     assert rows[0] == rows[1]
     assert len({text for text, _ in rows[0]}) > 1  # different passages, different instructions
 

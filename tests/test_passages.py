@@ -23,7 +23,7 @@ def test_short_document_is_kept_whole(meter):
     doc = _doc("  Hello team,\n\nthe office is closed on Friday.\n")
     [p] = list(segment(doc, meter, min_tokens=4, max_tokens=200))
     assert p.output == "Hello team,\n\nthe office is closed on Friday."
-    assert doc.output[p.meta["start"]:p.meta["end"]] == p.output and p.meta["source"] == "a.md"
+    assert doc.output[p.meta["start"] : p.meta["end"]] == p.output and p.meta["source"] == "a.md"
 
 
 def test_long_document_is_cut_within_bounds_along_paragraphs(meter):
@@ -32,7 +32,7 @@ def test_long_document_is_cut_within_bounds_along_paragraphs(meter):
     passages = list(segment(doc, meter, min_tokens=50, max_tokens=400))
     assert len(passages) > 3
     for p in passages:
-        assert doc.output[p.meta["start"]:p.meta["end"]] == p.output  # offsets are exact
+        assert doc.output[p.meta["start"] : p.meta["end"]] == p.output  # offsets are exact
         assert meter.count(p.output) <= 400
         assert p.output.startswith("word") and p.output.endswith(".")  # paragraph boundaries
     # nothing lost: every paragraph lands in exactly one passage
@@ -61,7 +61,10 @@ def test_short_tail_joins_its_predecessor(meter):
 
 def test_ids_are_stable_across_runs(meter):
     text = "\n\n".join(_paragraph(i) for i in range(10))
-    ids = lambda: [p.id for p in segment(_doc(text), meter, 20, 200)]
+
+    def ids():
+        return [p.id for p in segment(_doc(text), meter, 20, 200)]
+
     assert ids() == ids()
 
 

@@ -18,7 +18,6 @@ from backtranslate.threads import ThreadStats, thread_records
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import real_corpora_data  # noqa: E402
-
 from test_hygiene import _Meter  # noqa: E402
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from planted_pii import NEGATIVES
 
 from backtranslate.email_text import email_document, name_from_address, person_name, signature_names
 from backtranslate.records import Record
 from backtranslate.redact import Redactor, count_placeholders, hash_ids
-from planted_pii import NEGATIVES
 
 
 @pytest.fixture(scope="module")
@@ -15,54 +15,63 @@ def redactor() -> Redactor:
     return Redactor()
 
 
-@pytest.mark.parametrize("text, kind", [
-    ("Write to ana.lopez@example.com today.", "EMAIL"),
-    ("Call +1 (206) 555-0114 after lunch.", "PHONE"),
-    ("Call (415) 555-0199 after lunch.", "PHONE"),
-    ("Ring +44 20 7946 0958 or not.", "PHONE"),
-    ("Ruf an: +49 30 41234567.", "PHONE"),
-    ("The host is 83.12.200.7 now.", "IP_ADDRESS"),
-    ("The host is 2001:db8:85a3::8a2e:370:7334 now.", "IP_ADDRESS"),
-    ("Card 4111 1111 1111 1111 on file.", "CREDIT_CARD"),
-    ("Card 3782-822463-10005 on file.", "CREDIT_CARD"),
-    ("Pay to DE89 3704 0044 0532 0130 00 please.", "IBAN"),
-    ("Pay to GB82WEST12345698765432 please.", "IBAN"),
-    ("Reset at https://example.com/reset?token=abc123def456ghi789 now.", "URL"),
-    ("Open https://admin:s3cretPass@db.example.com/ now.", "URL"),
-    ("Files: https://files.example.com/share/aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY now.", "URL"),
-    ("The AWS key is AKIAIOSFODNN7EXAMPLE today.", "API_KEY"),
-    ("Use ghp_16C7e42F292c6912E7710c838347Ae178B4a for the API.", "API_KEY"),
-    ("Stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc in prose.", "API_KEY"),
-    ("api_key: q8Zr2LmX0pTn5VwK", "API_KEY"),
-    ("The secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY is old.", "API_KEY"),
-    ("The password is hunter2horse, please change it.", "PASSWORD"),
-    ("password: Tr0ub4dor&3", "PASSWORD"),
-    ("Kennwort: Sommer2024!", "PASSWORD"),
-])
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("Write to ana.lopez@example.com today.", "EMAIL"),
+        ("Call +1 (206) 555-0114 after lunch.", "PHONE"),
+        ("Call (415) 555-0199 after lunch.", "PHONE"),
+        ("Ring +44 20 7946 0958 or not.", "PHONE"),
+        ("Ruf an: +49 30 41234567.", "PHONE"),
+        ("The host is 83.12.200.7 now.", "IP_ADDRESS"),
+        ("The host is 2001:db8:85a3::8a2e:370:7334 now.", "IP_ADDRESS"),
+        ("Card 4111 1111 1111 1111 on file.", "CREDIT_CARD"),
+        ("Card 3782-822463-10005 on file.", "CREDIT_CARD"),
+        ("Pay to DE89 3704 0044 0532 0130 00 please.", "IBAN"),
+        ("Pay to GB82WEST12345698765432 please.", "IBAN"),
+        ("Reset at https://example.com/reset?token=abc123def456ghi789 now.", "URL"),
+        ("Open https://admin:s3cretPass@db.example.com/ now.", "URL"),
+        ("Files: https://files.example.com/share/aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY now.", "URL"),
+        ("The AWS key is AKIAIOSFODNN7EXAMPLE today.", "API_KEY"),
+        ("Use ghp_16C7e42F292c6912E7710c838347Ae178B4a for the API.", "API_KEY"),
+        ("Stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc in prose.", "API_KEY"),
+        ("api_key: q8Zr2LmX0pTn5VwK", "API_KEY"),
+        ("The secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY is old.", "API_KEY"),
+        ("The password is hunter2horse, please change it.", "PASSWORD"),
+        ("password: Tr0ub4dor&3", "PASSWORD"),
+        ("Kennwort: Sommer2024!", "PASSWORD"),
+    ],
+)
 def test_each_kind_is_replaced_by_its_placeholder(redactor, text, kind):
     out = redactor.text(text)
     assert f"<{kind}_1>" in out, out
     assert count_placeholders(out) == {kind: 1}
 
 
-@pytest.mark.parametrize("text", NEGATIVES + (
-    "Loopback 127.0.0.1 and 0.0.0.0 name no one.",
-    "Card 4111 1111 1111 1112 fails the Luhn check.",
-    "DE89 3704 0044 0532 0130 01 fails the IBAN check.",
-    "The password policy is required for everyone.",
-    "Read https://docs.python.org/3/library/re.html and http://dev.example.com:8080 first.",
-    "The commit message says CamelCaseIdentifiersAreFine and snake_case_names_are_fine_too.",
-    "Meeting 2025-03-14 at 10:30, call-in code 2025.",
-))
+@pytest.mark.parametrize(
+    "text",
+    NEGATIVES
+    + (
+        "Loopback 127.0.0.1 and 0.0.0.0 name no one.",
+        "Card 4111 1111 1111 1112 fails the Luhn check.",
+        "DE89 3704 0044 0532 0130 01 fails the IBAN check.",
+        "The password policy is required for everyone.",
+        "Read https://docs.python.org/3/library/re.html and http://dev.example.com:8080 first.",
+        "The commit message says CamelCaseIdentifiersAreFine and snake_case_names_are_fine_too.",
+        "Meeting 2025-03-14 at 10:30, call-in code 2025.",
+    ),
+)
 def test_look_alikes_are_left_alone(redactor, text):
     assert redactor.text(text) == text
 
 
 def test_the_same_value_gets_the_same_number_within_a_document(redactor):
-    text = ("Mail ana@example.com or ANA@example.com, not ben@example.com. "
-            "Card 4111 1111 1111 1111 is 4111-1111-1111-1111.")
-    assert redactor.text(text) == ("Mail <EMAIL_1> or <EMAIL_1>, not <EMAIL_2>. "
-                                   "Card <CREDIT_CARD_1> is <CREDIT_CARD_1>.")
+    text = (
+        "Mail ana@example.com or ANA@example.com, not ben@example.com. Card 4111 1111 1111 1111 is 4111-1111-1111-1111."
+    )
+    assert redactor.text(text) == (
+        "Mail <EMAIL_1> or <EMAIL_1>, not <EMAIL_2>. Card <CREDIT_CARD_1> is <CREDIT_CARD_1>."
+    )
 
 
 def test_an_address_inside_a_url_goes_with_the_url(redactor):
@@ -85,11 +94,21 @@ def test_long_documents_are_scanned_in_windows_without_missing_a_value(redactor)
 
 
 def test_record_redacts_text_input_and_provenance_and_counts_by_type(redactor):
-    record = Record(output="Hi Ana, the card 4111 1111 1111 1111 works. Ben", input="Ana, is the card ok?",
-                    meta={"source": "mail/x.eml", "row": 0, "format": "eml", "from": "Ben Okoye <ben@example.com>",
-                          "to": "Ana Lopez <ana@example.com>", "subject": "Card for Ana",
-                          "message_id": "<m2@example.com>", "in_reply_to": "<m1@example.com>",
-                          "_names": ["Ben Okoye", "Ana Lopez"]})
+    record = Record(
+        output="Hi Ana, the card 4111 1111 1111 1111 works. Ben",
+        input="Ana, is the card ok?",
+        meta={
+            "source": "mail/x.eml",
+            "row": 0,
+            "format": "eml",
+            "from": "Ben Okoye <ben@example.com>",
+            "to": "Ana Lopez <ana@example.com>",
+            "subject": "Card for Ana",
+            "message_id": "<m2@example.com>",
+            "in_reply_to": "<m1@example.com>",
+            "_names": ["Ben Okoye", "Ana Lopez"],
+        },
+    )
     out = redactor.record(record)
     assert out.input == "<PERSON_1>, is the card ok?"  # the message answered comes first
     assert out.output == "Hi <PERSON_1>, the card <CREDIT_CARD_1> works. <PERSON_2>"
@@ -102,6 +121,7 @@ def test_record_redacts_text_input_and_provenance_and_counts_by_type(redactor):
 
 
 # --- where the names come from: the e-mail reader ------------------------------------------------
+
 
 def test_person_names_from_display_names_and_addresses():
     assert person_name("Priya Raman") == "Priya Raman"
@@ -118,9 +138,11 @@ def test_signature_block_and_sign_off_names():
 
 
 def test_email_document_hands_the_names_to_redaction():
-    raw = (b"From: Priya Raman <priya@example.com>\nTo: All Staff <all@example.com>, Ben Okoye <ben@example.com>\n"
-           b"Cc: \"Lopez, Ana\" <ana@example.com>\nSubject: Hello\n\nHi Ben,\n\nSee you.\n\nThanks,\nPriya\n\n"
-           b"-- \nPriya Raman\nFinance\n")
+    raw = (
+        b"From: Priya Raman <priya@example.com>\nTo: All Staff <all@example.com>, Ben Okoye <ben@example.com>\n"
+        b"Cc: \"Lopez, Ana\" <ana@example.com>\nSubject: Hello\n\nHi Ben,\n\nSee you.\n\nThanks,\nPriya\n\n"
+        b"-- \nPriya Raman\nFinance\n"
+    )
     text, headers = email_document(raw)
     assert headers["_names"] == ["Priya Raman", "Ben Okoye", "Ana Lopez"]
     assert headers["cc"] == '"Lopez, Ana" <ana@example.com>'
@@ -138,8 +160,10 @@ def test_a_document_that_cannot_be_redacted_is_skipped_counted_and_logged(redact
 
     monkeypatch.setattr(Redactor, "text", fails_on_one)
     stats = RedactionStats()
-    docs = [Record(output=t, meta={"source": "x.jsonl", "row": i}) for i, t in
-            enumerate(["ana@example.com wrote", "BREAKS ben@example.com", "fine"])]
+    docs = [
+        Record(output=t, meta={"source": "x.jsonl", "row": i})
+        for i, t in enumerate(["ana@example.com wrote", "BREAKS ben@example.com", "fine"])
+    ]
     out = list(redactor.records(docs, stats))
     assert [r.output for r in out] == ["<EMAIL_1> wrote", "fine"]  # never passed on unredacted
     assert stats.to_dict(True)["failed"] == 1 and stats.documents == 2
@@ -147,8 +171,10 @@ def test_a_document_that_cannot_be_redacted_is_skipped_counted_and_logged(redact
 
 
 def test_encoded_display_names_are_decoded_before_they_are_looked_for(redactor):
-    raw = ("From: =?utf-8?q?Ren=C3=A9_Kr=C3=A4mer?= <rk@example.com>\nTo: b@example.com\nSubject: Hi\n"
-           "Content-Type: text/plain; charset=utf-8\n\nHallo, hier ist René.\n").encode()
+    raw = (
+        "From: =?utf-8?q?Ren=C3=A9_Kr=C3=A4mer?= <rk@example.com>\nTo: b@example.com\nSubject: Hi\n"
+        "Content-Type: text/plain; charset=utf-8\n\nHallo, hier ist René.\n"
+    ).encode()
     text, headers = email_document(raw)
     assert headers["_names"] == ["René Krämer"]
     out = redactor.record(Record(output=text, meta={"source": "x.eml", **headers}))
@@ -163,16 +189,23 @@ def test_a_name_from_any_header_of_the_corpus_is_redacted_in_every_message(tmp_p
     from backtranslate.generate import documents
     from backtranslate.redact import RedactionStats
 
-    (tmp_path / "a.eml").write_text("From: Ben Okoye <ben@example.com>\nTo: Ana Lopez <ana@example.com>\n"
-                                    "Subject: Budget\n\nHi Ana,\n\nI will send it to Grace for sign-off on Friday.\n\nBen\n")
-    (tmp_path / "b.eml").write_text("From: Grace Whitfield <grace.whitfield@example.com>\nTo: Ben Okoye <ben@example.com>\n"
-                                    "Subject: Re: Budget\n\nThanks Ben, looks fine.\n\nGrace\n")
+    (tmp_path / "a.eml").write_text(
+        "From: Ben Okoye <ben@example.com>\nTo: Ana Lopez <ana@example.com>\n"
+        "Subject: Budget\n\nHi Ana,\n\nI will send it to Grace for sign-off on Friday.\n\nBen\n"
+    )
+    (tmp_path / "b.eml").write_text(
+        "From: Grace Whitfield <grace.whitfield@example.com>\nTo: Ben Okoye <ben@example.com>\n"
+        "Subject: Re: Budget\n\nThanks Ben, looks fine.\n\nGrace\n"
+    )
     cfg = GenerateConfig(corpus=str(tmp_path), model="unused", out=str(tmp_path / "out"))
-    docs = {d.meta["source"].rsplit("/", 1)[-1]: d for d in
-            documents(cfg, ReadStats(), None, RedactionStats())}
+    docs = {d.meta["source"].rsplit("/", 1)[-1]: d for d in documents(cfg, ReadStats(), None, RedactionStats())}
     mention = docs["a.eml"].output
     assert "Grace" not in mention and "I will send it to <PERSON_" in mention
     assert "Grace" not in docs["b.eml"].output and "Whitfield" not in docs["b.eml"].output
     cfg.redact = False
-    assert "Grace" in next(d for d in documents(cfg, ReadStats(), None, RedactionStats())
-                           if d.meta["source"].endswith("a.eml")).output
+    assert (
+        "Grace"
+        in next(
+            d for d in documents(cfg, ReadStats(), None, RedactionStats()) if d.meta["source"].endswith("a.eml")
+        ).output
+    )

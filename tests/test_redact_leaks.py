@@ -12,10 +12,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import planted_pii
 import pytest
 from typer.testing import CliRunner
 
-import planted_pii
 from backtranslate.cli import app
 from backtranslate.redact import TYPES
 
@@ -55,17 +55,41 @@ def _generate(corpus: Path, out: Path, model: Path, *extra: str) -> dict:
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     try:
-        result = runner.invoke(app, ["generate", "--corpus", str(corpus), "--model", str(model), "--out", str(out),
-                                     "--greedy", "--max-new-tokens", "6", "--batch-size", "16", "--precision", "fp32",
-                                     *extra])
+        result = runner.invoke(
+            app,
+            [
+                "generate",
+                "--corpus",
+                str(corpus),
+                "--model",
+                str(model),
+                "--out",
+                str(out),
+                "--greedy",
+                "--max-new-tokens",
+                "6",
+                "--batch-size",
+                "16",
+                "--precision",
+                "fp32",
+                *extra,
+            ],
+        )
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
     assert result.exit_code == 0, result.output
-    files = {p.relative_to(out).as_posix(): p.read_text(encoding="utf-8", errors="replace")
-             for p in sorted(out.rglob("*")) if p.is_file()}
-    return {"files": files, "output": result.output, "logs": "\n".join(handler.lines),
-            "stats": json.loads(files["stats.json"])}
+    files = {
+        p.relative_to(out).as_posix(): p.read_text(encoding="utf-8", errors="replace")
+        for p in sorted(out.rglob("*"))
+        if p.is_file()
+    }
+    return {
+        "files": files,
+        "output": result.output,
+        "logs": "\n".join(handler.lines),
+        "stats": json.loads(files["stats.json"]),
+    }
 
 
 def leaks(text: str, items: list[planted_pii.Planted]) -> list[str]:
@@ -90,14 +114,37 @@ def run(request, planted, tiny_adapter, tmp_path_factory):
     corpus, items = planted
     folder = tmp_path_factory.mktemp(f"redacted-{request.param}")
     (folder / "bench.jsonl").write_text(json.dumps({"question": planted_pii.NEGATIVES[1], "answer": "closed"}) + "\n")
-    return {"mode": request.param, "items": items,
-            **_generate(corpus, folder / "dataset", tiny_adapter, "--email-mode", request.param, "--no-filter",
-                        "--format", "alpaca,sharegpt,messages", "--decontaminate", str(folder / "bench.jsonl"))}
+    return {
+        "mode": request.param,
+        "items": items,
+        **_generate(
+            corpus,
+            folder / "dataset",
+            tiny_adapter,
+            "--email-mode",
+            request.param,
+            "--no-filter",
+            "--format",
+            "alpaca,sharegpt,messages",
+            "--decontaminate",
+            str(folder / "bench.jsonl"),
+        ),
+    }
 
 
 def test_no_planted_value_reaches_any_output_file_the_printout_or_the_logs(run):
-    expected = {"data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md",
-                "sharegpt.json", "messages.jsonl", "run.json", "progress.jsonl"}
+    expected = {
+        "data.json",
+        "data.jsonl",
+        "candidates.jsonl",
+        "rejected.jsonl",
+        "stats.json",
+        "README.md",
+        "sharegpt.json",
+        "messages.jsonl",
+        "run.json",
+        "progress.jsonl",
+    }
     assert expected <= set(run["files"])
     for name, text in run["files"].items():
         assert not leaks(text, run["items"]), f"{name} leaks {leaks(text, run['items'])[:5]}"

@@ -5,21 +5,30 @@ from backtranslate.records import Record
 from backtranslate.relevance import EmbeddingRelevance, Relevance
 from backtranslate.selection import BestOfK
 
-PASSAGE = ("## Configuring the cache\n\nSet `ttl` in the `[cache]` table to the number of seconds a result is kept; "
-           "entries are evicted oldest first when `size` entries are stored.")
+PASSAGE = (
+    "## Configuring the cache\n\nSet `ttl` in the `[cache]` table to the number of seconds a result is kept; "
+    "entries are evicted oldest first when `size` entries are stored."
+)
 MATCHING = "Explain how to configure the lifetime and size of the result cache."
 MISMATCHED = "Write a short email to my manager asking for next Friday off."
 
 
 def test_a_matching_instruction_scores_above_a_mismatched_one():
     scorer = EmbeddingRelevance()
-    good, bad = scorer.score([Record(output=PASSAGE, instruction=MATCHING, meta={"passage_id": "p"}),
-                              Record(output=PASSAGE, instruction=MISMATCHED, meta={"passage_id": "p"})])
+    good, bad = scorer.score(
+        [
+            Record(output=PASSAGE, instruction=MATCHING, meta={"passage_id": "p"}),
+            Record(output=PASSAGE, instruction=MISMATCHED, meta={"passage_id": "p"}),
+        ]
+    )
     assert good > 0.3 > bad
 
 
 def test_the_relevance_filter_records_scores_and_drops_below_its_threshold():
-    pairs = [Record(output=PASSAGE, instruction=MATCHING, id="a"), Record(output=PASSAGE, instruction=MISMATCHED, id="b")]
+    pairs = [
+        Record(output=PASSAGE, instruction=MATCHING, id="a"),
+        Record(output=PASSAGE, instruction=MISMATCHED, id="b"),
+    ]
     stats, rejects = FilterStats(), []
     kept = list(apply_filters(pairs, [Relevance(threshold=0.2)], stats, on_reject=rejects.append))
     assert [r.id for r in kept] == ["a"] and kept[0].meta["relevance"] > 0.2
@@ -27,14 +36,23 @@ def test_the_relevance_filter_records_scores_and_drops_below_its_threshold():
 
 
 def _candidate(passage, index, score, instruction="x"):
-    return Record(output=passage, instruction=f"{instruction} {index}", id=f"{passage}-{index}",
-                  meta={"passage_id": passage, "candidate": index, "relevance": score})
+    return Record(
+        output=passage,
+        instruction=f"{instruction} {index}",
+        id=f"{passage}-{index}",
+        meta={"passage_id": passage, "candidate": index, "relevance": score},
+    )
 
 
 def test_best_of_k_keeps_the_best_scoring_passing_candidate_of_each_passage():
     # Candidate 1 of passage "p" failed an earlier filter, so only 0, 2 and 3 reach the selection.
-    arriving = [_candidate("p", 0, 0.31), _candidate("p", 2, 0.52), _candidate("p", 3, 0.40),
-                _candidate("q", 0, 0.25), _candidate("q", 1, 0.25)]
+    arriving = [
+        _candidate("p", 0, 0.31),
+        _candidate("p", 2, 0.52),
+        _candidate("p", 3, 0.40),
+        _candidate("q", 0, 0.25),
+        _candidate("q", 1, 0.25),
+    ]
     stats, rejects = FilterStats(), []
     kept = list(apply_filters(arriving, [BestOfK()], stats, on_reject=rejects.append))
     assert [r.id for r in kept] == ["p-2", "q-0"]  # a tie goes to the earlier candidate

@@ -22,15 +22,47 @@ def curated(tmp_path):
     for i, r in enumerate(load_seed("default").records[:40]):
         rows.append({**r.to_alpaca(), "id": f"p{i}", "meta": {"scores": {"likelihood": round(0.1 + i / 50, 3)}}})
     rows.append({**rows[0], "id": "dup", "instruction": rows[0]["instruction"] + " Thanks!"})
-    rows.append({"instruction": "Please explain <script>alert(1)</script> tags.", "input": "",
-                 "output": "Script tags hold JavaScript.", "id": "html", "meta": {"scores": {"likelihood": 0.5}}})
-    rejected = [{"instruction": "x", "input": "", "output": "y", "id": f"c{i}", "stage": "curate",
-                 "reason": f"curate_likelihood: score {-i / 10} < 0.1", "meta": {"scores": {"likelihood": -i / 10}}}
-                for i in range(5)]
-    rejected += [{"instruction": "As an AI I cannot", "input": "", "output": "z", "id": "r", "stage": "pair",
-                  "reason": "refusal: 'As an AI'", "meta": {}},
-                 {"instruction": "", "input": "", "output": "unsubscribe", "id": "b", "stage": "passage",
-                  "reason": "boilerplate: unsubscribe", "meta": {}}]
+    rows.append(
+        {
+            "instruction": "Please explain <script>alert(1)</script> tags.",
+            "input": "",
+            "output": "Script tags hold JavaScript.",
+            "id": "html",
+            "meta": {"scores": {"likelihood": 0.5}},
+        }
+    )
+    rejected = [
+        {
+            "instruction": "x",
+            "input": "",
+            "output": "y",
+            "id": f"c{i}",
+            "stage": "curate",
+            "reason": f"curate_likelihood: score {-i / 10} < 0.1",
+            "meta": {"scores": {"likelihood": -i / 10}},
+        }
+        for i in range(5)
+    ]
+    rejected += [
+        {
+            "instruction": "As an AI I cannot",
+            "input": "",
+            "output": "z",
+            "id": "r",
+            "stage": "pair",
+            "reason": "refusal: 'As an AI'",
+            "meta": {},
+        },
+        {
+            "instruction": "",
+            "input": "",
+            "output": "unsubscribe",
+            "id": "b",
+            "stage": "passage",
+            "reason": "boilerplate: unsubscribe",
+            "meta": {},
+        },
+    ]
     folder = tmp_path / "ds"
     folder.mkdir()
     (folder / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -39,11 +71,17 @@ def curated(tmp_path):
     return folder
 
 
-@pytest.mark.parametrize("instruction, word", [
-    ("Write a short e-mail to Dana.", "write"), ("Please summarize this memo.", "summarize"),
-    ("Can you please explain VPNs?", "explain"), ("could you, kindly, list three risks", "list"),
-    ("  ", None), ("1. Do this", "do"),
-])
+@pytest.mark.parametrize(
+    "instruction, word",
+    [
+        ("Write a short e-mail to Dana.", "write"),
+        ("Please summarize this memo.", "summarize"),
+        ("Can you please explain VPNs?", "explain"),
+        ("could you, kindly, list three risks", "list"),
+        ("  ", None),
+        ("1. Do this", "do"),
+    ],
+)
 def test_openings_skip_lead_ins(instruction, word):
     assert opening(instruction) == word
 
@@ -65,8 +103,12 @@ def test_report_writes_the_page_charts_and_numbers(curated):
     numbers = json.loads((out / "report.json").read_text())
     assert numbers["pairs"] == 42 and numbers["rejected"] == 9  # 7 rejected rows + 2 skipped files
     reasons = {(d["stage"], d["reason"]): d["count"] for d in numbers["dropped"]}
-    assert reasons == {("curate", "curate_likelihood"): 5, ("pair", "refusal"): 1, ("passage", "boilerplate"): 1,
-                       ("read", "binary file"): 2}
+    assert reasons == {
+        ("curate", "curate_likelihood"): 5,
+        ("pair", "refusal"): 1,
+        ("passage", "boilerplate"): 1,
+        ("read", "binary file"): 2,
+    }
     assert numbers["scores"]["likelihood"]["kept"]["count"] == 42
     assert numbers["scores"]["likelihood"]["rejected"]["count"] == 5 and numbers["cutoff"] == 0.1
     clusters = numbers["near_duplicates"]["instruction"]["top"]
@@ -101,9 +143,20 @@ CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "goog
 def test_the_page_renders_in_chromium_without_overflow(curated, tmp_path):
     runner.invoke(app, ["report", str(curated)])
     shot = tmp_path / "shot.png"
-    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                           "--window-size=1280,2400", f"--screenshot={shot}",
-                           (curated / "report" / "index.html").as_uri()], capture_output=True, timeout=120)
+    done = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1280,2400",
+            f"--screenshot={shot}",
+            (curated / "report" / "index.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     assert done.returncode == 0 and shot.is_file(), done.stderr[-500:]
     with Image.open(shot) as image:
         rgb = image.convert("RGB")

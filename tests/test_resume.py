@@ -21,8 +21,22 @@ FILES = ("data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl")
 
 
 def _args(adapter, out, *extra):
-    return ["generate", "--corpus", str(CORPORA), "--model", str(adapter), "--out", str(out),
-            "--max-new-tokens", "16", "--batch-size", "2", "--precision", "fp32", *extra]
+    return [
+        "generate",
+        "--corpus",
+        str(CORPORA),
+        "--model",
+        str(adapter),
+        "--out",
+        str(out),
+        "--max-new-tokens",
+        "16",
+        "--batch-size",
+        "2",
+        "--precision",
+        "fp32",
+        *extra,
+    ]
 
 
 def _cli(*args, env=None):
@@ -33,17 +47,23 @@ def _files(out):
     return {name: (out / name).read_text() for name in FILES}
 
 
-@pytest.mark.parametrize("decoding", [
-    ["--greedy"], ["--num-candidates", "2"],
-    ["--greedy", "--curate", "likelihood", "--curate-model", "{base}", "--curate-threshold", "0"],
-], ids=["greedy", "sampling", "curated"])
+@pytest.mark.parametrize(
+    "decoding",
+    [
+        ["--greedy"],
+        ["--num-candidates", "2"],
+        ["--greedy", "--curate", "likelihood", "--curate-model", "{base}", "--curate-threshold", "0"],
+    ],
+    ids=["greedy", "sampling", "curated"],
+)
 def test_sigkill_then_resume_gives_the_uninterrupted_dataset(tiny_adapter, tiny_model_dir, tmp_path, decoding):
     decoding = [str(tiny_model_dir) if arg == "{base}" else arg for arg in decoding]
     clean, killed = tmp_path / "clean", tmp_path / "killed"
     subprocess.run(_cli(*_args(tiny_adapter, clean, *decoding)), check=True, capture_output=True)
 
-    proc = subprocess.Popen(_cli(*_args(tiny_adapter, killed, *decoding)), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _cli(*_args(tiny_adapter, killed, *decoding)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     progress = killed / "progress.jsonl"
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
@@ -65,8 +85,17 @@ def test_sigkill_then_resume_gives_the_uninterrupted_dataset(tiny_adapter, tiny_
 
 def test_final_files_are_replaced_atomically(tiny_adapter, tmp_path):
     out = tmp_path / "ds"
-    generate(GenerateConfig(corpus=str(CORPORA / "emails"), out=str(out), model=str(tiny_adapter), greedy=True,
-                            max_new_tokens=8, precision="fp32", max_passages=3))
+    generate(
+        GenerateConfig(
+            corpus=str(CORPORA / "emails"),
+            out=str(out),
+            model=str(tiny_adapter),
+            greedy=True,
+            max_new_tokens=8,
+            precision="fp32",
+            max_passages=3,
+        )
+    )
     leftovers = [p.name for p in out.iterdir() if p.name.startswith(".")]
     assert leftovers == []
 
@@ -75,14 +104,27 @@ def test_two_process_torchrun_shards_merge_into_the_single_run(tiny_adapter, tmp
     single, sharded = tmp_path / "single", tmp_path / "sharded"
     subprocess.run(_cli(*_args(tiny_adapter, single, "--greedy")), check=True, capture_output=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m",
-              "backtranslate.cli", *_args(tiny_adapter, sharded, "--greedy")]
+    launch = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "backtranslate.cli",
+        *_args(tiny_adapter, sharded, "--greedy"),
+    ]
     done = subprocess.run(launch, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     shard_runs = [json.loads((sharded / f"shard-{i}-of-2" / "run.json").read_text()) for i in (0, 1)]
     assert [r["settings"]["shard"] for r in shard_runs] == ["0/2", "1/2"] and all(r["done"] for r in shard_runs)
-    ids = [{json.loads(line)["meta"]["passage_id"] for line in (sharded / f"shard-{i}-of-2" / "candidates.jsonl")
-            .read_text().splitlines()} for i in (0, 1)]
+    ids = [
+        {
+            json.loads(line)["meta"]["passage_id"]
+            for line in (sharded / f"shard-{i}-of-2" / "candidates.jsonl").read_text().splitlines()
+        }
+        for i in (0, 1)
+    ]
     assert ids[0] and ids[1] and not ids[0] & ids[1]  # each passage went to exactly one shard
 
     stats, _ = merge(sharded)
@@ -94,8 +136,17 @@ def test_two_process_torchrun_shards_merge_into_the_single_run(tiny_adapter, tmp
 
 def test_merge_refuses_incomplete_runs(tiny_adapter, tmp_path):
     out = tmp_path / "partial"
-    generate(GenerateConfig(corpus=str(CORPORA / "emails"), out=str(out), model=str(tiny_adapter), greedy=True,
-                            max_new_tokens=8, precision="fp32", shard="0/2"))
+    generate(
+        GenerateConfig(
+            corpus=str(CORPORA / "emails"),
+            out=str(out),
+            model=str(tiny_adapter),
+            greedy=True,
+            max_new_tokens=8,
+            precision="fp32",
+            shard="0/2",
+        )
+    )
     with pytest.raises(UserError, match="do not make a whole run of 2"):
         merge(out)
     with pytest.raises(UserError, match="No shard folders"):

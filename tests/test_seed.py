@@ -25,25 +25,53 @@ def test_default_seed_is_large_diverse_and_clean():
 
 def test_alpaca_json_list(tmp_path):
     path = tmp_path / "a.json"
-    path.write_text(json.dumps([{"instruction": "Say hi.", "input": "", "output": "Hi!"},
-                                {"instruction": "Sum.", "input": "2 and 3", "output": "5"}]))
+    path.write_text(
+        json.dumps(
+            [
+                {"instruction": "Say hi.", "input": "", "output": "Hi!"},
+                {"instruction": "Sum.", "input": "2 and 3", "output": "5"},
+            ]
+        )
+    )
     seed = load_seed(str(path))
     assert seed.layout == "alpaca"
-    assert [(r.instruction, r.input, r.output) for r in seed.records] == [("Say hi.", "", "Hi!"), ("Sum.", "2 and 3", "5")]
+    assert [(r.instruction, r.input, r.output) for r in seed.records] == [
+        ("Say hi.", "", "Hi!"),
+        ("Sum.", "2 and 3", "5"),
+    ]
 
 
 def test_dolly_jsonl(tmp_path):
-    seed = load_seed(_jsonl(tmp_path / "d.jsonl", [
-        {"instruction": "Who wrote it?", "context": "A memo by Ana.", "response": "Ana.", "category": "closed_qa"}]))
+    seed = load_seed(
+        _jsonl(
+            tmp_path / "d.jsonl",
+            [
+                {
+                    "instruction": "Who wrote it?",
+                    "context": "A memo by Ana.",
+                    "response": "Ana.",
+                    "category": "closed_qa",
+                }
+            ],
+        )
+    )
     assert seed.layout == "dolly"
     assert (seed.records[0].input, seed.records[0].output) == ("A memo by Ana.", "Ana.")
 
 
 def test_self_instruct_gives_one_pair_per_instance(tmp_path):
-    seed = load_seed(_jsonl(tmp_path / "s.jsonl", [
-        {"instruction": "Classify.", "instances": [{"input": "great", "output": "positive"},
-                                                   {"input": "awful", "output": "negative"}]},
-        {"instruction": "Empty.", "instances": []}]))
+    seed = load_seed(
+        _jsonl(
+            tmp_path / "s.jsonl",
+            [
+                {
+                    "instruction": "Classify.",
+                    "instances": [{"input": "great", "output": "positive"}, {"input": "awful", "output": "negative"}],
+                },
+                {"instruction": "Empty.", "instances": []},
+            ],
+        )
+    )
     assert seed.layout == "self-instruct"
     assert [r.output for r in seed.records] == ["positive", "negative"]
     assert seed.skipped == Counter({"no instances": 1})
@@ -93,11 +121,20 @@ def test_unusable_rows_are_counted_not_fatal(tmp_path):
         '{"instruction": "No output.", "output": "  "}\n'
         '{"instruction": "Broken", "output": \n'
         '[1, 2]\n'
-        '{"instruction": "Good.", "output": "Fine."}\n', encoding="utf-8")
+        '{"instruction": "Good.", "output": "Fine."}\n',
+        encoding="utf-8",
+    )
     seed = load_seed(str(path))
     assert [r.output for r in seed.records] == ["Fine."]
-    assert seed.skipped == Counter({"missing instruction": 1, "empty response": 1, "malformed JSON line": 1,
-                                    "row is not a JSON object": 1, "duplicate pair": 1})
+    assert seed.skipped == Counter(
+        {
+            "missing instruction": 1,
+            "empty response": 1,
+            "malformed JSON line": 1,
+            "row is not a JSON object": 1,
+            "duplicate pair": 1,
+        }
+    )
     assert seed.skipped_lines == [4]
 
 

@@ -44,14 +44,17 @@ def test_alpaca_forward_prompt_with_and_without_input():
     assert t.completion(Record(output="The answer.", instruction="q")) == "The answer."
 
 
-@pytest.mark.parametrize("generated, expected", [
-    ("Write a polite reminder about the invoice.", "Write a polite reminder about the invoice."),
-    ("  Write a haiku.\n\n### Input:\nsomething else", "Write a haiku."),
-    ("Instruction: Summarize the memo.<|im_end|>junk", "Summarize the memo."),
-    ('"Draft a thank-you note."', "Draft a thank-you note."),
-    ("### Response:\nnothing", ""),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "generated, expected",
+    [
+        ("Write a polite reminder about the invoice.", "Write a polite reminder about the invoice."),
+        ("  Write a haiku.\n\n### Input:\nsomething else", "Write a haiku."),
+        ("Instruction: Summarize the memo.<|im_end|>junk", "Summarize the memo."),
+        ('"Draft a thank-you note."', "Draft a thank-you note."),
+        ("### Response:\nnothing", ""),
+        ("", ""),
+    ],
+)
 def test_parse_reverse_generation(generated, expected):
     assert parse_generation(generated) == expected
     assert get_template("reverse").parse(generated) == expected
@@ -69,12 +72,16 @@ def test_registry_and_unknown_template():
 
 
 def test_titled_reverse_prompt_shows_the_page_and_section_above_the_passage():
-    passage = Record(output="## Eviction\n\nOldest entries go first.",
-                     meta={"title": "Caching results", "headings": ["Caching results", "Eviction"]})
+    passage = Record(
+        output="## Eviction\n\nOldest entries go first.",
+        meta={"title": "Caching results", "headings": ["Caching results", "Eviction"]},
+    )
     prompt = get_template("reverse-titled").prompt(passage)
     assert "### Title:\nCaching results > Eviction\n\n### Input:\n## Eviction" in prompt
     mail = Record(output="It still fails.", input="Subject: Build fails\n\nHelp?", meta={"subject": "Re: Build fails"})
-    assert "### Title:\nRe: Build fails\n\n### Context:\nSubject: Build fails" in get_template("reverse-titled").prompt(mail)
+    assert "### Title:\nRe: Build fails\n\n### Context:\nSubject: Build fails" in get_template("reverse-titled").prompt(
+        mail
+    )
     # Without a title the prompt is the plain reverse prompt, and the plain template never shows one.
     bare = Record(output="Dear team, the office is closed on Friday.")
     assert get_template("reverse-titled").prompt(bare) == get_template("reverse").prompt(bare)

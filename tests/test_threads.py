@@ -33,24 +33,30 @@ def corpus(tmp_path: Path) -> Path:
     # Sorted reading order: 1-reply comes before 2-root, the message it answers.
     (tmp_path / "inbox").mkdir()
     (tmp_path / "inbox" / "1-reply.eml").write_bytes(
-        message("Re: Offsite", "Thursday works for me.", "<r1@x>", parent="<root-a@x>"))
+        message("Re: Offsite", "Thursday works for me.", "<r1@x>", parent="<root-a@x>")
+    )
     (tmp_path / "inbox" / "2-root.eml").write_bytes(message("Offsite", "Can we meet on Thursday?", "<root-a@x>"))
     # Its parent <gone@x> was never saved; References still tie it to root A's thread.
     (tmp_path / "inbox" / "3-orphan.eml").write_bytes(
-        message("Re: Offsite", "Agreed, and lunch too.", "<orphan@x>", parent="<gone@x>", refs="<root-a@x> <gone@x>"))
+        message("Re: Offsite", "Agreed, and lunch too.", "<orphan@x>", parent="<gone@x>", refs="<root-a@x> <gone@x>")
+    )
     for sub in ("cur", "new", "tmp"):
         (tmp_path / "Maildir" / sub).mkdir(parents=True)
     (tmp_path / "Maildir" / "cur" / "1700000000.M1P1.host:2,S").write_bytes(
-        message("Re: Offsite", "Lunch is booked.", "<md-1@x>", parent="<orphan@x>"))
+        message("Re: Offsite", "Lunch is booked.", "<md-1@x>", parent="<orphan@x>")
+    )
     (tmp_path / "Maildir" / "new" / "1700000001.M2P2.host").write_bytes(
-        message("Budget", "The budget is ready.", "<root-b@x>"))
+        message("Budget", "The budget is ready.", "<root-b@x>")
+    )
     (tmp_path / "Maildir" / "tmp" / "1700000002.M3P3.host").write_bytes(
-        message("Half delivered", "Not yet.", "<tmp@x>"))
+        message("Half delivered", "Not yet.", "<tmp@x>")
+    )
     # In the .mbox the reply to the reply comes first.
     box = b""
-    for data in (message("Re: Re: Budget", "Thanks, approved.", "<mb-2@x>", parent="<mb-1@x>",
-                         refs="<root-b@x> <mb-1@x>"),
-                 message("Re: Budget", "Looks right to me.", "<mb-1@x>", parent="<root-b@x>")):
+    for data in (
+        message("Re: Re: Budget", "Thanks, approved.", "<mb-2@x>", parent="<mb-1@x>", refs="<root-b@x> <mb-1@x>"),
+        message("Re: Budget", "Looks right to me.", "<mb-1@x>", parent="<root-b@x>"),
+    ):
         box += b"From ana@example.com Mon Jan  6 09:12:00 2025\n" + data + b"\n"
     (tmp_path / "archive.mbox").write_bytes(box)
     (tmp_path / "notes.md").write_text("# Notes\n\nNot mail at all.\n")

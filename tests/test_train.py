@@ -14,8 +14,17 @@ from backtranslate.train import build_examples, fit_to_length, split, train
 
 
 def _cfg(tiny_model_dir, tmp_path, **kw):
-    base = dict(model=str(tiny_model_dir), output_dir=str(tmp_path / "out"), epochs=1, max_steps=3,
-                batch_size=4, max_length=320, learning_rate=1e-2, logging_steps=1, precision="fp32")
+    base = dict(
+        model=str(tiny_model_dir),
+        output_dir=str(tmp_path / "out"),
+        epochs=1,
+        max_steps=3,
+        batch_size=4,
+        max_length=320,
+        learning_rate=1e-2,
+        logging_steps=1,
+        precision="fp32",
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -104,16 +113,23 @@ def test_checkpointing_is_off_unless_asked(tiny_model_dir, tmp_path):
 
     from backtranslate.train import _checkpointing
 
-    assert SFTConfig(output_dir=str(tmp_path), use_cpu=True, **_checkpointing(False, SFTConfig)).gradient_checkpointing is False
-    assert SFTConfig(output_dir=str(tmp_path), use_cpu=True, **_checkpointing(True, SFTConfig)).gradient_checkpointing is True
+    assert (
+        SFTConfig(output_dir=str(tmp_path), use_cpu=True, **_checkpointing(False, SFTConfig)).gradient_checkpointing
+        is False
+    )
+    assert (
+        SFTConfig(output_dir=str(tmp_path), use_cpu=True, **_checkpointing(True, SFTConfig)).gradient_checkpointing
+        is True
+    )
 
 
 def test_checkpoints_and_resume_from_checkpoint(tiny_model_dir, tmp_path):
     first = train(_cfg(tiny_model_dir, tmp_path, max_steps=2, checkpoint_steps=1, val_fraction=0))
     checkpoints = sorted(p.name for p in (tmp_path / "out" / "checkpoints").glob("checkpoint-*"))
     assert first.steps == 2 and checkpoints == ["checkpoint-1", "checkpoint-2"]
-    resumed = train(_cfg(tiny_model_dir, tmp_path, max_steps=4, checkpoint_steps=1, val_fraction=0,
-                         resume_from_checkpoint="last"))
+    resumed = train(
+        _cfg(tiny_model_dir, tmp_path, max_steps=4, checkpoint_steps=1, val_fraction=0, resume_from_checkpoint="last")
+    )
     assert resumed.steps == 4  # continued from step 2, not from scratch
     history = json.loads((tmp_path / "out" / "backtranslate.json").read_text())["losses"]["history"]
     assert [h["step"] for h in history if "loss" in h] == [1, 2, 3, 4]
@@ -131,9 +147,32 @@ def test_data_parallel_training_over_two_processes(tiny_model_dir, tmp_path):
     import sys
 
     out = tmp_path / "ddp"
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "backtranslate.cli", "train", "--model", str(tiny_model_dir), "--output-dir", str(out),
-              "--max-steps", "2", "--batch-size", "4", "--max-length", "320", "--precision", "fp32",
-              "--val-fraction", "0", "--logging-steps", "1"]
+    launch = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "backtranslate.cli",
+        "train",
+        "--model",
+        str(tiny_model_dir),
+        "--output-dir",
+        str(out),
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--max-length",
+        "320",
+        "--precision",
+        "fp32",
+        "--val-fraction",
+        "0",
+        "--logging-steps",
+        "1",
+    ]
     # On the CPU (gloo) everywhere: DDP wants one GPU per process, and a test machine may have one.
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(launch, capture_output=True, text=True, timeout=300, env=env)

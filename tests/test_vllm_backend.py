@@ -15,6 +15,7 @@ from backtranslate.records import Record
 
 try:
     from vllm import LLM  # noqa: F401
+
     HAVE_VLLM = True
 except (ImportError, OSError):  # OSError: a CUDA-built torchvision beside a CPU torch
     HAVE_VLLM = False
@@ -29,13 +30,16 @@ def _passages(n):
     import random
 
     rng = random.Random(0)
-    return [Record(output=" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 120))), id=f"p{i}")
-            for i in range(n)]
+    return [
+        Record(output=" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 120))), id=f"p{i}") for i in range(n)
+    ]
 
 
 def _rows(candidates):
-    return [(c.meta["passage_id"], c.meta["candidate"], c.meta["raw"], c.meta["generated_tokens"],
-             c.meta["finish_reason"]) for c in candidates]
+    return [
+        (c.meta["passage_id"], c.meta["candidate"], c.meta["raw"], c.meta["generated_tokens"], c.meta["finish_reason"])
+        for c in candidates
+    ]
 
 
 @pytest.fixture(scope="module", params=["merged", "request"])
@@ -86,10 +90,30 @@ def test_sampling_is_seeded_per_passage(backends):
 @needs_vllm
 def test_generate_cli_with_the_vllm_backend(lively_adapter, tmp_path, bt_home):
     out = tmp_path / "ds"
-    result = CliRunner().invoke(app, [
-        "generate", "--corpus", str(CORPORA / "emails"), "--model", str(lively_adapter), "--out", str(out),
-        "--backend", "vllm", "--kv-cache-gb", str(KV_CACHE_GB), "--precision", "fp32", "--greedy",
-        "--max-new-tokens", "8", "--max-passages", "5", "--no-filter"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "generate",
+            "--corpus",
+            str(CORPORA / "emails"),
+            "--model",
+            str(lively_adapter),
+            "--out",
+            str(out),
+            "--backend",
+            "vllm",
+            "--kv-cache-gb",
+            str(KV_CACHE_GB),
+            "--precision",
+            "fp32",
+            "--greedy",
+            "--max-new-tokens",
+            "8",
+            "--max-passages",
+            "5",
+            "--no-filter",
+        ],
+    )
     assert result.exit_code == 0, result.output
     stats = json.loads((out / "stats.json").read_text())
     assert stats["model"]["backend"] == "vllm" and stats["pairs"]["candidates"] == 5
@@ -97,8 +121,20 @@ def test_generate_cli_with_the_vllm_backend(lively_adapter, tmp_path, bt_home):
 
 @pytest.mark.skipif(HAVE_VLLM, reason="checks the hint for a machine without vLLM")
 def test_backend_vllm_without_vllm_says_how_to_install(tiny_model_dir, tmp_path):
-    result = CliRunner().invoke(app, ["generate", "--corpus", str(CORPORA / "emails"), "--model",
-                                      str(tiny_model_dir), "--out", str(tmp_path / "o"), "--backend", "vllm"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "generate",
+            "--corpus",
+            str(CORPORA / "emails"),
+            "--model",
+            str(tiny_model_dir),
+            "--out",
+            str(tmp_path / "o"),
+            "--backend",
+            "vllm",
+        ],
+    )
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "needs vLLM" in result.output and "make vllm-setup" in result.output
     assert not (tmp_path / "o").exists()
