@@ -183,21 +183,36 @@ def generate(cfg: GenerateConfig) -> None:
 
     Example: backtranslate generate --corpus corpora/emails --model runs/demo/backward --out runs/demo/dataset
     """
-    from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
+    from .corpus import count_files
     from .generate import generate as run_generate
 
-    # The stages stream into each other, so each gets its own running count rather than a total.
+    # The stages stream into each other: only the files have a total known before the run (one
+    # listing of the corpus), and the share of files read gives the whole run's ETA.
+    files_total = count_files(cfg.corpus)
+    log = PlainProgress(files_total)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description:<22}"),
         MofNCompleteColumn(),
+        BarColumn(bar_width=20),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
     ) as progress:
         tasks = {
             key: progress.add_task(label, total=None)
             for key, label in (
+                ("files", "read files"),
                 ("documents", "read documents"),
                 ("segmented", "cut passages"),
                 ("passages", "passages to the model"),
@@ -205,12 +220,14 @@ def generate(cfg: GenerateConfig) -> None:
                 ("kept", "pairs kept"),
             )
         }
+        progress.update(tasks["files"], total=files_total)
         if cfg.max_passages:
             progress.update(tasks["passages"], total=cfg.max_passages)
 
         def show(counts: dict) -> None:
             for key, task in tasks.items():
                 progress.update(task, completed=counts[key])
+            log.update(counts)
 
         result = run_generate(cfg, on_progress=show)
     print_generate_summary(result)
@@ -223,6 +240,45 @@ def generate(cfg: GenerateConfig) -> None:
             )
         else:
             push_folder(result.out, cfg.push_to_hub, cfg.hub_private)
+
+
+class PlainProgress:
+    """Progress as plain lines when the output is not a terminal (CI logs, nohup, Slurm): rich
+    draws nothing there until the end, so a long run would look stuck. One line every
+    ``every`` seconds, and the first at once: done/total files, rate and ETA, no ANSI codes."""
+
+    def __init__(self, files_total: Optional[int], every: float = 30.0):
+        import time
+
+        self.files_total, self.every, self.clock = files_total, every, time.monotonic
+        self.started, self.last = self.clock(), None
+
+    def update(self, counts: dict) -> None:
+        now = self.clock()
+        if console.is_terminal or (self.last is not None and now - self.last < self.every):
+            return
+        self.last = now
+        console.print(self.line(counts, now - self.started), highlight=False, markup=False, soft_wrap=True)
+
+    def line(self, counts: dict, elapsed: float) -> str:
+        files, total = counts["files"], self.files_total
+        done = f"files {files}/{total}" if total else f"files {files}"
+        parts = [
+            done,
+            f"passages {counts['passages']}",
+            f"candidates {counts['candidates']}",
+            f"kept {counts['kept']}",
+            f"{counts['passages'] / max(elapsed, 1e-9):.2f} passages/s",
+        ]
+        if total and files:
+            remaining = elapsed * (total - files) / files
+            parts.append(f"elapsed {_clock(elapsed)}, ETA {_clock(remaining)}")
+        return "generate: " + ", ".join(parts)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 def check_hub_name(name: Optional[str]) -> None:

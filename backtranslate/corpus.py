@@ -150,6 +150,15 @@ def read_corpus(
     )
 
 
+def count_files(spec: str) -> Optional[int]:
+    """How many files reading ``spec`` will open (a folder's files, 1 for a file), or None for a
+    dataset: the progress total, known before the first document at the cost of one listing."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return sum(1 for _ in _walk(path, ReadStats()))
+    return 1 if path.exists() else None
+
+
 # --- where documents come from ---------------------------------------------------------------
 
 

@@ -264,6 +264,7 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
             if on_progress:
                 on_progress(
                     {
+                        "files": read_stats.files,
                         "documents": read_stats.documents,
                         "segmented": segmented.count,
                         "passages": sent,
