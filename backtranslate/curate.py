@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import models
-from .filters import Filter, FilterStats, Verdict
+from .filters import Filter, FilterStats, Verdict, register
 from .records import Record
 from .seed import load_pairs
 from .templates import get_template
@@ -188,11 +188,14 @@ class RubricScorer:
 SCORERS = {"likelihood": LikelihoodScorer, "rubric": RubricScorer}
 
 
+@register
 class Curation(Filter):
-    """Self-curation as a filter: scores pairs in the scorer's batches, writes each score into
-    ``meta["scores"]``, and drops pairs below the threshold or without a score. It keeps running
-    totals (scored, unparsed, score sum) that a resumed run carries on from."""
+    """Self-curation: a scorer's score per pair in ``meta["scores"]``; drops those below the threshold."""
 
+    # Scores in the scorer's batches; a pair without a parseable score is dropped too. The running
+    # totals (scored, unparsed, score sum) are what a resumed run carries on from.
+
+    name = "curate"  # the registry's name; each instance is named for its scorer (curate_likelihood)
     version = 1
 
     def __init__(self, scorer: Any, threshold: Optional[float] = None, totals: Optional[dict] = None) -> None:

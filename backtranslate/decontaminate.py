@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .filters import Filter, NearDuplicate, Verdict, ngrams, quote, words
+from .filters import Filter, NearDuplicate, Verdict, ngrams, quote, register, words
 from .records import Record
 
 NGRAM = 13
@@ -86,10 +86,12 @@ class EvalSet:
         }
 
 
+@register
 class Contamination(Filter):
     """Pairs sharing a long word run with, or nearly duplicating, an item of an evaluation set."""
 
     name = "contaminated"
+    stages = ("passage", "pair")
 
     def __init__(self, eval_set: EvalSet, fields: tuple[str, ...] = ("instruction", "input", "output")):
         self.eval_set, self.fields = eval_set, fields

@@ -75,6 +75,11 @@ class Filter:
 
     name = "filter"
     version = 1  # bump when a filter's behaviour changes, so datasets record which one made them
+    # Where in a run the filter may stand: "passage" (before the model) and/or "pair" (after it).
+    stages: tuple[str, ...] = ("pair",)
+    # A verdict that depends on the records seen before (deduplication): shards cannot see each
+    # other's records, so `merge` re-runs every dataset-wide filter of the run's chain.
+    dataset_wide = False
 
     def filter(self, record: Record) -> Verdict:
         raise NotImplementedError
@@ -349,6 +354,8 @@ class ExactDuplicate(Filter):
     """A text already kept, up to case, spacing and trailing punctuation (dataset-wide, stateful)."""
 
     name = "exact_duplicate"
+    stages = ("passage", "pair")
+    dataset_wide = True
 
     def __init__(self, field: str = "instruction", name: Optional[str] = None):
         self.field = field
@@ -376,6 +383,8 @@ class NearDuplicate(Filter):
     # Version 2: LSH bands tuned for recall at the threshold (dedup.LSH_WEIGHTS).
 
     name = "near_duplicate"
+    stages = ("passage", "pair")
+    dataset_wide = True
     version = 2
 
     def __init__(
@@ -423,6 +432,7 @@ class PassageLength(Filter):
     """Passages too short to be a response worth an instruction (or too long, when set)."""
 
     name = "passage_length"
+    stages = ("passage",)
 
     def __init__(self, min_words: Optional[int] = 20, max_words: Optional[int] = None):
         self.min_words, self.max_words = min_words, max_words
@@ -438,6 +448,7 @@ class TextRatio(Filter):
     """Passages that are mostly symbols, markup, numbers or code rather than prose."""
 
     name = "text_ratio"
+    stages = ("passage",)
 
     def __init__(self, min_alpha_ratio: Optional[float] = 0.6):
         self.min_alpha_ratio = min_alpha_ratio
@@ -485,6 +496,7 @@ class Boilerplate(Filter):
     """Passages that are mostly boilerplate: cookie notices, legal footers, mail signatures, menus."""
 
     name = "boilerplate"
+    stages = ("passage",)
 
     def __init__(
         self,
@@ -528,6 +540,7 @@ class Standalone(Filter):
     # Real corpora: a reply such as "Never mind, I see it's fixed" means nothing without the
     # message it answers, and a passage that opens mid-sentence got an instruction about a fragment.
     name = "standalone"
+    stages = ("passage",)
 
     def __init__(self, orphan_replies: bool = False, continuations: bool = False):
         self.orphan_replies = orphan_replies  # True keeps replies whose parent is missing
@@ -558,6 +571,7 @@ class Markup(Filter):
     """Passages still carrying HTML tags, template directives or front matter after cleaning."""
 
     name = "markup"
+    stages = ("passage",)
 
     def filter(self, record: Record) -> Verdict:
         if junk.markup(record.output):
@@ -570,6 +584,7 @@ class ToolOutput(Filter):
 
     # A bot's report or pasted compiler output: the blind read of real mail called every such pair unusable.
     name = "tool_output"
+    stages = ("passage",)
 
     def filter(self, record: Record) -> Verdict:
         if junk.tool_output(record.output):
@@ -581,6 +596,7 @@ class Patch(Filter):
     """Patch mails kept whole with their description or dropped (--patches); bare diff hunks always go."""
 
     name = "patch"
+    stages = ("passage",)
 
     def __init__(self, patches: str = "keep"):
         if patches not in PATCH_MODES:
@@ -597,28 +613,41 @@ class Patch(Filter):
 
 # ----------------------------------------------------------------------------------- registry
 
-FILTERS: dict[str, type[Filter]] = {
-    cls.name: cls
-    for cls in (
-        InstructionLength,
-        Truncated,
-        TemplateLeak,
-        Refusal,
-        MissingInput,
-        Repetition,
-        LengthRatio,
-        CopiesPassage,
-        ExactDuplicate,
-        NearDuplicate,
-        PassageLength,
-        TextRatio,
-        Boilerplate,
-        Standalone,
-        Markup,
-        ToolOutput,
-        Patch,
-    )
-}
+# Every filter class, by name: those of this module and, once their modules are imported, the
+# filters that need a model or a reference set (language, relevance, best_of_k, contamination,
+# curation, duplicate_passage). A new filter is one class with @register.
+FILTERS: dict[str, type[Filter]] = {}
+
+
+def register(cls: type[Filter]) -> type[Filter]:
+    if FILTERS.get(cls.name, cls) is not cls:
+        raise ValueError(f"two filters are named {cls.name!r}")
+    if not cls.stages or set(cls.stages) - {"passage", "pair"}:
+        raise ValueError(f"filter {cls.name!r}: stages must be passage and/or pair, not {cls.stages}")
+    FILTERS[cls.name] = cls
+    return cls
+
+
+for _cls in (
+    InstructionLength,
+    Truncated,
+    TemplateLeak,
+    Refusal,
+    MissingInput,
+    Repetition,
+    LengthRatio,
+    CopiesPassage,
+    ExactDuplicate,
+    NearDuplicate,
+    PassageLength,
+    TextRatio,
+    Boilerplate,
+    Standalone,
+    Markup,
+    ToolOutput,
+    Patch,
+):
+    register(_cls)
 
 # Cheap per-record checks first, dataset-wide dedup last (so only good pairs claim a first slot).
 # Truncated comes first because a cut-off generation fails the other checks for that one reason.

@@ -88,6 +88,25 @@ def output_folder(cfg: GenerateConfig, shard: Optional[tuple[int, int]]) -> Path
     return out / f"shard-{shard[0]}-of-{shard[1]}" if shard else out
 
 
+@dataclass
+class FilterChain:
+    """A run's filters in order: the passage stage (before the model) and the pair stage (after).
+
+    Built in one place from the run's settings (``filter_chain``); ``merge`` rebuilds the same
+    chain from the settings a run recorded and re-runs its dataset-wide filters over the shards.
+    """
+
+    passage: list[Filter]
+    pair: list[Filter]
+
+    def dataset_wide(self, stage: str) -> list[Filter]:
+        return [f for f in getattr(self, stage) if f.dataset_wide]
+
+
+def filter_chain(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> FilterChain:
+    return FilterChain(passage=passage_filters(cfg, eval_sets), pair=pair_filters(cfg, eval_sets))
+
+
 def passage_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
     """The passage filters, then language (after deduplication: each distinct passage is
     classified once) and decontamination of the passage and its input."""
@@ -209,7 +228,8 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
         **progress.counters,
     }
     passage_stats, pair_stats = FilterStats(), FilterStats.from_dict(counters["pair_stats"])
-    filters, on_passages = pair_filters(cfg, eval_sets), passage_filters(cfg, eval_sets)
+    chain = filter_chain(cfg, eval_sets)
+    filters, on_passages = chain.pair, chain.passage
     language = next(f for f in on_passages if isinstance(f, Language))
     writers = {
         name: JsonlWriter(out / f"{name}.jsonl", counters.get(name, 0)) for name in ("data", "candidates", "rejected")

@@ -12,7 +12,7 @@ import functools
 from collections import Counter
 from typing import Optional
 
-from .filters import Filter, Verdict
+from .filters import Filter, Verdict, register
 from .records import Record
 from .redact import PLACEHOLDER
 
@@ -66,11 +66,14 @@ def known_languages() -> set[str]:
     return set(_identifier().nb_classes)
 
 
+@register
 class Language(Filter):
-    """Records each passage's language in ``meta["language"]``; drops those not in ``languages``
-    (None keeps all). ``mix`` counts the languages of every passage it saw."""
+    """Each passage's language in ``meta["language"]``; drops those not in ``languages`` (None: all)."""
+
+    # ``mix`` counts the languages of every passage it saw, for the run's stats.
 
     name = "language"
+    stages = ("passage",)
 
     def __init__(self, languages: Optional[tuple[str, ...]] = None):
         self.languages = languages

@@ -7,6 +7,7 @@ in the order of the original passage stream, so the result matches a single-mach
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import heapq
 import json
@@ -17,7 +18,7 @@ from typing import Any
 
 from .dataset import JsonlWriter, finalize, read_jsonl
 from .errors import UserError
-from .filters import ExactDuplicate, Filter, FilterStats, NearDuplicate, Verdict, apply_filters
+from .filters import ExactDuplicate, Filter, FilterStats, Verdict, apply_filters, register
 from .records import Record
 from .resume import RUN_FILE, fingerprint
 
@@ -58,17 +59,27 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
     return read_jsonl(path) if path.exists() else iter(())
 
 
+def merge_filters(settings: dict[str, Any]) -> list[Filter]:
+    """The dataset-wide filters of the run's own chain, fresh, rebuilt from its recorded settings:
+    a single run would have applied them across all shards at once. A dataset-wide passage filter
+    (exact duplicates of the passage text) becomes DuplicatePassage, which keeps every pair of the
+    first passage with that text; pair filters run as they are."""
+    from .config import GenerateConfig
+    from .generate import filter_chain
+
+    known = {f.name for f in dataclasses.fields(GenerateConfig)}
+    cfg = GenerateConfig(**{k: v for k, v in settings.items() if k in known and k != "greedy"})
+    cfg.greedy = settings.get("greedy", cfg.greedy)
+    chain = filter_chain(cfg, eval_sets=[])  # decontamination is per record: its verdicts hold
+    return ([DuplicatePassage()] if chain.dataset_wide("passage") else []) + chain.dataset_wide("pair")
+
+
 def merge(out: str | Path, folders: list[Path] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     out = Path(out)
     folders = folders or shard_folders(out)
     settings = _check(folders)
     shard_stats = [json.loads((f / "stats.json").read_text(encoding="utf-8")) for f in folders]
-    filters = [DuplicatePassage()]  # a single run drops these before generation, filtered or not
-    if settings.get("filter", True):
-        filters += [
-            ExactDuplicate(field="instruction"),
-            NearDuplicate(field="instruction", threshold=settings.get("near_duplicate_threshold", 0.8)),
-        ]
+    filters = merge_filters(settings)
     filters_stats = FilterStats()
     for name in ("data", "candidates", "rejected"):
         (out / f"{name}.jsonl").write_text("")
@@ -152,11 +163,15 @@ def _sum_stats(
     }
 
 
+@register
 class DuplicatePassage(Filter):
-    """The same passage text under another passage id: shards cannot see each other's passages,
-    so exact-duplicate passages in different shards each got instructions; keep the first."""
+    """The same passage text under another passage id (in another shard): keeps the first passage's pairs."""
+
+    # Shards cannot see each other's passages, so exact-duplicate passages in different shards
+    # each got instructions; this is the merged form of the passage stage's exact_duplicate.
 
     name = "duplicate_passage"
+    dataset_wide = True  # the merged form of the passage stage's exact_duplicate
 
     def __init__(self) -> None:
         self.first: dict[str, str] = {}

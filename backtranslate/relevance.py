@@ -19,7 +19,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any, Optional
 
-from .filters import Filter, Verdict
+from .filters import Filter, Verdict, register
 from .records import Record
 
 # The embedding model reads 256 word pieces; a passage's opening says what it is about.
@@ -87,6 +87,7 @@ def load_scorer(name: str) -> Any:
     return SCORERS[name]()
 
 
+@register
 class Relevance(Filter):
     """Scores every pair (``meta["relevance"]``) and drops those below the threshold."""
 

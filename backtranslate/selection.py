@@ -12,10 +12,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 
-from .filters import Filter, Verdict
+from .filters import Filter, Verdict, register
 from .records import Record
 
 
+@register
 class BestOfK(Filter):
     """Per passage, the candidate with the highest ``meta[score]``; ties go to the earlier one."""
 

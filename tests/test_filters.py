@@ -409,3 +409,50 @@ def test_describe_records_the_settings():
     assert "threshold=0.8" in repr(NearDuplicate())
     described = json.loads(json.dumps([f.describe() for f in default_pair_filters() + default_passage_filters()]))
     assert described[-1] == {"name": "exact_duplicate", "version": 1, "field": "output"}
+
+
+def test_every_filter_is_registered_with_its_stages_and_dedup_is_dataset_wide():
+    import backtranslate.generate  # noqa: F401  (imports the modules of the model-backed filters)
+    import backtranslate.merge  # noqa: F401
+    from backtranslate.filters import register
+
+    assert {"language", "relevance", "best_of_k", "contaminated", "curate", "duplicate_passage"} <= set(FILTERS)
+    assert all(cls.stages and set(cls.stages) <= {"passage", "pair"} for cls in FILTERS.values())
+    assert {n for n, cls in FILTERS.items() if cls.dataset_wide} == {
+        "exact_duplicate",
+        "near_duplicate",
+        "duplicate_passage",
+    }
+    assert all("passage" in FILTERS[f.name].stages for f in default_passage_filters())
+
+    class Clash(FILTERS["markup"]):
+        name = "markup"
+
+    with pytest.raises(ValueError, match="two filters are named 'markup'"):
+        register(Clash)
+
+
+def test_merge_reruns_the_dataset_wide_filters_of_the_runs_own_chain(monkeypatch):
+    import dataclasses
+
+    from backtranslate import generate
+    from backtranslate.config import GenerateConfig
+    from backtranslate.merge import merge_filters
+
+    settings = dataclasses.asdict(GenerateConfig(near_duplicate_threshold=0.7))
+    assert [f.name for f in merge_filters(settings)] == ["duplicate_passage", "exact_duplicate", "near_duplicate"]
+    assert merge_filters(settings)[-1].threshold == 0.7
+    assert [f.name for f in merge_filters({**settings, "filter": False})] == ["duplicate_passage"]
+
+    class SameTopic(Filter):  # a new dataset-wide pair filter: merge must re-run it without being told
+        """Keeps one pair per topic word."""
+
+        name = "same_topic"
+        dataset_wide = True
+
+        def filter(self, record):
+            return True
+
+    real = generate.pair_filters
+    monkeypatch.setattr(generate, "pair_filters", lambda cfg, sets: real(cfg, sets) + [SameTopic()])
+    assert [f.name for f in merge_filters(settings)][-1] == "same_topic"
