@@ -331,6 +331,31 @@ class MissingInput(Filter):
         return True
 
 
+class AsksForCode(Filter):
+    """Instructions that ask for code or a patch over an output with no code or no diff."""
+
+    # The blind reads of real mail found the backward model writing "Write a patch ..." over
+    # review replies, thank-you notes and cover letters (half of mail's mismatches). On the 545
+    # pairs of all blind reads so far it drops 65, every one judged mismatch or unusable.
+    name = "asks_for_code"
+
+    def filter(self, record: Record) -> Verdict:
+        ask = _ASKS_FOR_CODE.search(record.instruction)
+        if not ask:
+            return True
+        if _PATCH_WORD.search(ask.group(0)):
+            return (
+                True
+                if junk.has_diff(record.output)
+                else (False, f"asks for a patch ({quote(ask.group(0))}), the output has no diff")
+            )
+        return (
+            True
+            if junk.has_code(record.output)
+            else (False, f"asks for code ({quote(ask.group(0))}), the output has none")
+        )
+
+
 class LengthRatio(Filter):
     """Instructions far longer than their answer: the pair is mismatched or the model rambled."""
 
@@ -531,6 +556,14 @@ class Boilerplate(Filter):
         return True
 
 
+# A request to write code: a verb, then within the clause what is to be written.
+_ASKS_FOR_CODE = re.compile(
+    r"\b(?:write|create|implement|generate|provide|give|make|add|fix|draft|submit|prepare|produce|develop)\b"
+    r"[^.?!\n]{0,60}?\b(?:patch(?:es)?|function|program|script|class|code(?! of conduct| review)|snippet|regex"
+    r"|query|macro|unit tests?|test cases?)\b",
+    re.I,
+)
+_PATCH_WORD = re.compile(r"\bpatch(?:es)?\b", re.I)
 _HEADING_START = re.compile(r"#{1,6} |[^\n]{1,80}\n[=-]{3,}\s*(?:\n|$)")
 
 
@@ -634,6 +667,7 @@ for _cls in (
     TemplateLeak,
     Refusal,
     MissingInput,
+    AsksForCode,
     Repetition,
     LengthRatio,
     CopiesPassage,
@@ -657,6 +691,7 @@ _PAIR_DEFAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("template_leak", {}),
     ("refusal", {}),
     ("missing_input", {}),
+    ("asks_for_code", {}),
     ("repetition", {}),
     ("length_ratio", {}),
     ("copies_passage", {}),

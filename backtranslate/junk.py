@@ -175,6 +175,25 @@ def empty_code(text: str) -> bool:
     return False
 
 
+_DIFF_START = re.compile(r"^(?:diff --git |@@ -\d|\+\+\+ b/|--- a/)", re.M)
+# A line of code outside a fence: indented, ending in ; { or }, or opening like a declaration.
+_CODE_LINE = re.compile(
+    r"^(?:\s{4,}|\t)\S|.*[;{}]\s*$|^\s*(?:#include|def |fn |let |const |int |void |static |return\b)"
+)
+
+
+def has_diff(text: str) -> bool:
+    """A unified diff is in the text (a patch, not only talk about one)."""
+    return bool(_DIFF_START.search(text))
+
+
+def has_code(text: str) -> bool:
+    """Code is in the text: a fenced block, a diff, or at least three lines that read as code."""
+    if _FENCE.search(text) or has_diff(text):
+        return True
+    return sum(bool(_CODE_LINE.match(line)) for line in _lines(text)) >= 3
+
+
 CHECKS: dict[str, Callable[[str], bool]] = {
     "diff_hunk": diff_hunk,
     "markup": markup,

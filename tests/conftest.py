@@ -87,9 +87,15 @@ def lively_adapter(lively_model_dir, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture()
-def bt_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private BACKTRANSLATE_HOME so no test reads or fills the user's cache."""
+@pytest.fixture(autouse=True)
+def bt_home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path | None:
+    """A private BACKTRANSLATE_HOME for every test, so no test reads or fills the user's cache.
+
+    Tests marked ``embedded`` keep the user's cache on purpose: they load the real embedded model,
+    whose dequantized copy is cached there once instead of rebuilt for every test.
+    """
+    if request.node.get_closest_marker("embedded"):
+        return None
     home = tmp_path / "bt-home"
     monkeypatch.setenv("BACKTRANSLATE_HOME", str(home))
     return home

@@ -5,6 +5,7 @@ import pytest
 from backtranslate.errors import UserError
 from backtranslate.filters import (
     FILTERS,
+    AsksForCode,
     Boilerplate,
     CopiesPassage,
     ExactDuplicate,
@@ -365,6 +366,7 @@ def test_default_filter_lists_and_registry():
         "template_leak",
         "refusal",
         "missing_input",
+        "asks_for_code",
         "repetition",
         "length_ratio",
         "copies_passage",
@@ -456,3 +458,31 @@ def test_merge_reruns_the_dataset_wide_filters_of_the_runs_own_chain(monkeypatch
     real = generate.pair_filters
     monkeypatch.setattr(generate, "pair_filters", lambda cfg, sets: real(cfg, sets) + [SameTopic()])
     assert [f.name for f in merge_filters(settings)][-1] == "same_topic"
+
+
+REVIEW_REPLY = """I don't think this is the right fix. The lock is already held by the caller,
+so the warning is a false positive; an annotation on the caller would be the better way."""
+PATCH = """Take the lock before reading the counter.
+
+diff --git a/lib/count.c b/lib/count.c
+@@ -10,3 +10,4 @@ int read_count(struct counter *c)
++\tspin_lock(&c->lock);
+ \treturn c->value;"""
+
+
+@pytest.mark.parametrize(
+    "instruction,output,kept",
+    [
+        ("Write a patch that fixes the lockdep warning in read_count().", REVIEW_REPLY, False),
+        ("Write a patch that fixes the lockdep warning in read_count().", PATCH, True),
+        ("Write a Python function that reverses a list.", "Reverse it with slicing; it is the shortest way.", False),
+        ("Write a Python function that reverses a list.", "```python\ndef rev(xs):\n    return xs[::-1]\n```", True),
+        ("Write a code of conduct for our open-source project.", "Be kind. Assume good faith. Ask first.", True),
+        ("Summarize the reviewer's objection to the patch.", REVIEW_REPLY, True),
+    ],
+)
+def test_asks_for_code_drops_a_request_for_code_or_a_patch_over_prose(instruction, output, kept):
+    verdict = AsksForCode().filter(Record(output=output, instruction=instruction))
+    assert (verdict is True) == kept
+    if not kept:
+        assert verdict[1].startswith(("asks for a patch", "asks for code"))
