@@ -335,12 +335,12 @@ class AsksForCode(Filter):
     """Instructions that ask for code or a patch over an output with no code or no diff."""
 
     # The blind reads of real mail found the backward model writing "Write a patch ..." over
-    # review replies, thank-you notes and cover letters (half of mail's mismatches). On the 545
-    # pairs of all blind reads so far it drops 65, every one judged mismatch or unusable.
+    # review replies, thank-you notes and cover letters (half of mail's mismatches). On the 613
+    # pairs of all blind reads so far it drops 75: 74 judged mismatch or unusable, 1 usable.
     name = "asks_for_code"
 
     def filter(self, record: Record) -> Verdict:
-        ask = _ASKS_FOR_CODE.search(record.instruction)
+        ask = _ASKS_FOR_CODE.search(record.instruction) or _ASKS_FOR_PATCH.search(record.instruction)
         if not ask:
             return True
         if _PATCH_WORD.search(ask.group(0)):
@@ -562,6 +562,10 @@ _ASKS_FOR_CODE = re.compile(
     r"[^.?!\n]{0,60}?\b(?:patch(?:es)?|function|program|script|class|code(?! of conduct| review)|snippet|regex"
     r"|query|macro|unit tests?|test cases?)\b",
     re.I,
+)
+# ... or a question whose answer is a patch: "What is the patch for the overflow warning?"
+_ASKS_FOR_PATCH = re.compile(
+    r"\b(?:what(?:'s| is| was)|show(?: me)?|send|post|share)\s+(?:the|a)\s+patch(?:es)?\b", re.I
 )
 _PATCH_WORD = re.compile(r"\bpatch(?:es)?\b", re.I)
 _HEADING_START = re.compile(r"#{1,6} |[^\n]{1,80}\n[=-]{3,}\s*(?:\n|$)")

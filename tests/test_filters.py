@@ -479,6 +479,7 @@ diff --git a/lib/count.c b/lib/count.c
         ("Write a Python function that reverses a list.", "```python\ndef rev(xs):\n    return xs[::-1]\n```", True),
         ("Write a code of conduct for our open-source project.", "Be kind. Assume good faith. Ask first.", True),
         ("Summarize the reviewer's objection to the patch.", REVIEW_REPLY, True),
+        ("What is the patch for the lockdep warning?", REVIEW_REPLY, False),
     ],
 )
 def test_asks_for_code_drops_a_request_for_code_or_a_patch_over_prose(instruction, output, kept):
