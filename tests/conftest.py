@@ -3,6 +3,7 @@ a private BACKTRANSLATE_HOME."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -91,10 +92,12 @@ def lively_adapter(lively_model_dir, tmp_path_factory) -> Path:
 def bt_home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path | None:
     """A private BACKTRANSLATE_HOME for every test, so no test reads or fills the user's cache.
 
-    Tests marked ``embedded`` keep the user's cache on purpose: they load the real embedded model,
-    whose dequantized copy is cached there once instead of rebuilt for every test.
+    Tests marked ``embedded`` keep the user's cache on purpose, unless they ask for ``bt_home`` by
+    name: they load the real embedded model, whose dequantized copy is cached there once instead
+    of rebuilt for every test.
     """
-    if request.node.get_closest_marker("embedded"):
+    asked = "bt_home" in inspect.signature(request.function).parameters
+    if request.node.get_closest_marker("embedded") and not asked:
         return None
     home = tmp_path / "bt-home"
     monkeypatch.setenv("BACKTRANSLATE_HOME", str(home))
