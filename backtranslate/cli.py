@@ -242,6 +242,44 @@ def generate(cfg: GenerateConfig) -> None:
             push_folder(result.out, cfg.push_to_hub, cfg.hub_private)
 
 
+@app.command()
+@config_command(GenerateConfig)
+def plan(cfg: GenerateConfig) -> None:
+    """Before a long generate run: read and cut the corpus, run a sample through the model, and
+    estimate passages, tokens, time, kept pairs and disk use. Writes nothing.
+
+    Example: backtranslate plan --corpus ~/Maildir --model runs/demo/backward
+    """
+    from rich.table import Table
+
+    from .plan import plan as make_plan
+
+    p = make_plan(cfg)
+    table = Table(title="plan (generate with these settings)")
+    table.add_column("")
+    table.add_column("", justify="right")
+    rows = [
+        ("files", f"{p.files}"),
+        ("documents", f"{p.documents}" + (f" ({sum(p.skipped.values())} files skipped)" if p.skipped else "")),
+        ("passages cut", f"{p.passages_cut}"),
+        ("passages to the model", f"{p.passages}"),
+        ("prompt tokens (passages)", f"{p.prompt_tokens:,}"),
+        ("dropped before the model", ", ".join(f"{k} {v}" for k, v in p.passage_drops.items()) or "none"),
+        ("sample through the model", f"{p.sample} passages, {p.candidates} candidates, {p.kept} kept"),
+        ("sample dropped by", ", ".join(f"{k} {v}" for k, v in p.pair_drops.items()) or "none"),
+        (f"generation time ({p.backend}, {p.precision})", f"about {_clock(p.seconds)} (+{p.load_seconds:.0f} s load)"),
+        ("expected kept pairs", f"about {p.expected_kept}"),
+        ("disk", f"about {p.disk_bytes / 1e6:.1f} MB in {cfg.out}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    console.print(
+        f"Estimates from {p.sample} random passages run as one batch; full batches are faster. Nothing was written.",
+        highlight=False,
+    )
+
+
 class PlainProgress:
     """Progress as plain lines when the output is not a terminal (CI logs, nohup, Slurm): rich
     draws nothing there until the end, so a long run would look stuck. One line every

@@ -179,6 +179,31 @@ def curation(cfg: GenerateConfig, totals: Optional[dict] = None) -> Optional[Cur
     return Curation(SCORERS[cfg.curate](cfg.curate_model), cfg.curate_threshold, totals)
 
 
+def backward_model(cfg: GenerateConfig) -> Any:
+    """The backward model on the run's backend, with the backend's own options."""
+    vllm_options = {
+        "tensor_parallel_size": cfg.tensor_parallel_size,
+        "kv_cache_gb": cfg.kv_cache_gb,
+        "lora": cfg.vllm_lora,
+    }
+    return load_backward(
+        cfg.model, cfg.template, cfg.precision, backend=cfg.backend, **(vllm_options if cfg.backend == "vllm" else {})
+    )
+
+
+def decoding_of(cfg: GenerateConfig) -> Decoding:
+    return Decoding(
+        num_candidates=cfg.num_candidates,
+        greedy=cfg.use_greedy,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_new_tokens=cfg.max_new_tokens,
+        batch_size=cfg.batch_size,
+        batch_tokens=cfg.batch_tokens,
+        seed=cfg.random_seed,
+    )
+
+
 def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] | None = None) -> GenerateResult:
     """Run (or resume) the pipeline into the output folder; ``on_progress(counts)`` after each
     chunk, with the documents read, passages cut, passages sent to the model and pairs kept."""
@@ -192,33 +217,14 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
     check_writable(out)
     # The model loads before the output folder is touched: a typo in --model must neither clear
     # an earlier dataset (--overwrite) nor leave a run.json behind.
-    model = load_backward(
-        cfg.model,
-        cfg.template,
-        cfg.precision,
-        backend=cfg.backend,
-        **(
-            {"tensor_parallel_size": cfg.tensor_parallel_size, "kv_cache_gb": cfg.kv_cache_gb, "lora": cfg.vllm_lora}
-            if cfg.backend == "vllm"
-            else {}
-        ),
-    )
+    model = backward_model(cfg)
     curator = curation(cfg)  # loads its model here too, for the same reason
     progress = open_run(out, settings, OUTPUTS, cfg.overwrite, cfg.resume)
     if progress.done and (out / "stats.json").exists():
         return _finished(out)
     if curator:
         curator.totals.update(progress.counters.get("curation", {}))
-    decoding = Decoding(
-        num_candidates=cfg.num_candidates,
-        greedy=cfg.use_greedy,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        max_new_tokens=cfg.max_new_tokens,
-        batch_size=cfg.batch_size,
-        batch_tokens=cfg.batch_tokens,
-        seed=cfg.random_seed,
-    )
+    decoding = decoding_of(cfg)
     counters = {
         "pair_stats": {"seen": {}, "kept": {}, "dropped": {}},
         "generated_tokens": 0,
