@@ -255,9 +255,9 @@ def plan(cfg: GenerateConfig) -> None:
     from .plan import plan as make_plan
 
     p = make_plan(cfg)
-    table = Table(title="plan (generate with these settings)")
-    table.add_column("")
-    table.add_column("", justify="right")
+    table = Table(title="plan (generate with these settings)", show_header=False)
+    table.add_column("what")
+    table.add_column("estimate", justify="right")
     rows = [
         ("files", f"{p.files}"),
         ("documents", f"{p.documents}" + (f" ({sum(p.skipped.values())} files skipped)" if p.skipped else "")),
