@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from .io import write_json_atomic, write_text_atomic
+from .io import atomic_open, atomic_path, write_json_atomic, write_text_atomic
 from .records import Record
 
 
@@ -52,15 +52,11 @@ def record_row(record: Record) -> dict[str, Any]:
 
 def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
     """A whole JSONL file, streamed to a temporary name and renamed; returns the line count."""
-    tmp = path.with_name(f".{path.name}.tmp")
     n = 0
-    with tmp.open("w", encoding="utf-8") as f:
+    with atomic_open(path) as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
     return n
 
 
@@ -76,18 +72,14 @@ def _write_converted(
 ) -> int:
     """``target`` streamed from data.jsonl row by row, under a temporary name, then renamed: a JSON
     list (``as_list``) or JSON lines."""
-    tmp = target.with_name(f".{target.name}.tmp")
     n = 0
-    with tmp.open("w", encoding="utf-8") as f:
+    with atomic_open(target) as f:
         f.write("[" if as_list else "")
         for row in read_jsonl(jsonl):
             line = json.dumps(convert(row), ensure_ascii=False)
             f.write((("," if n else "") + "\n  " + line) if as_list else line + "\n")
             n += 1
         f.write(("\n]\n" if n else "]\n") if as_list else "")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, target)
     return n
 
 
@@ -147,9 +139,8 @@ def write_extra_formats(out: Path, formats: list[str]) -> list[str]:
         else Dataset.from_dict({"instruction": [], "input": [], "output": []})
     )
     if "parquet" in formats:
-        tmp = out / ".data.parquet.tmp"
-        ds.to_parquet(str(tmp))
-        os.replace(tmp, out / "data.parquet")
+        with atomic_path(out / "data.parquet", suffix=".parquet") as tmp:
+            ds.to_parquet(str(tmp))
         written.append("data.parquet")
     if "hf" in formats:
         ds.save_to_disk(str(out / "hf"))

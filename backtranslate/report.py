@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import random
 import re
 import statistics
@@ -22,7 +21,7 @@ from typing import Any, Optional
 from .dataset import length_stats, read_jsonl
 from .dedup import near_duplicate_clusters
 from .errors import UserError
-from .io import write_json_atomic, write_text_atomic
+from .io import atomic_path, write_json_atomic, write_text_atomic
 from .records import Record
 from .seed import load_pairs
 
@@ -205,9 +204,8 @@ def _figure(width: float, height: float) -> Any:
 
 
 def _save(fig: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png")
 
 
 def _whole_numbers(axis: Any) -> None:
