@@ -19,6 +19,8 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 from html.parser import HTMLParser
 
+from . import junk
+
 # Headers kept as provenance: meta key -> header name.
 HEADERS = {
     "subject": "Subject",
@@ -84,12 +86,7 @@ _AUTO_SENDER = re.compile(
     r"|\brobot\b|\[bot\]|\bsyzbot\b|-bot\b|\bbot@",
     re.IGNORECASE,
 )
-# What git format-patch writes between a patch's description and its diff, and a cover letter's
-# summary: the diffstat (" path | 12 +-", "3 files changed, ...") and the shortlog ("Jane (2):").
-_DIFFSTAT = re.compile(
-    r"^\s*\S+\s+\|\s+(?:\d+ ?[-+]*|Bin \d+ -> \d+ bytes)\s*$"
-    r"|^\s*\d+ files? changed(?:, \d+ insertions?\(\+\))?(?:, \d+ deletions?\(-\))?\s*$"
-)
+# A cover letter's shortlog ("Jane Doe (2):" and the indented subjects under it).
 _SHORTLOG_AUTHOR = re.compile(r"^\S.{0,60} \(\d+\):\s*$")
 _MANGLED_FROM = re.compile(r"^>(>*From )", re.MULTILINE)
 
@@ -312,7 +309,7 @@ def clean_body(text: str, counts: dict[str, int] | None = None) -> str:
             counts["quoted_lines"] = counts.get("quoted_lines", 0) + 1
         elif not in_diff and _TRAILER.match(line):
             counts["trailers"] = counts.get("trailers", 0) + 1
-        elif not in_diff and _DIFFSTAT.match(line):
+        elif not in_diff and junk.DIFFSTAT_LINE.match(line):
             counts["diffstat"] = counts.get("diffstat", 0) + 1
         else:
             kept.append(line.rstrip())

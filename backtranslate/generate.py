@@ -255,7 +255,7 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
     passages: Iterable[Record] = segment_all(docs, TokenMeter(model.tokenizer), cfg.min_tokens, cfg.max_tokens)
     if cfg.redact:
         passages = _count_redactions(passages)
-    segmented = _Counted(passages)
+    segmented = Counted(passages)
     passages = segmented
     if shard:
         passages = (p for p in passages if shard_of(p.id, shard[1]) == shard[0])
@@ -395,7 +395,7 @@ def _replay_kept(out: Path, filters: list) -> None:
         pass
 
 
-class _Counted:
+class Counted:
     """Pass records through, counting them and stamping each with its position in the whole
     (unsharded) passage stream, by which `merge` restores the single-run order."""
 

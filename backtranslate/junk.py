@@ -129,14 +129,19 @@ def mid_sentence(text: str) -> bool:
     return False
 
 
+# What git format-patch writes between a patch's description and its diff: the diffstat lines
+# (" path | 12 +-", binary files) and its summary ("3 files changed, ..."). Mail cleaning removes
+# them from patches; tool_output counts them as program output.
+DIFFSTAT_LINE = re.compile(
+    r"^\s*\S+\s+\|\s+(?:\d+ ?[-+]*|Bin \d+ -> \d+ bytes)\s*$"
+    r"|^\s*\d+ files? changed(?:, \d+ insertions?\(\+\))?(?:, \d+ deletions?\(-\))?\s*$"
+)
 # Lines a program wrote: compiler and static-checker diagnostics ("foo.c:12:3: warning: ...",
 # smatch's "foo.c:12 fn() warn: ..."), a diffstat (" path | 12 +-", "3 files changed"), git blame
 # ("^1a2b3c4d (Jane Doe 2024-01-02 10:11:12 +0100 42) code"), stack traces and kernel log lines.
 _TOOL_LINE = re.compile(
     r"^\s*(?:\S+\.\w{1,4}:\d+(?::\d+)?:? (?:\S+ )?(?:warning|error|note|warn|info|sparse|fatal error)\b"
     r"|\S+\.\w{1,4}:\d+ \w+\(\) (?:warn|error|info)\b"
-    r"|\S+\s+\|\s+\d+ ?[-+]*\s*$|\S+\s+\|\s+Bin \d"
-    r"|\d+ files? changed\b"
     r"|\^?[0-9a-f]{7,40} (?:\S+ )?\([^()]*\d{4}-\d\d-\d\d [^()]*\d+\)"
     r"|at \S+\(\S*:\d+\)|File \"[^\"]+\", line \d+"
     r"|\[\s*\d+\.\d{6}\] )"
@@ -147,7 +152,7 @@ def tool_output(text: str) -> bool:
     """Mostly lines a program wrote (diagnostics, diffstat, blame, traces), outside code blocks:
     a bot's report or pasted output with too little prose to answer anything."""
     lines = _lines(_outside_fences(text))
-    tool = sum(bool(_TOOL_LINE.match(line)) for line in lines)
+    tool = sum(bool(_TOOL_LINE.match(line) or DIFFSTAT_LINE.match(line)) for line in lines)
     return tool >= 3 and tool / len(lines) >= 0.3
 
 
@@ -175,7 +180,6 @@ def empty_code(text: str) -> bool:
     return False
 
 
-_DIFF_START = re.compile(r"^(?:diff --git |@@ -\d|\+\+\+ b/|--- a/)", re.M)
 # A line of code outside a fence: indented, ending in ; { or }, or opening like a declaration.
 _CODE_LINE = re.compile(
     r"^(?:\s{4,}|\t)\S|.*[;{}]\s*$|^\s*(?:#include|def |fn |let |const |int |void |static |return\b)"
@@ -184,7 +188,7 @@ _CODE_LINE = re.compile(
 
 def has_diff(text: str) -> bool:
     """A unified diff is in the text (a patch, not only talk about one)."""
-    return bool(_DIFF_START.search(text))
+    return bool(_HEADER.search(text) or _HUNK.search(text))
 
 
 def has_code(text: str) -> bool:

@@ -68,8 +68,7 @@ def merge_filters(settings: dict[str, Any]) -> list[Filter]:
     from .generate import filter_chain
 
     known = {f.name for f in dataclasses.fields(GenerateConfig)}
-    cfg = GenerateConfig(**{k: v for k, v in settings.items() if k in known and k != "greedy"})
-    cfg.greedy = settings.get("greedy", cfg.greedy)
+    cfg = GenerateConfig(**{k: v for k, v in settings.items() if k in known})
     chain = filter_chain(cfg, eval_sets=[])  # decontamination is per record: its verdicts hold
     return ([DuplicatePassage()] if chain.dataset_wide("passage") else []) + chain.dataset_wide("pair")
 

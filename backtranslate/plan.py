@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 
 from .config import GenerateConfig
@@ -23,7 +22,7 @@ from .corpus import ReadStats
 from .dataset import record_row
 from .decontaminate import load_eval_sets
 from .filters import FilterStats, apply_filters
-from .generate import backward_model, decoding_of, documents, filter_chain
+from .generate import Counted, backward_model, decoding_of, documents, filter_chain
 from .passages import TokenMeter, segment_all
 from .redact import RedactionStats
 from .threads import ThreadStats
@@ -82,19 +81,9 @@ def plan(cfg: GenerateConfig, sample: int = SAMPLE) -> Plan:
     load_seconds = time.perf_counter() - started
     try:
         meter = TokenMeter(model.tokenizer)
-        cut = Counter()
-
-        def counted(items):
-            for item in items:
-                cut["passages"] += 1
-                yield item
-
         passage_stats = FilterStats()
-        passages = list(
-            apply_filters(
-                counted(segment_all(docs, meter, cfg.min_tokens, cfg.max_tokens)), chain.passage, passage_stats
-            )
-        )
+        cut = Counted(segment_all(docs, meter, cfg.min_tokens, cfg.max_tokens))
+        passages = list(apply_filters(cut, chain.passage, passage_stats))
         if cfg.max_passages:
             passages = passages[: cfg.max_passages]
         prompt_tokens = sum(meter.count(p.output) + (meter.count(p.input) if p.input else 0) for p in passages)
@@ -110,7 +99,7 @@ def plan(cfg: GenerateConfig, sample: int = SAMPLE) -> Plan:
         files=read_stats.files,
         documents=read_stats.documents,
         skipped=dict(read_stats.skipped),
-        passages_cut=cut["passages"],
+        passages_cut=cut.count,
         passages=len(passages),
         prompt_tokens=prompt_tokens,
         passage_drops={k: v for k, v in passage_stats.dropped.items() if v},
