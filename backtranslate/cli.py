@@ -23,6 +23,7 @@ from rich.table import Table
 
 from . import __version__
 from .config import (
+    EvalConfig,
     FinetuneConfig,
     GenerateConfig,
     IterateConfig,
@@ -449,51 +450,40 @@ def merge(
 
 
 @app.command("eval")
-def eval_command(
-    model: str = typer.Option(
-        ..., "--model", help="A folder written by `train` (compared with its base, zero-shot), or any model."
-    ),
-    heldout: str = typer.Option(..., "--heldout", help="Held-out (instruction, response) pairs in any seed layout."),
-    fields: Optional[str] = typer.Option(None, "--fields", help="Map columns by hand, as for --seed."),
-    baseline: str = typer.Option(
-        "auto", "--baseline", help="'auto' (the trained model's base, zero-shot), 'none', or a model."
-    ),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Evaluate only the first N pairs."),
-    report: Optional[str] = typer.Option(
-        None, "--report", help="Where the JSON report goes [default: MODEL/eval.json or eval.json]."
-    ),
-    precision: str = typer.Option("auto", "--precision", help="auto, bf16, fp16 or fp32."),
-    greedy: bool = typer.Option(
-        True, "--greedy/--sample", help="Greedy decoding, or sampling with --temperature/--top-p."
-    ),
-    temperature: float = typer.Option(0.9, "--temperature", help="Sampling temperature (with --sample)."),
-    top_p: float = typer.Option(0.9, "--top-p", help="Nucleus sampling threshold (with --sample)."),
-    max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Longest instruction in tokens."),
-) -> None:
+@config_command(EvalConfig)
+def eval_command(cfg: EvalConfig) -> None:
     """Measure how well the backward model recovers human instructions: ROUGE-L and embedding
     cosine against the held-out instruction, side by side with zero-shot reverse prompting.
 
     Example: backtranslate eval --model runs/demo/backward --heldout ../shared/data/self-instruct-seed-tasks.jsonl
     """
-    from dataclasses import replace
     from pathlib import Path
 
-    from .evaluate import DEFAULT_DECODING, evaluate, write_report
+    from .evaluate import evaluate, write_report
+    from .inference import Decoding, options_from
 
-    decoding = replace(
-        DEFAULT_DECODING, greedy=greedy, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens
+    decoding = Decoding(
+        greedy=cfg.greedy,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_new_tokens=cfg.max_new_tokens,
+        batch_size=cfg.batch_size,
+        seed=cfg.random_seed,
     )
     with user_errors():
         result = evaluate(
-            model,
-            heldout,
-            fields=fields,
-            baseline=None if baseline == "none" else baseline,
-            limit=limit,
-            precision=precision,
+            cfg.model,
+            cfg.heldout,
+            fields=cfg.fields,
+            baseline=None if cfg.baseline == "none" else cfg.baseline,
+            limit=cfg.limit,
+            precision=cfg.precision,
             decoding=decoding,
+            max_response_tokens=cfg.max_response_tokens,
+            backend=cfg.backend,
+            backend_options=options_from(cfg.backend, cfg),
         )
-        target = report or str(Path(model) / "eval.json" if Path(model).is_dir() else "eval.json")
+        target = cfg.report or str(Path(cfg.model) / "eval.json" if Path(cfg.model).is_dir() else "eval.json")
         write_report(result, target)
     table = Table(title=f"eval on {result['heldout']['pairs']} held-out pairs")
     for col in ("model", "ROUGE-L", "cosine"):

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import yaml
 
 from .errors import UserError
+from .inference import backend_option_classes, option_problems
 from .templates import DEFAULT_TEMPLATE
 
 FORMATS = ("alpaca", "sharegpt", "messages", "parquet", "hf")  # dataset.py writes each
@@ -184,7 +185,29 @@ class IterateConfig(FinetuneConfig):
 
 
 @dataclass
-class GenerateConfig:
+class BackendSettings(*backend_option_classes()):
+    """Where the model runs: the fields every command that runs the backward model shares
+    (generate, plan, eval). It inherits each registered backend's own settings dataclass
+    (inference/), whose fields become flags and YAML keys here; a value set for a backend that
+    is not the chosen one is an error, not silently ignored."""
+
+    precision: str = opt("auto", "auto (bf16 where supported), bf16, fp16 or fp32.")
+    backend: str = opt(
+        "transformers",
+        "Inference backend: transformers, vllm (install: pip install "
+        "'backtranslate[vllm]' on GPUs, `make vllm-setup` on CPUs; see README), or fake (no "
+        "model: instructions from each passage's first words, for tests and dry passes).",
+    )
+
+    def backend_problems(self) -> list[str]:
+        problems = []
+        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
+            problems.append("precision must be one of auto, bf16, fp16, fp32")
+        return problems + option_problems(self.backend, self)
+
+
+@dataclass
+class GenerateConfig(BackendSettings):
     """Backtranslate a corpus: passages -> candidate instructions -> filtered Alpaca dataset."""
 
     corpus: str = opt("corpora/emails", "A folder (walked recursively), a file, or a Hugging Face dataset name.")
@@ -292,26 +315,6 @@ class GenerateConfig:
         "Extra outputs besides data.json/data.jsonl, comma list: alpaca, sharegpt "
         "(sharegpt.json), messages (messages.jsonl, TRL's conversational layout), parquet, hf.",
     )
-    precision: str = opt("auto", "auto (bf16 where supported), bf16, fp16 or fp32.")
-    backend: str = opt(
-        "transformers",
-        "Generation engine: transformers, or vllm (install: pip install "
-        "'backtranslate[vllm]' on GPUs, `make vllm-setup` on CPUs; see README).",
-    )
-    tensor_parallel_size: int = opt(
-        1,
-        "vllm backend: GPUs that one model is split over. For data parallelism "
-        "run one process per GPU with --shard (see README).",
-    )
-    kv_cache_gb: Optional[float] = opt(
-        None, "vllm backend: GiB for the KV cache (default: vLLM's share of GPU memory on GPUs, 2 GiB on CPUs)."
-    )
-    vllm_lora: str = opt(
-        "auto",
-        "vllm backend: run a trained adapter 'merged' into a cached copy of the base "
-        "weights, as a LoRA 'request' on the base, or 'auto' (merged on CPUs, where "
-        "vLLM's LoRA kernels are slow; request on GPUs).",
-    )
     random_seed: int = opt(42, "Seed for sampling; the same seed gives the same candidates.")
     overwrite: bool = opt(False, "Replace an existing run in --out instead of resuming it.")
     resume: bool = opt(False, "Insist on resuming the run in --out (a rerun of the same command resumes anyway).")
@@ -365,20 +368,7 @@ class GenerateConfig:
             problems.append("decontaminate_ngram must be at least 5 words")
         if not 0 < self.decontaminate_threshold <= 1:
             problems.append("decontaminate_threshold must be in (0, 1]")
-        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
-            problems.append("precision must be one of auto, bf16, fp16, fp32")
-        if self.backend not in ("transformers", "vllm"):
-            problems.append(f"backend must be 'transformers' or 'vllm', got '{self.backend}'")
-        if self.tensor_parallel_size < 1:
-            problems.append("tensor_parallel_size must be positive")
-        if self.backend != "vllm" and (
-            self.tensor_parallel_size != 1 or self.kv_cache_gb is not None or self.vllm_lora != "auto"
-        ):
-            problems.append("tensor_parallel_size, kv_cache_gb and vllm_lora apply to --backend vllm only")
-        if self.vllm_lora not in ("auto", "merged", "request"):
-            problems.append(f"vllm_lora must be auto, merged or request, got '{self.vllm_lora}'")
-        if self.kv_cache_gb is not None and self.kv_cache_gb <= 0:
-            problems.append("kv_cache_gb must be positive")
+        problems += self.backend_problems()
         if self.curate not in (None, "likelihood", "rubric"):
             problems.append(f"curate must be 'likelihood' or 'rubric', got '{self.curate}'")
         if self.curate_threshold is not None and self.curate is None:
@@ -420,9 +410,39 @@ def parse_shard(spec: str) -> tuple[int, int]:
     return i, n
 
 
+@dataclass
+class EvalConfig(BackendSettings):
+    """Measure the backward model on held-out pairs: ROUGE-L and embedding cosine against the
+    human instructions, side by side with zero-shot reverse prompting of its base model."""
+
+    model: str = opt("", "A folder written by `train` (compared with its base, zero-shot), or any model.")
+    heldout: str = opt("", "Held-out (instruction, response) pairs in any seed layout (file, folder or Hub dataset).")
+    fields: Optional[str] = opt(None, "Map columns by hand, as for --seed.")
+    baseline: str = opt("auto", "'auto' (the trained model's base, zero-shot), 'none', or a model.")
+    limit: Optional[int] = opt(None, "Evaluate only the first N pairs.")
+    report: Optional[str] = opt(None, "Where the JSON report goes (default: MODEL/eval.json, or eval.json).")
+    greedy: bool = opt(True, "Greedy decoding, or sampling (--no-greedy) with temperature and top_p.")
+    # The same decoding defaults as generate: eval measures the instructions generate would write.
+    temperature: float = opt(GenerateConfig.temperature, "Sampling temperature (with --no-greedy).")
+    top_p: float = opt(GenerateConfig.top_p, "Nucleus sampling threshold (with --no-greedy).")
+    max_new_tokens: int = opt(GenerateConfig.max_new_tokens, "Longest instruction in tokens.")
+    batch_size: int = opt(GenerateConfig.batch_size, "Most prompts per generation batch.")
+    random_seed: int = opt(GenerateConfig.random_seed, "Seed for sampling.")
+    max_response_tokens: int = opt(512, "Responses longer than this are cut, as training cuts them.")
+
+    def validate(self) -> list[str]:
+        problems = [f"--{name} is required" for name in ("model", "heldout") if not getattr(self, name)]
+        if self.limit is not None and self.limit < 1:
+            problems.append("limit must be positive")
+        if min(self.max_new_tokens, self.batch_size, self.max_response_tokens) < 1:
+            problems.append("max_new_tokens, batch_size and max_response_tokens must be positive")
+        return problems + self.backend_problems()
+
+
 SECTIONS: dict[str, type] = {
     "train": TrainConfig,
     "generate": GenerateConfig,
+    "eval": EvalConfig,
     "finetune": FinetuneConfig,
     "iterate": IterateConfig,
 }

@@ -148,8 +148,8 @@ class RubricScorer:
     ) -> None:
         import torch
 
-        from . import packed_linear
         from .hardware import resolve_precision
+        from .inference import packed_linear
 
         self.model, self.tokenizer = models.load(judge, dtype=torch.float32)
         precision = resolve_precision(precision)

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .engine import BackwardModel, Decoding
+from .inference import BackwardModel, Decoding
 from .io import write_json_atomic
 from .metrics import default_embedder, rouge_l
 from .models import is_adapter, read_manifest
@@ -21,7 +21,7 @@ from .records import Record
 from .seed import SeedSet, load_seed
 from .templates import DEFAULT_TEMPLATE
 
-DEFAULT_DECODING = Decoding(greedy=True, max_new_tokens=64)
+DEFAULT_DECODING = Decoding(greedy=True)  # generate's defaults: eval measures what generate writes
 BASELINE_TEMPLATE = DEFAULT_TEMPLATE
 METRICS = ("rouge_l", "cosine")
 
@@ -105,11 +105,14 @@ def evaluate(
     precision: str = "auto",
     examples: int = 5,
     max_response_tokens: int | None = 512,
+    backend: str = "transformers",
+    backend_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score the instructions ``model`` writes for the responses of ``heldout`` against the human
     ones. ``baseline`` is another model run on the very same inputs: 'auto' is a train folder's
     base model prompted zero-shot, None is none. Responses longer than ``max_response_tokens``
-    are cut, as training cuts them. Returns a JSON-able report."""
+    are cut, as training cuts them. Both models run on ``backend`` (with its ``backend_options``).
+    Returns a JSON-able report."""
     started = time.perf_counter()
     decoding = decoding or DEFAULT_DECODING
     seed, pairs = heldout_pairs(heldout, fields, limit)
@@ -122,7 +125,13 @@ def evaluate(
         if spec is None:
             continue
         t = time.perf_counter()
-        backward = BackwardModel(spec, template=BASELINE_TEMPLATE if role == "baseline" else None, precision=precision)
+        backward = BackwardModel(
+            spec,
+            template=BASELINE_TEMPLATE if role == "baseline" else None,
+            precision=precision,
+            backend=backend,
+            **(backend_options or {}),
+        )
         # Cut once, with the first model's tokenizer, so both models see exactly the same text.
         passages = passages or _passages(pairs, backward.tokenizer, max_response_tokens)
         predictions[role] = _write_instructions(backward, passages, decoding, role)
@@ -158,6 +167,7 @@ def evaluate(
                 else {"temperature": decoding.temperature, "top_p": decoding.top_p, "seed": decoding.seed}
             ),
         },
+        "backend": backend,
         "embedder": default_embedder().info,
         "seconds": seconds,
     }

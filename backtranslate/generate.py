@@ -24,7 +24,6 @@ from .corpus import ReadStats, read_corpus
 from .curate import SCORERS, Curation
 from .dataset import JsonlWriter, finalize, record_row
 from .decontaminate import Contamination, EvalSet, load_eval_sets
-from .engine import Decoding, load_backward
 from .filters import (
     Filter,
     FilterStats,
@@ -32,6 +31,7 @@ from .filters import (
     default_pair_filters,
     default_passage_filters,
 )
+from .inference import BackwardModel, Decoding, options_from
 from .language import Language, resolve_languages
 from .passages import TokenMeter, segment_all
 from .records import Record
@@ -179,16 +179,9 @@ def curation(cfg: GenerateConfig, totals: Optional[dict] = None) -> Optional[Cur
     return Curation(SCORERS[cfg.curate](cfg.curate_model), cfg.curate_threshold, totals)
 
 
-def backward_model(cfg: GenerateConfig) -> Any:
+def backward_model(cfg: GenerateConfig) -> BackwardModel:
     """The backward model on the run's backend, with the backend's own options."""
-    vllm_options = {
-        "tensor_parallel_size": cfg.tensor_parallel_size,
-        "kv_cache_gb": cfg.kv_cache_gb,
-        "lora": cfg.vllm_lora,
-    }
-    return load_backward(
-        cfg.model, cfg.template, cfg.precision, backend=cfg.backend, **(vllm_options if cfg.backend == "vllm" else {})
-    )
+    return BackwardModel(cfg.model, cfg.template, cfg.precision, cfg.backend, **options_from(cfg.backend, cfg))
 
 
 def decoding_of(cfg: GenerateConfig) -> Decoding:

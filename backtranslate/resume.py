@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .inference import option_names
 from .io import write_json_atomic
 
 RUN_FILE = "run.json"
@@ -33,9 +34,7 @@ _NOT_FINGERPRINTED = {
     "hub_private",
     "license",
     "language",
-    "tensor_parallel_size",
-    "kv_cache_gb",
-    "vllm_lora",
+    *option_names(),  # each backend's own settings (vLLM's KV cache size, ...)
 }
 
 

@@ -38,6 +38,9 @@ GENERATED_TAG = "Answer with knowledge from web search."
 # holds a markdown heading, so any "###" ends it; a forward response may, so only section names do.
 _SPECIAL_ENDS = ("<|im_end|>", "<|endoftext|>", "</s>")
 _REVERSE_ENDS = ("###",) + _SPECIAL_ENDS
+# Where a reverse text template's generation is done: it starts a new section. Backends stop
+# there instead of running on to max_new_tokens; chat templates end at the chat template's EOS.
+REVERSE_STOPS = ["###"]
 _FORWARD_ENDS = ("### Instruction", "### Input", "### Response") + _SPECIAL_ENDS
 
 
@@ -60,6 +63,10 @@ class Template:
 
     def parse(self, generated: str) -> str:
         return parse_generation(generated, reverse=self.direction == "reverse")
+
+    @property
+    def stop_strings(self) -> list[str]:
+        return [] if self.chat else list(REVERSE_STOPS)
 
 
 def heading_path(record: Record, limit: int = 160) -> str:

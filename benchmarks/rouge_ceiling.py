@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.table import Table
 
 from backtranslate.curate import LikelihoodScorer
-from backtranslate.engine import BackwardModel
 from backtranslate.evaluate import BASELINE_TEMPLATE, DEFAULT_DECODING, _passages, heldout_pairs
+from backtranslate.inference import BackwardModel
 from backtranslate.metrics import default_embedder, rouge_l
 from backtranslate.models import load_tokenizer, read_manifest
 from backtranslate.records import Record

@@ -37,8 +37,8 @@ ROWS = {  # name: (label, precision, needs vLLM)
 def passages(model: str, count: int, warmup: int) -> tuple[list, list]:
     """The corpora's passages as `generate` cuts and filters them: (measured, warm-up)."""
     from backtranslate.corpus import read_corpus
-    from backtranslate.engine import BackwardSpec
     from backtranslate.filters import FilterStats, apply_filters, default_passage_filters
+    from backtranslate.inference import BackwardSpec
     from backtranslate.models import load_tokenizer
     from backtranslate.passages import TokenMeter, segment_all
 
@@ -56,7 +56,7 @@ def run_row(
     name: str, model: str, count: int, warmup: int, max_new_tokens: int, batch_size: int, batch_tokens: int
 ) -> dict:
     """Warm up, then time one engine on the measured passages (in this process)."""
-    from backtranslate.engine import BackwardSpec, Decoding
+    from backtranslate.inference import BackwardSpec, Decoding
 
     measured, warm = passages(model, count, warmup)
     spec = BackwardSpec.resolve(model)
@@ -69,11 +69,12 @@ def run_row(
     elif name == "raw-vllm":
         write = raw_vllm(spec, max_new_tokens)
     else:
-        from backtranslate.engine import BackwardModel
-        from backtranslate.vllm_engine import VllmBackwardModel
+        from backtranslate.inference import BackwardModel
 
         engine = (
-            VllmBackwardModel(model, precision=precision, lora="request" if name == "vllm-request" else "merged")
+            BackwardModel(
+                model, precision=precision, backend="vllm", vllm_lora="request" if name == "vllm-request" else "merged"
+            )
             if name.startswith("vllm")
             else BackwardModel(model, precision=precision, loop="generate" if name == "hf-generate" else "decoder")
         )
@@ -84,7 +85,7 @@ def run_row(
 
     load = time.perf_counter() - started
     write(warm)
-    decoder = getattr(engine, "_decoder", None)
+    decoder = getattr(getattr(engine, "engine", None), "_decoder", None)
     if decoder is not None:
         decoder.stats.clear()  # the measured passages only
     started = time.perf_counter()

@@ -6,10 +6,10 @@ import random
 import pytest
 import torch
 
-from backtranslate import engine
-from backtranslate.batching import equal_length_runs, longest_first, plan_batches
-from backtranslate.decoder import StopCheck, choose, shared_prefix
-from backtranslate.engine import BackwardModel, Decoding
+from backtranslate import templates
+from backtranslate.inference import BackwardModel, Decoding
+from backtranslate.inference.batching import equal_length_runs, longest_first, plan_batches
+from backtranslate.inference.decoder import StopCheck, choose, shared_prefix
 from backtranslate.records import Record
 
 WORDS = "the budget meeting moves to friday please send the report before noon and thanks".split()
@@ -52,7 +52,7 @@ def loops(lively_adapter):
     """The decoding loop and transformers' `generate` on the same model, with " t" as the stop
     string: the lively model writes it now and then, where it hardly ever writes '###'."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(engine, "STOP_STRINGS", [" t"])
+        patch.setattr(templates, "REVERSE_STOPS", [" t"])
         return (
             BackwardModel(str(lively_adapter), precision="fp32", loop="decoder"),
             BackwardModel(str(lively_adapter), precision="fp32", loop="generate"),

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from backtranslate.engine import Decoding
 from backtranslate.evaluate import evaluate, heldout_pairs, write_report
+from backtranslate.inference import Decoding
 from backtranslate.metrics import default_embedder, roc_auc, rouge_l
 from tests.conftest import SHARED_DATA
 
@@ -171,7 +171,7 @@ def test_eval_cli_sampling_is_recorded_and_reproducible(tiny_adapter, heldout, t
                 "none",
                 "--precision",
                 "fp32",
-                "--sample",
+                "--no-greedy",
                 "--temperature",
                 "1.3",
                 "--max-new-tokens",

@@ -3,9 +3,8 @@
 import pytest
 import torch
 
-from backtranslate import packed_linear
-from backtranslate.engine import BackwardModel, Decoding
-from backtranslate.packed_linear import PackedLinear, pack_linears
+from backtranslate.inference import BackwardModel, Decoding, packed_linear
+from backtranslate.inference.packed_linear import PackedLinear, pack_linears
 from backtranslate.records import Record
 
 pytestmark = pytest.mark.skipif(
@@ -32,10 +31,10 @@ def test_the_bf16_backend_packs_its_layers_and_writes_the_same_instructions(live
     passages = [Record(output=f"please send the report before noon {i} " * (1 + i % 5), id=f"p{i}") for i in range(9)]
     decoding = Decoding(greedy=True, max_new_tokens=24)
     packed = BackwardModel(str(lively_adapter), precision="bf16")
-    assert any(isinstance(m, PackedLinear) for m in packed.model.modules())
+    assert any(isinstance(m, PackedLinear) for m in packed.engine.model.modules())
     monkeypatch.setattr(packed_linear, "available", lambda *args: False)
     plain = BackwardModel(str(lively_adapter), precision="bf16")
-    assert not any(isinstance(m, PackedLinear) for m in plain.model.modules())
+    assert not any(isinstance(m, PackedLinear) for m in plain.engine.model.modules())
     rows = [
         [(c.meta["raw"], c.meta["generated_tokens"]) for c in m.generate(passages, decoding)] for m in (packed, plain)
     ]

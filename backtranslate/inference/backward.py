@@ -1,0 +1,102 @@
+"""The backward model on any backend: passages in, candidate instructions out.
+
+`BackwardModel` resolves what ``--model`` names (a base model, or a `train` folder with its LoRA
+adapter and template), loads the chosen backend, and turns passages into candidate records: the
+prompt of each passage rendered and tokenized once with the model's tokenizer, the template's
+stop strings, the generation parsed into an instruction. Backends only continue token ids, so
+every backend builds the same prompts and the same records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from .. import models
+from ..records import Record, stable_id
+from ..templates import DEFAULT_TEMPLATE, Template, get_template, render
+from .base import Backend, Completion, Decoding, entry
+
+
+@dataclass(frozen=True)
+class BackwardSpec:
+    """What --model names: a base model, and a LoRA adapter folder when it is a `train` folder."""
+
+    spec: str
+    base: str
+    adapter: Optional[Path]
+    template: Template
+
+    @classmethod
+    def resolve(cls, spec: str, template: str | None = None) -> BackwardSpec:
+        manifest = models.read_manifest(spec) if models.is_adapter(spec) else None
+        base = manifest["base_model"] if manifest else spec
+        name = template or (manifest or {}).get("template") or DEFAULT_TEMPLATE
+        return cls(
+            spec=spec, base=base, adapter=Path(spec).expanduser() if manifest else None, template=get_template(name)
+        )
+
+
+class BackwardModel:
+    """A reverse-instruction model on a registered backend (``backend``: transformers, vllm,
+    ...); ``options`` are the backend's own settings."""
+
+    def __init__(
+        self,
+        spec: str,
+        template: str | None = None,
+        precision: str = "auto",
+        backend: str = "transformers",
+        **options: Any,
+    ) -> None:
+        self.spec = spec
+        self.backward = BackwardSpec.resolve(spec, template)
+        self.base, self.template = self.backward.base, self.backward.template
+        self.stop_strings = self.template.stop_strings  # the template owns its stop strings
+        self.engine: Backend = entry(backend).cls(self.backward, precision, **options)
+        self.tokenizer = self.engine.tokenizer
+        self.precision = self.engine.precision
+
+    @property
+    def backend(self) -> str:
+        return self.engine.name
+
+    def prompt(self, passage: Record) -> str:
+        return render(self.template.prompt(passage), self.tokenizer)
+
+    def prompt_ids(self, passages: list[Record]) -> list[list[int]]:
+        """Each prompt tokenized once; the backend reads the lengths and the ids."""
+        return self.tokenizer([self.prompt(p) for p in passages], add_special_tokens=False)["input_ids"]
+
+    def generate(self, passages: list[Record], decoding: Decoding) -> Iterator[Record]:
+        """Candidates for each passage, in the order of ``passages``."""
+        if not passages:
+            return
+        done = self.engine.complete(self.prompt_ids(passages), [p.id for p in passages], decoding, self.stop_strings)
+        for passage, completions in zip(passages, done):
+            for index, completion in enumerate(completions):
+                yield self.candidate(passage, index, completion)
+
+    def candidate(self, passage: Record, index: int, completion: Completion) -> Record:
+        """The candidate record of one generation: the instruction parsed from the decoded text."""
+        text = self.tokenizer.decode(completion.ids, skip_special_tokens=True)
+        return Record(
+            output=passage.output,
+            instruction=self.template.parse(text),
+            input=passage.input,
+            id=stable_id(passage.id, str(index)),
+            meta={
+                **passage.meta,
+                "passage_id": passage.id,
+                "candidate": index,
+                "finish_reason": completion.finish,
+                "generated_tokens": len(completion.ids),
+                "raw": text.strip(),
+            },
+        )
+
+    def close(self) -> None:
+        """Free the model (vLLM's engine processes end here, not at interpreter exit)."""
+        self.engine.close()

@@ -1,0 +1,141 @@
+"""The transformers backend (the default): the model in this process, LoRA merged into the base
+(one matmul per layer instead of two), in bf16 where the hardware runs it natively (on CPU with
+its linear weights packed once for oneDNN, packed_linear.py), decoded by the loop of decoder.py
+in token-budget batches, or by transformers' `generate` for models that loop cannot drive.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .. import models
+from ..hardware import resolve_precision
+from .base import Completion, Decoding, candidate_seed, eos_ids, register
+from .batching import plan_batches
+
+
+@register("transformers")
+class TransformersBackend:
+    """The model on transformers, per the module docstring. ``loop`` is for tests and
+    benchmarks: "decoder" insists on the decoding loop, "generate" avoids it."""
+
+    def __init__(self, spec: Any, precision: str = "auto", loop: str = "auto") -> None:
+        import torch
+
+        from . import decoder, packed_linear
+
+        self.precision = resolve_precision(precision)
+        model, tokenizer = models.load(spec.spec, dtype=torch.float32)  # an adapter comes merged into its base
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision, torch.float32)
+        # Under torchrun / accelerate launch each process takes the GPU of its local rank (ranks
+        # share GPUs round-robin when there are more processes than GPUs).
+        if torch.cuda.is_available():
+            self.device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"
+        else:
+            self.device = "cpu"
+        # Parameters only: `model.to(dtype)` would also round buffers such as the rotary
+        # embedding's inverse frequencies to bf16, which from_pretrained keeps in fp32.
+        self.model = model.to(device=self.device).eval()
+        for param in self.model.parameters():
+            param.data = param.data.to(dtype)
+        packed_linear.pack_for_inference(self.model)
+        tokenizer.padding_side = "left"  # generation continues from the right end of each row
+        self.tokenizer = tokenizer
+        self.eos_ids = eos_ids(tokenizer, getattr(self.model, "generation_config", None))
+        self.stop_strings: list[str] = []
+        self.loop = "decoder" if loop != "generate" and decoder.supports(self.model) else "generate"
+        if loop == "decoder" and self.loop != "decoder":
+            raise ValueError(f"the decoding loop cannot drive {spec.base}")
+        self._decoder = (
+            decoder.Decoder(self.model, decoder.StopCheck(tokenizer, self.eos_ids, self.stop_strings))
+            if self.loop == "decoder"
+            else None
+        )
+
+    def complete(
+        self, prompts: list[list[int]], keys: list[str], decoding: Decoding, stop: list[str]
+    ) -> list[list[Completion]]:
+        """Completions per prompt, in prompt order; batches run longest first."""
+        if stop != self.stop_strings:
+            from .decoder import StopCheck
+
+            self.stop_strings = list(stop)
+            if self._decoder:
+                self._decoder.stop = StopCheck(self.tokenizer, self.eos_ids, self.stop_strings)
+        results: dict[int, list[Completion]] = {}
+        for batch in plan_batches(
+            [len(x) for x in prompts],
+            decoding.max_new_tokens,
+            decoding.batch_tokens,
+            decoding.batch_size,
+            rows_per_prompt=decoding.num_candidates,
+        ):
+            run = self._decode_batch if self._decoder else self._generate_batch
+            for i, generations in zip(batch, run([keys[i] for i in batch], [prompts[i] for i in batch], decoding)):
+                results[i] = [Completion(ids, why) for ids, why in generations]
+        return [results[i] for i in range(len(prompts))]
+
+    def _decode_batch(
+        self, keys: list[str], ids: list[list[int]], decoding: Decoding
+    ) -> list[list[tuple[list[int], str]]]:
+        k = decoding.num_candidates
+        seeds = [[candidate_seed(decoding.seed, key, c) for c in range(k)] for key in keys]
+        out = self._decoder.run(
+            ids, k, seeds, decoding.greedy, decoding.temperature, decoding.top_p, decoding.max_new_tokens
+        )
+        return [[(g.ids, g.finish) for g in row] for row in out]
+
+    def _generate_batch(
+        self, keys: list[str], ids: list[list[int]], decoding: Decoding
+    ) -> list[list[tuple[list[int], str]]]:
+        """transformers' own `generate`, for models the decoding loop does not drive."""
+        import torch
+
+        # Seeded by the batch's own passages, so a sampled candidate does not depend on what ran before.
+        torch.manual_seed(candidate_seed(decoding.seed, keys[0], 0))
+        enc = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt").to(self.device)
+        k = decoding.num_candidates
+        sampling = {} if decoding.greedy else {"temperature": decoding.temperature, "top_p": decoding.top_p}
+        stop = self.stop_strings or None
+        with torch.inference_mode():
+            out = self.model.generate(
+                **enc,
+                do_sample=not decoding.greedy,
+                max_new_tokens=decoding.max_new_tokens,
+                num_return_sequences=k,
+                pad_token_id=self.tokenizer.pad_token_id,
+                stop_strings=stop,
+                tokenizer=self.tokenizer if stop else None,
+                **sampling,
+            )
+        new = out[:, enc["input_ids"].shape[1] :].tolist()
+        return [[self._trim(new[row * k + c], decoding) for c in range(k)] for row in range(len(keys))]
+
+    def _trim(self, ids: list[int], decoding: Decoding) -> tuple[list[int], str]:
+        """Drop `generate`'s padding after a finished row and tell why the row ended."""
+        pad = self.tokenizer.pad_token_id
+        end = next((i + 1 for i, t in enumerate(ids) if t in self.eos_ids), len(ids))
+        ids = ids[:end]
+        while ids and ids[-1] == pad and pad not in self.eos_ids:
+            ids = ids[:-1]
+
+        def stopped(seq):
+            return any(s in self.tokenizer.decode(seq) for s in self.stop_strings)
+
+        if ids and ids[-1] == pad and stopped(ids[:-1]):  # pad == EOS: the padding after a stop string
+            ids = ids[:-1]
+        ended = bool(ids) and ids[-1] in self.eos_ids or stopped(ids)
+        return ids, "stop" if ended or len(ids) < decoding.max_new_tokens else "length"
+
+    def close(self) -> None:
+        """Free the model's memory (evaluate loads a second model after this one)."""
+        import gc
+
+        import torch
+
+        self.model = None
+        self._decoder = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
