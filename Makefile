@@ -36,7 +36,12 @@ demo: setup
 	$(BIN)/backtranslate generate --config configs/cpu-demo.yaml --model $(DEMO_OUT)/backward \
 		--out $(DEMO_OUT)/dataset --overwrite
 
-test: lint test-core test-vllm
+# The core suite runs on every core (pytest-xdist; its slowest tests wait on subprocesses and
+# network timeouts, not the CPU), and the vLLM environment installs beside it.
+TEST_WORKERS ?= auto
+
+test: lint
+	$(MAKE) --no-print-directory --output-sync=target -j2 test-core test-vllm
 
 # ruff's lint and format check (settings in pyproject.toml); `ruff format .` fixes the format.
 lint: setup
@@ -44,7 +49,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 test-core: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 vllm-setup: $(VLLM_STAMP)
 

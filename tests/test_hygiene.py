@@ -145,6 +145,9 @@ class _Meter:  # a whitespace tokenizer: token counts the tests can reason about
     def count(self, text: str) -> int:
         return len(text.split())
 
+    def counts(self, texts: list[str]) -> list[int]:
+        return [self.count(t) for t in texts]
+
     def over(self, text: str, limit: int) -> bool:
         return self.count(text) > limit
 

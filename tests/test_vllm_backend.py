@@ -119,6 +119,26 @@ def test_generate_cli_with_the_vllm_backend(lively_adapter, tmp_path, bt_home):
     assert stats["model"]["backend"] == "vllm" and stats["pairs"]["candidates"] == 5
 
 
+@needs_vllm
+def test_eval_runs_on_the_vllm_backend_with_the_same_greedy_instructions(lively_adapter, tmp_path, bt_home):
+    from backtranslate.evaluate import evaluate
+
+    heldout = tmp_path / "heldout.jsonl"
+    rows = [{"instruction": f"Say {w} twice.", "output": f"{w} {w} and then some more {w}"} for w in WORDS[:4]]
+    heldout.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    decoding = Decoding(greedy=True, max_new_tokens=12)
+    reports = [
+        evaluate(str(lively_adapter), str(heldout), baseline=None, decoding=decoding, precision="fp32", **backend)
+        for backend in (
+            {"backend": "vllm", "backend_options": {"kv_cache_gb": KV_CACHE_GB}},
+            {"backend": "transformers"},
+        )
+    ]
+    assert reports[0]["backend"] == "vllm" and reports[1]["backend"] == "transformers"
+    assert [e["model"] for e in reports[0]["examples"]] == [e["model"] for e in reports[1]["examples"]]
+    assert reports[0]["metrics"] == reports[1]["metrics"]
+
+
 @pytest.mark.skipif(HAVE_VLLM, reason="checks the hint for a machine without vLLM")
 def test_backend_vllm_without_vllm_says_how_to_install(tiny_model_dir, tmp_path):
     result = CliRunner().invoke(
