@@ -17,10 +17,10 @@ from typing import Any, Optional
 import yaml
 
 from .errors import UserError
+from .formats import FORMATS
 from .inference import backend_option_classes, option_problems
 from .templates import DEFAULT_TEMPLATE
 
-FORMATS = ("alpaca", "sharegpt", "messages", "parquet", "hf")  # dataset.py writes each
 EMAIL_MODES = ("auto", "thread", "message")  # threads.py pairs replies in auto and thread
 PATCH_MODES = ("keep", "drop")  # filters.Patch
 # One greedy candidate: best of 4 sampled kept more passages on real corpora, but the blind read

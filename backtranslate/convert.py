@@ -173,8 +173,7 @@ def convert(
     dataset folder: data.json, data.jsonl (with the source row of each record), stats.json, card."""
     import itertools
 
-    from .dataset import record_row, write_alpaca_json, write_jsonl_atomic, write_simple_card
-    from .io import write_json_atomic
+    from .dataset import write_folder
     from .seed import read_rows
 
     if "{labels}" in spec.instruction and spec.tags_column:
@@ -193,10 +192,6 @@ def convert(
         raise UserError(
             f"No row of {source} could be converted ({', '.join(f'{n} {r}' for r, n in skipped.most_common())})."
         )
-    target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
-    write_jsonl_atomic(target / "data.jsonl", (record_row(r) for r in records))
-    write_alpaca_json(target / "data.jsonl", target / "data.json")
     kind = "token tagging" if spec.tags_column else "classification" if labels else "phrase extraction"
     stats = {
         "source": source,
@@ -214,20 +209,12 @@ def convert(
         "license": license,
         "language": language,
     }
-    write_json_atomic(target / "stats.json", stats)
     label_note = f" Labels: {', '.join(f'{k} ({v})' for k, v in labels.most_common(10))}." if labels else ""
-    write_simple_card(
-        target,
-        "Converted instruction dataset",
-        len(records),
-        [
-            f"Converted from `{source}` ({kind}): {len(records)} of {len(rows)} rows. Each record's instruction is "
-            f"\"{spec.instruction}\", its input the row's `{spec.text_column}`, its output the "
-            f"{'tagged spans' if spec.tags_column else 'label'}.{label_note}"
-        ],
-        examples=[r.to_alpaca() for r in records[:3]],
-        tags=("alpaca", "converted"),
-        license=license,
-        language=language,
+    paragraph = (
+        f"Converted from `{source}` ({kind}): {len(records)} of {len(rows)} rows. Each record's instruction is "
+        f"\"{spec.instruction}\", its input the row's `{spec.text_column}`, its output the "
+        f"{'tagged spans' if spec.tags_column else 'label'}.{label_note}"
     )
+    card = {"title": "Converted instruction dataset", "paragraphs": [paragraph], "tags": ("alpaca", "converted")}
+    write_folder(Path(out), records, stats, card)
     return stats

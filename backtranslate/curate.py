@@ -289,35 +289,22 @@ def curate(
 
 def write_curated(target: Path, kept: list[Record], rejected: list[Record], stats: dict) -> None:
     """The curated dataset folder: data.json, data.jsonl (scores in meta), rejected.jsonl (with
-    reasons), stats.json and a dataset card; each file written whole and renamed."""
-    from .dataset import record_row, write_alpaca_json, write_jsonl_atomic, write_simple_card
-    from .io import write_json_atomic
+    reasons), stats.json and a dataset card."""
+    from .dataset import write_folder
 
-    target.mkdir(parents=True, exist_ok=True)
-    write_jsonl_atomic(target / "data.jsonl", (record_row(r) for r in kept))
-    write_jsonl_atomic(
-        target / "rejected.jsonl",
-        ({**record_row(r), "stage": "curate", "reason": r.meta["reject_reason"]} for r in rejected),
-    )
-    write_alpaca_json(target / "data.jsonl", target / "data.json")
-    write_json_atomic(target / "stats.json", stats)
     kept_how = f"score >= {stats['cutoff']}" if stats["cutoff"] is not None else "every scored pair"
-    license, language = stats.get("license", "other"), stats.get("language", "en")
-    write_simple_card(
-        target,
-        "Curated instruction dataset",
-        len(kept),
-        [
-            f"Self-curated from `{stats.get('dataset', '?')}` with the `{stats['scorer']}` scorer "
-            f"(model `{stats.get('model', '?')}`): {len(kept)} of {stats['pairs']} pairs kept ({kept_how}); "
-            f"mean score {stats['mean_score']}. `data.jsonl` carries each pair's score in `meta.scores`; "
-            "`rejected.jsonl` lists the rest with their reason."
-        ],
-        examples=[r.to_alpaca() for r in kept[:3]],
-        tags=("instruction-backtranslation", "alpaca", "curated"),
-        license=license,
-        language=language,
+    paragraph = (
+        f"Self-curated from `{stats.get('dataset', '?')}` with the `{stats['scorer']}` scorer "
+        f"(model `{stats.get('model', '?')}`): {len(kept)} of {stats['pairs']} pairs kept ({kept_how}); "
+        f"mean score {stats['mean_score']}. `data.jsonl` carries each pair's score in `meta.scores`; "
+        "`rejected.jsonl` lists the rest with their reason."
     )
+    card = {
+        "title": "Curated instruction dataset",
+        "paragraphs": [paragraph],
+        "tags": ("instruction-backtranslation", "alpaca", "curated"),
+    }
+    write_folder(target, kept, stats, card, rejected=rejected, stage="curate")
 
 
 def curate_dataset(

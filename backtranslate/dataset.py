@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import os
 import statistics
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from .io import atomic_open, atomic_path, write_json_atomic, write_text_atomic
+from .formats import write_formats
+from .io import atomic_open, read_jsonl, write_json_atomic, write_text_atomic
 from .records import Record
 
 
@@ -58,94 +59,6 @@ def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> int:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
     return n
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
-
-
-def _write_converted(
-    jsonl: Path, target: Path, convert: Callable[[dict[str, Any]], dict[str, Any]], as_list: bool
-) -> int:
-    """``target`` streamed from data.jsonl row by row, under a temporary name, then renamed: a JSON
-    list (``as_list``) or JSON lines."""
-    n = 0
-    with atomic_open(target) as f:
-        f.write("[" if as_list else "")
-        for row in read_jsonl(jsonl):
-            line = json.dumps(convert(row), ensure_ascii=False)
-            f.write((("," if n else "") + "\n  " + line) if as_list else line + "\n")
-            n += 1
-        f.write(("\n]\n" if n else "]\n") if as_list else "")
-    return n
-
-
-def alpaca(row: dict[str, Any]) -> dict[str, str]:
-    return {k: row[k] for k in ("instruction", "input", "output")}
-
-
-def user_turn(row: dict[str, Any]) -> str:
-    """The request as a user writes it: the instruction, then its input (the e-mail answered)."""
-    return f"{row['instruction']}\n\n{row['input']}" if row["input"] else row["instruction"]
-
-
-def sharegpt(row: dict[str, Any]) -> dict[str, Any]:
-    """ShareGPT: ``conversations`` of ``from``/``value`` turns, as FastChat, axolotl and
-    LLaMA-Factory read it (TRL renames the keys to role/content itself)."""
-    return {"conversations": [{"from": "human", "value": user_turn(row)}, {"from": "gpt", "value": row["output"]}]}
-
-
-def messages(row: dict[str, Any]) -> dict[str, Any]:
-    """The conversational layout TRL's SFTTrainer takes as it is: ``messages`` of role/content turns."""
-    return {"messages": [{"role": "user", "content": user_turn(row)}, {"role": "assistant", "content": row["output"]}]}
-
-
-# format name -> (file, row converter, JSON list?)
-CHAT_FORMATS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]], bool]] = {
-    "sharegpt": ("sharegpt.json", sharegpt, True),
-    "messages": ("messages.jsonl", messages, False),
-}
-
-
-def write_alpaca_json(jsonl: Path, target: Path) -> int:
-    """data.json (a list of {instruction, input, output}) streamed from data.jsonl, then renamed."""
-    return _write_converted(jsonl, target, alpaca, as_list=True)
-
-
-def write_chat_formats(out: Path, formats: list[str]) -> list[str]:
-    """sharegpt.json and messages.jsonl, when asked for, beside the Alpaca files."""
-    written = []
-    for name in formats:
-        if name in CHAT_FORMATS:
-            file, convert, as_list = CHAT_FORMATS[name]
-            _write_converted(out / "data.jsonl", out / file, convert, as_list)
-            written.append(file)
-    return written
-
-
-def write_extra_formats(out: Path, formats: list[str]) -> list[str]:
-    """Parquet and `datasets.save_to_disk` copies of the Alpaca records."""
-    written = []
-    if not {"parquet", "hf"} & set(formats):
-        return written
-    from datasets import Dataset
-
-    ds = (
-        Dataset.from_json(str(out / "data.json"))
-        if (out / "data.json").stat().st_size > 4
-        else Dataset.from_dict({"instruction": [], "input": [], "output": []})
-    )
-    if "parquet" in formats:
-        with atomic_path(out / "data.parquet", suffix=".parquet") as tmp:
-            ds.to_parquet(str(tmp))
-        written.append("data.parquet")
-    if "hf" in formats:
-        ds.save_to_disk(str(out / "hf"))
-        written.append("hf/")
-    return written
 
 
 def length_stats(values: list[int]) -> dict[str, float]:
@@ -271,6 +184,38 @@ def write_simple_card(
     write_text_atomic(out / "README.md", "\n".join(lines + _examples_section(examples)))
 
 
+def write_folder(
+    target: Path,
+    kept: list[Record],
+    stats: dict[str, Any],
+    card: dict[str, Any],
+    rejected: list[Record] | None = None,
+    stage: str = "",
+    formats: Iterable[str] = (),
+) -> None:
+    """A dataset folder made from another dataset (curate, dedup, convert): data.jsonl with each
+    record's provenance, rejected.jsonl with each reason (when given), data.json and any other
+    format asked for, stats.json and a card (``card``: write_simple_card's title and paragraphs,
+    and its tags when not the default). Each file is written whole and renamed."""
+    target.mkdir(parents=True, exist_ok=True)
+    write_jsonl_atomic(target / "data.jsonl", (record_row(r) for r in kept))
+    if rejected is not None:
+        write_jsonl_atomic(
+            target / "rejected.jsonl",
+            ({**record_row(r), "stage": stage, "reason": r.meta["reject_reason"]} for r in rejected),
+        )
+    write_formats(target, list(formats))
+    write_json_atomic(target / "stats.json", stats)
+    write_simple_card(
+        target,
+        rows=len(kept),
+        examples=[r.to_alpaca() for r in kept[:3]],
+        license=stats.get("license", "other"),
+        language=stats.get("language", "en"),
+        **card,
+    )
+
+
 def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]]) -> None:
     """README.md: what made the dataset, what was kept and dropped, and a few records."""
     kept = stats["pairs"]["kept"]
@@ -385,8 +330,7 @@ def finalize(out: Path, stats: dict[str, Any], formats: list[str]) -> list[dict[
     Returns three example records."""
     from . import __version__
 
-    write_alpaca_json(out / "data.jsonl", out / "data.json")
-    extra = write_chat_formats(out, formats) + write_extra_formats(out, formats)
+    extra = write_formats(out, formats)
     instruction_words, output_words, examples = [], [], []
     for row in read_jsonl(out / "data.jsonl"):
         instruction_words.append(len(row["instruction"].split()))

@@ -201,25 +201,17 @@ def dedup_dataset(
     import time
     from pathlib import Path
 
-    from .dataset import read_card_terms, record_row, write_alpaca_json, write_jsonl_atomic, write_simple_card
+    from .dataset import read_card_terms, write_folder
     from .filters import FilterStats, apply_filters
-    from .io import write_json_atomic
     from .seed import load_pairs
 
     filters = dedup_filters(fields, threshold)
     records = load_pairs(dataset).records
     target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
     stats, rejected = FilterStats(), []
     started = time.perf_counter()
     kept = list(apply_filters(_progress(records, "dedup"), filters, stats, on_reject=rejected.append))
     seconds = time.perf_counter() - started
-    write_jsonl_atomic(target / "data.jsonl", (record_row(r) for r in kept))
-    write_jsonl_atomic(
-        target / "rejected.jsonl",
-        ({**record_row(r), "stage": "dedup", "reason": r.meta["reject_reason"]} for r in rejected),
-    )
-    write_alpaca_json(target / "data.jsonl", target / "data.json")
     result = {
         "dataset": dataset,
         "fields": list(fields),
@@ -233,18 +225,11 @@ def dedup_dataset(
     }
     license, language = read_card_terms(dataset)
     result.update(license=license, language=language)
-    write_json_atomic(target / "stats.json", result)
-    write_simple_card(
-        target,
-        "Deduplicated instruction dataset",
-        len(kept),
-        [
-            f"Deduplicated from `{dataset}`: {len(kept)} of {len(records)} pairs kept. A pair was dropped when its "
-            f"{' or '.join(fields)} repeated an earlier pair's exactly or nearly (MinHash LSH, estimated Jaccard "
-            f">= {threshold} over content-word 3-grams); `rejected.jsonl` names the pair each one duplicates."
-        ],
-        examples=[r.to_alpaca() for r in kept[:3]],
-        license=license,
-        language=language,
+    paragraph = (
+        f"Deduplicated from `{dataset}`: {len(kept)} of {len(records)} pairs kept. A pair was dropped when its "
+        f"{' or '.join(fields)} repeated an earlier pair's exactly or nearly (MinHash LSH, estimated Jaccard "
+        f">= {threshold} over content-word 3-grams); `rejected.jsonl` names the pair each one duplicates."
     )
+    card = {"title": "Deduplicated instruction dataset", "paragraphs": [paragraph]}
+    write_folder(target, kept, result, card, rejected=rejected, stage="dedup")
     return result

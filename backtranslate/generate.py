@@ -31,6 +31,7 @@ from .filters import (
     default_pair_filters,
     default_passage_filters,
 )
+from .formats import output_files
 from .inference import BackwardModel, Decoding, options_from
 from .language import Language, resolve_languages
 from .passages import TokenMeter, segment_all
@@ -42,18 +43,8 @@ from .selection import BestOfK
 from .threads import ThreadStats, thread_records
 
 log = logging.getLogger(__name__)
-OUTPUTS = (
-    "data.json",
-    "data.jsonl",
-    "candidates.jsonl",
-    "rejected.jsonl",
-    "stats.json",
-    "README.md",
-    "sharegpt.json",
-    "messages.jsonl",
-    "data.parquet",
-    "hf",
-)
+# Everything a run writes (--overwrite clears it all): the run's own files and every format's.
+OUTPUTS = ("data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md", *output_files())
 CHUNK_BATCHES = 4  # batches per chunk: enough to sort by length, little to redo after a crash
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from backtranslate.config import GenerateConfig
-from backtranslate.dataset import messages, sharegpt
+from backtranslate.formats import messages, sharegpt
 from backtranslate.generate import generate
 
 EMAILS = Path(__file__).resolve().parents[1] / "corpora" / "emails"
