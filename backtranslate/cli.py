@@ -23,10 +23,15 @@ from rich.table import Table
 
 from . import __version__
 from .config import (
+    ConvertConfig,
+    CurateConfig,
+    DedupConfig,
     EvalConfig,
     FinetuneConfig,
     GenerateConfig,
     IterateConfig,
+    MergeConfig,
+    ReportConfig,
     TrainConfig,
     field_help,
     field_types,
@@ -46,10 +51,10 @@ console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # an error stays one line in logs and CI
 
 
-def _option(name: str, tp: Any, help: str, default: Any) -> inspect.Parameter:
+def _option(name: str, tp: Any, help: str, default: Any, aliases: tuple[str, ...] = ()) -> inspect.Parameter:
     flag = "--" + name.replace("_", "-")
     base = next((a for a in getattr(tp, "__args__", ()) if a is not type(None)), tp)
-    decls = [f"{flag}/--no-{flag[2:]}"] if base is bool else [flag]
+    decls = [f"{flag}/--no-{flag[2:]}"] if base is bool else [flag, *aliases]
     shown = "" if default is None else f" [default: {default}]"
     return inspect.Parameter(
         name,
@@ -76,6 +81,7 @@ def config_command(cls: type, arguments: Optional[dict[str, str]] = None) -> Cal
 
     def decorate(fn: Callable[[Any], None]) -> Callable:
         helps, types_ = field_help(cls), field_types(cls)
+        aliases = {f.name: f.metadata.get("aliases", ()) for f in dataclasses.fields(cls)}
         defaults = {f.name: f.default for f in dataclasses.fields(cls)}
         params = (
             [_argument(n, metavar, helps[n]) for n, metavar in arguments.items()]
@@ -93,7 +99,7 @@ def config_command(cls: type, arguments: Optional[dict[str, str]] = None) -> Cal
                     default=typer.Option(False, "--dry-run", help="Print the resolved config as YAML and exit."),
                 ),
             ]
-            + [_option(n, types_[n], helps[n], defaults[n]) for n in helps if n not in arguments]
+            + [_option(n, types_[n], helps[n], defaults[n], aliases.get(n, ())) for n in helps if n not in arguments]
         )
 
         @functools.wraps(fn)
@@ -320,6 +326,11 @@ def _clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def _names(value: Optional[str]) -> list[str]:
+    """A comma list given as one value (--format, --fields)."""
+    return [n.strip() for n in (value or "").split(",") if n.strip()]
+
+
 def check_hub_name(name: Optional[str]) -> None:
     """A bad --push-to-hub name fails before the work, not after it."""
     if name:
@@ -426,12 +437,8 @@ def privacy_summary(s: dict) -> list[str]:
 
 
 @app.command()
-def merge(
-    out: str = typer.Argument(..., help="The --out of a sharded generate run (holds shard-I-of-N folders)."),
-    shards: Optional[list[str]] = typer.Option(None, "--shard-dir", help="Shard folders, if not under OUT."),
-    push_to_hub: Optional[str] = HUB_NAME,
-    hub_private: bool = HUB_PRIVATE,
-) -> None:
+@config_command(MergeConfig, arguments={"out": "OUT"})
+def merge(cfg: MergeConfig) -> None:
     """Merge the shard folders of a sharded generate run into one dataset in OUT.
 
     Example: torchrun --nproc_per_node 2 -m backtranslate.cli generate --out ds && backtranslate merge ds
@@ -441,9 +448,10 @@ def merge(
     from .generate import GenerateResult
     from .merge import merge as run_merge
 
+    out, push_to_hub, hub_private = cfg.out, cfg.push_to_hub, cfg.hub_private
     with user_errors():
         check_hub_name(push_to_hub)
-        stats, examples = run_merge(out, [Path(s) for s in shards] if shards else None)
+        stats, examples = run_merge(out, [Path(s) for s in cfg.shard_dir] if cfg.shard_dir else None)
     print_generate_summary(GenerateResult(out=Path(out), stats=stats, examples=examples))
     if push_to_hub:
         push_folder(out, push_to_hub, hub_private)
@@ -506,43 +514,21 @@ def eval_command(cfg: EvalConfig) -> None:
 
 
 @app.command()
-def curate(
-    dataset: str = typer.Argument(..., help="A generate output folder, or a JSON/JSONL/CSV/Parquet file of pairs."),
-    out: Optional[str] = typer.Option(
-        None,
-        "--out",
-        help="Where the curated dataset goes [default: DATASET/curated, or DATASET-curated next to a file].",
-    ),
-    scorer: str = typer.Option(
-        "likelihood", "--scorer", help="likelihood (instruction-following gain) or rubric (Humpback's 1-5 rating)."
-    ),
-    model: str = typer.Option(
-        "default",
-        "--model",
-        "--judge",
-        help="Forward model (likelihood) or judge (rubric); a finetune folder works too.",
-    ),
-    threshold: Optional[float] = typer.Option(
-        None, "--threshold", help="Keep pairs scoring at least this (rubric: 1-5; likelihood: nats/token, e.g. 0)."
-    ),
-    top_fraction: Optional[float] = typer.Option(
-        None,
-        "--top-fraction",
-        help="Keep the best-scored fraction of pairs, e.g. 0.5 (with --threshold: both must hold).",
-    ),
-    push_to_hub: Optional[str] = HUB_NAME,
-    hub_private: bool = HUB_PRIVATE,
-) -> None:
+@config_command(CurateConfig, arguments={"dataset": "DATASET"})
+def curate(cfg: CurateConfig) -> None:
     """Self-curation: score every pair and keep those at or above --threshold or in the best --top-fraction (all, if neither is given).
 
     Example: backtranslate curate runs/demo/dataset --scorer rubric --threshold 4
     """
     from .curate import curate_dataset
 
-    target = out or beside(dataset, "curated")
+    target = cfg.out or beside(cfg.dataset, "curated")
+    push_to_hub, hub_private = cfg.push_to_hub, cfg.hub_private
     with user_errors():
         check_hub_name(push_to_hub)
-        stats = curate_dataset(dataset, target, scorer, model, threshold, top_fraction)
+        stats = curate_dataset(
+            cfg.dataset, target, cfg.scorer, cfg.model, cfg.threshold, cfg.top_fraction, formats=_names(cfg.format)
+        )
     table = Table(title="curate summary", show_header=False)
     for key in ("scorer", "threshold", "top_fraction", "cutoff", "pairs", "kept", "rejected", "unparsed", "mean_score"):
         table.add_row(key, str(stats[key]))
@@ -600,20 +586,8 @@ def _num(value: Any) -> str:
 
 
 @app.command()
-def report(
-    dataset: str = typer.Argument(
-        ..., help="A dataset folder (generate, curate, dedup, merge, convert) or a file of pairs."
-    ),
-    out: Optional[str] = typer.Option(
-        None,
-        "--out",
-        help="Where index.html and the charts go [default: DATASET/report, or DATASET-report next to a file].",
-    ),
-    threshold: float = typer.Option(
-        0.8, "--threshold", help="Estimated Jaccard from which texts count as near duplicates."
-    ),
-    samples: int = typer.Option(12, "--samples", help="Pairs shown in the sample table."),
-) -> None:
+@config_command(ReportConfig, arguments={"dataset": "DATASET"})
+def report(cfg: ReportConfig) -> None:
     """Write an HTML report with charts: lengths, kept/dropped by reason, scores, instruction
     openings, near-duplicate clusters and sample pairs.
 
@@ -621,10 +595,9 @@ def report(
     """
     from .report import report as run_report
 
+    dataset = cfg.dataset
     with user_errors():
-        if not 0 < threshold <= 1:
-            raise UserError(f"--threshold must be in (0, 1], got {threshold}.")
-        page, s = run_report(dataset, out or beside(dataset, "report"), threshold, samples)
+        page, s = run_report(dataset, cfg.out or beside(dataset, "report"), cfg.threshold, cfg.samples)
     table = Table(title=f"report: {dataset}", show_header=False)
     lengths = s["lengths"]
     table.add_row("pairs kept", str(s["pairs"]))
@@ -649,32 +622,19 @@ def report(
 
 
 @app.command()
-def dedup(
-    dataset: str = typer.Argument(..., help="A dataset folder or a file of pairs."),
-    out: Optional[str] = typer.Option(
-        None,
-        "--out",
-        help="Where the deduplicated dataset goes [default: DATASET/dedup, or DATASET-dedup next to a file].",
-    ),
-    fields: str = typer.Option(
-        "instruction,output", "--fields", help="Comma list of fields compared: instruction, input, output."
-    ),
-    threshold: float = typer.Option(
-        0.8, "--threshold", help="Estimated Jaccard (MinHash LSH) from which two texts are near duplicates."
-    ),
-    push_to_hub: Optional[str] = HUB_NAME,
-    hub_private: bool = HUB_PRIVATE,
-) -> None:
+@config_command(DedupConfig, arguments={"dataset": "DATASET"})
+def dedup(cfg: DedupConfig) -> None:
     """Drop exact and near-duplicate pairs (MinHash LSH over instructions and outputs), keeping the first of each group.
 
     Example: backtranslate dedup runs/demo/dataset --fields instruction,output --threshold 0.8
     """
     from .dedup import dedup_dataset
 
-    target = out or beside(dataset, "dedup")
+    target = cfg.out or beside(cfg.dataset, "dedup")
+    push_to_hub, hub_private = cfg.push_to_hub, cfg.hub_private
     with user_errors():
         check_hub_name(push_to_hub)
-        stats = dedup_dataset(dataset, target, [f.strip() for f in fields.split(",") if f.strip()], threshold)
+        stats = dedup_dataset(cfg.dataset, target, _names(cfg.fields), cfg.threshold, formats=_names(cfg.format))
     table = Table(title="dedup summary", show_header=False)
     table.add_row("pairs", str(stats["pairs"]))
     table.add_row("kept", str(stats["kept"]))
@@ -688,37 +648,8 @@ def dedup(
 
 
 @app.command()
-def convert(
-    source: str = typer.Argument(..., help="A CSV/JSON/JSONL/Parquet file or a dataset of labelled rows."),
-    instruction: str = typer.Option(
-        ..., "--instruction", help="The instruction of every record; may name {labels} and {column}s."
-    ),
-    out: str = typer.Option("runs/converted", "--out", help="The output folder."),
-    text_column: str = typer.Option(
-        "text", "--text-column", help="Column with the text (or the token list, with --tags-column)."
-    ),
-    label_column: str = typer.Option(
-        "label", "--label-column", help="Column with the label, or a list of phrases to extract."
-    ),
-    tags_column: Optional[str] = typer.Option(
-        None, "--tags-column", help="Column with BIO tags per token: a token-tagging set."
-    ),
-    label_names: Optional[str] = typer.Option(
-        None, "--label-names", help="Names for label values, e.g. '0=Non-Complaint,1=Complaint'."
-    ),
-    entity: Optional[str] = typer.Option(
-        None, "--entity", help="Token tagging: keep only spans of this type (e.g. PER)."
-    ),
-    separator: str = typer.Option(", ", "--separator", help="Joins extracted phrases in the output."),
-    empty: str = typer.Option("None", "--empty", help="The output when a row has nothing to extract."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Convert only the first N rows."),
-    license: str = typer.Option(
-        "other", "--license", help="The card's license (a Hub license id), 'other' if unknown."
-    ),
-    language: str = typer.Option("en", "--language", help="The card's language code."),
-    push_to_hub: Optional[str] = HUB_NAME,
-    hub_private: bool = HUB_PRIVATE,
-) -> None:
+@config_command(ConvertConfig, arguments={"source": "SOURCE"})
+def convert(cfg: ConvertConfig) -> None:
     """Turn a classic labelled dataset (text, label) or an extraction set into Alpaca records:
     your instruction, the text as input, the label (or the phrases) as output.
 
@@ -727,19 +658,28 @@ def convert(
     from .convert import ConvertSpec, parse_label_names
     from .convert import convert as run_convert
 
+    out, push_to_hub, hub_private = cfg.out, cfg.push_to_hub, cfg.hub_private
     with user_errors():
         check_hub_name(push_to_hub)
         spec = ConvertSpec(
-            instruction=instruction,
-            text_column=text_column,
-            label_column=label_column,
-            tags_column=tags_column,
-            label_names=parse_label_names(label_names),
-            separator=separator,
-            empty_output=empty,
-            entity=entity,
+            instruction=cfg.instruction,
+            text_column=cfg.text_column,
+            label_column=cfg.label_column,
+            tags_column=cfg.tags_column,
+            label_names=parse_label_names(cfg.label_names),
+            separator=cfg.separator,
+            empty_output=cfg.empty,
+            entity=cfg.entity,
         )
-        stats = run_convert(source, out, spec, license=license, language=language, limit=limit)
+        stats = run_convert(
+            cfg.source,
+            out,
+            spec,
+            license=cfg.license,
+            language=cfg.language,
+            limit=cfg.limit,
+            formats=_names(cfg.format),
+        )
     table = Table(title="convert summary", show_header=False)
     table.add_row("kind", stats["kind"])
     table.add_row("rows", str(stats["rows"]))

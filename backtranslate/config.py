@@ -28,9 +28,10 @@ PATCH_MODES = ("keep", "drop")  # filters.Patch
 DEFAULT_CANDIDATES = 1
 
 
-def opt(default: Any, help: str) -> Any:
-    """A config field whose help text is shown by ``--help`` and in the YAML presets."""
-    return field(default=default, metadata={"help": help})
+def opt(default: Any, help: str, aliases: tuple[str, ...] = ()) -> Any:
+    """A config field whose help text is shown by ``--help`` and in the YAML presets; ``aliases``
+    are more flags for it (``--judge`` for curate's ``--model``)."""
+    return field(default=default, metadata={"help": help, "aliases": aliases})
 
 
 @dataclass
@@ -439,12 +440,143 @@ class EvalConfig(BackendSettings):
         return problems + self.backend_problems()
 
 
+@dataclass
+class HubSettings:
+    """Publishing a folder a command wrote (generate has the same two fields)."""
+
+    push_to_hub: Optional[str] = opt(None, "Also push the dataset and its card to this Hub dataset repo ('user/name').")
+    hub_private: bool = opt(
+        True, "Push as a private dataset (mail and documents are often private); --no-hub-private publishes it."
+    )
+
+    def hub_problems(self) -> list[str]:
+        if self.push_to_hub and not valid_repo_id(self.push_to_hub):
+            return [f"push_to_hub must be a Hub dataset name such as 'user/name', got '{self.push_to_hub}'"]
+        return []
+
+
+def _format_problems(value: str) -> list[str]:
+    unknown = set(_names(value)) - set(FORMATS)
+    return [f"unknown format(s) {', '.join(sorted(unknown))}: choose from {', '.join(FORMATS)}"] if unknown else []
+
+
+def _names(value: Optional[str]) -> list[str]:
+    return [n.strip() for n in (value or "").split(",") if n.strip()]
+
+
+FORMAT_HELP = "Extra files besides data.json/data.jsonl, comma list: " + ", ".join(FORMATS) + "."
+
+
+@dataclass
+class CurateConfig(HubSettings):
+    """Self-curation: score every pair and keep those at or above --threshold or in the best
+    --top-fraction (all, if neither is given)."""
+
+    dataset: str = opt("", "A generate output folder, or a JSON/JSONL/CSV/Parquet file of pairs.")
+    out: Optional[str] = opt(None, "Where the curated dataset goes (default: DATASET/curated, or DATASET-curated).")
+    scorer: str = opt("likelihood", "likelihood (instruction-following gain) or rubric (Humpback's 1-5 rating).")
+    model: str = opt(
+        "default", "Forward model (likelihood) or judge (rubric); a finetune folder works too.", aliases=("--judge",)
+    )
+    threshold: Optional[float] = opt(
+        None, "Keep pairs scoring at least this (rubric: 1-5; likelihood: nats/token, e.g. 0)."
+    )
+    top_fraction: Optional[float] = opt(
+        None, "Keep the best-scored fraction of pairs, e.g. 0.5 (with --threshold: both must hold)."
+    )
+    format: str = opt("alpaca", FORMAT_HELP)
+
+    def validate(self) -> list[str]:
+        problems = [] if self.dataset else ["DATASET is required"]
+        if self.scorer not in ("likelihood", "rubric"):
+            problems.append(f"Unknown scorer '{self.scorer}': choose likelihood or rubric")
+        if self.top_fraction is not None and not 0 < self.top_fraction <= 1:
+            problems.append(f"--top-fraction must be in (0, 1], got {self.top_fraction}")
+        return problems + _format_problems(self.format) + self.hub_problems()
+
+
+@dataclass
+class DedupConfig(HubSettings):
+    """Drop exact and near-duplicate pairs (MinHash LSH over instructions and outputs), keeping
+    the first of each group."""
+
+    dataset: str = opt("", "A dataset folder or a file of pairs.")
+    out: Optional[str] = opt(None, "Where the deduplicated dataset goes (default: DATASET/dedup, or DATASET-dedup).")
+    fields: str = opt("instruction,output", "Comma list of fields compared: instruction, input, output.")
+    threshold: float = opt(0.8, "Estimated Jaccard (MinHash LSH) from which two texts are near duplicates.")
+    format: str = opt("alpaca", FORMAT_HELP)
+
+    def validate(self) -> list[str]:
+        problems = [] if self.dataset else ["DATASET is required"]
+        return problems + _format_problems(self.format) + self.hub_problems()
+
+
+@dataclass
+class ConvertConfig(HubSettings):
+    """Turn a classic labelled dataset (text, label) or an extraction set into Alpaca records:
+    your instruction, the text as input, the label (or the phrases) as output."""
+
+    source: str = opt("", "A CSV/JSON/JSONL/Parquet file or a dataset of labelled rows.")
+    instruction: str = opt("", "The instruction of every record; may name {labels} and {column}s.")
+    out: str = opt("runs/converted", "The output folder.")
+    text_column: str = opt("text", "Column with the text (or the token list, with --tags-column).")
+    label_column: str = opt("label", "Column with the label, or a list of phrases to extract.")
+    tags_column: Optional[str] = opt(None, "Column with BIO tags per token: a token-tagging set.")
+    label_names: Optional[str] = opt(None, "Names for label values, e.g. '0=Non-Complaint,1=Complaint'.")
+    entity: Optional[str] = opt(None, "Token tagging: keep only spans of this type (e.g. PER).")
+    separator: str = opt(", ", "Joins extracted phrases in the output.")
+    empty: str = opt("None", "The output when a row has nothing to extract.")
+    limit: Optional[int] = opt(None, "Convert only the first N rows.")
+    license: str = opt("other", "The card's license (a Hub license id), 'other' if unknown.")
+    language: str = opt("en", "The card's language code.")
+    format: str = opt("alpaca", FORMAT_HELP)
+
+    def validate(self) -> list[str]:
+        problems = [
+            f"{what} is required" for what, v in (("SOURCE", self.source), ("--instruction", self.instruction)) if not v
+        ]
+        return problems + _format_problems(self.format) + self.hub_problems()
+
+
+@dataclass
+class ReportConfig:
+    """Write an HTML report with charts: lengths, kept/dropped by reason, scores, instruction
+    openings, near-duplicate clusters and sample pairs."""
+
+    dataset: str = opt("", "A dataset folder (generate, curate, dedup, merge, convert) or a file of pairs.")
+    out: Optional[str] = opt(None, "Where index.html and the charts go (default: DATASET/report, or DATASET-report).")
+    threshold: float = opt(0.8, "Estimated Jaccard from which texts count as near duplicates.")
+    samples: int = opt(12, "Pairs shown in the sample table.")
+
+    def validate(self) -> list[str]:
+        problems = [] if self.dataset else ["DATASET is required"]
+        if not 0 < self.threshold <= 1:
+            problems.append(f"--threshold must be in (0, 1], got {self.threshold}")
+        return problems
+
+
+@dataclass
+class MergeConfig(HubSettings):
+    """Merge the shard folders of a sharded generate run into one dataset in OUT."""
+
+    out: str = opt("", "The --out of a sharded generate run (holds shard-I-of-N folders).")
+    shard_dir: Optional[list[str]] = opt(None, "Shard folders, if not under OUT (repeat the flag).")
+
+    def validate(self) -> list[str]:
+        return ([] if self.out else ["OUT is required"]) + self.hub_problems()
+
+
 SECTIONS: dict[str, type] = {
     "train": TrainConfig,
     "generate": GenerateConfig,
     "eval": EvalConfig,
     "finetune": FinetuneConfig,
     "iterate": IterateConfig,
+    "curate": CurateConfig,
+    "dedup": DedupConfig,
+    "convert": ConvertConfig,
+    "report": ReportConfig,
+    "merge": MergeConfig,
 }
 
 

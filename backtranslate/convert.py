@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import string
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -167,7 +168,13 @@ def convert_rows(rows: list[dict[str, Any]], spec: ConvertSpec, source: str) -> 
 
 
 def convert(
-    source: str, out: str, spec: ConvertSpec, license: str = "other", language: str = "en", limit: Optional[int] = None
+    source: str,
+    out: str,
+    spec: ConvertSpec,
+    license: str = "other",
+    language: str = "en",
+    limit: Optional[int] = None,
+    formats: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Convert ``source`` (CSV, JSON, JSONL, Parquet, a saved or Hub dataset) into an Alpaca
     dataset folder: data.json, data.jsonl (with the source row of each record), stats.json, card."""
@@ -216,5 +223,5 @@ def convert(
         f"{'tagged spans' if spec.tags_column else 'label'}.{label_note}"
     )
     card = {"title": "Converted instruction dataset", "paragraphs": [paragraph], "tags": ("alpaca", "converted")}
-    write_folder(Path(out), records, stats, card)
+    write_folder(Path(out), records, stats, card, formats=formats)
     return stats

@@ -287,7 +287,9 @@ def curate(
     return kept, rejected, stats
 
 
-def write_curated(target: Path, kept: list[Record], rejected: list[Record], stats: dict) -> None:
+def write_curated(
+    target: Path, kept: list[Record], rejected: list[Record], stats: dict, formats: list[str] | None = None
+) -> None:
     """The curated dataset folder: data.json, data.jsonl (scores in meta), rejected.jsonl (with
     reasons), stats.json and a dataset card."""
     from .dataset import write_folder
@@ -304,7 +306,7 @@ def write_curated(target: Path, kept: list[Record], rejected: list[Record], stat
         "paragraphs": [paragraph],
         "tags": ("instruction-backtranslation", "alpaca", "curated"),
     }
-    write_folder(target, kept, stats, card, rejected=rejected, stage="curate")
+    write_folder(target, kept, stats, card, rejected=rejected, stage="curate", formats=formats or [])
 
 
 def curate_dataset(
@@ -314,6 +316,7 @@ def curate_dataset(
     model: str = "default",
     threshold: Optional[float] = None,
     top_fraction: Optional[float] = None,
+    formats: list[str] | None = None,
 ) -> dict:
     """Score a dataset and write the curated copy (see :func:`write_curated`)."""
     from .dataset import read_card_terms
@@ -328,5 +331,5 @@ def curate_dataset(
     kept, rejected, stats = curate(records, scorer, threshold, top_fraction)
     license, language = read_card_terms(dataset)
     stats.update(dataset=dataset, model=model, license=license, language=language)
-    write_curated(Path(out), kept, rejected, stats)
+    write_curated(Path(out), kept, rejected, stats, formats or [])
     return stats

@@ -193,7 +193,11 @@ def dedup_filters(fields: Sequence[str], threshold: float) -> list:
 
 
 def dedup_dataset(
-    dataset: str, out: str, fields: Sequence[str] = ("instruction", "output"), threshold: float = 0.8
+    dataset: str,
+    out: str,
+    fields: Sequence[str] = ("instruction", "output"),
+    threshold: float = 0.8,
+    formats: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Keep the first of each group of exact or near-duplicate pairs (on any of ``fields``) and
     write the deduplicated folder: data.json, data.jsonl, rejected.jsonl (each dropped pair with
@@ -231,5 +235,5 @@ def dedup_dataset(
         f">= {threshold} over content-word 3-grams); `rejected.jsonl` names the pair each one duplicates."
     )
     card = {"title": "Deduplicated instruction dataset", "paragraphs": [paragraph]}
-    write_folder(target, kept, result, card, rejected=rejected, stage="dedup")
+    write_folder(target, kept, result, card, rejected=rejected, stage="dedup", formats=formats)
     return result

@@ -82,3 +82,21 @@ def test_dedup_refuses_unknown_fields_and_thresholds(tmp_path):
     assert result.exit_code == 2 and "Cannot dedup on title" in result.output
     result = runner.invoke(app, ["dedup", str(source), "--threshold", "1.5"])
     assert result.exit_code == 2 and "threshold must be in (0, 1]" in result.output
+
+
+def test_dedup_writes_any_registered_format(tmp_path):
+    from typer.testing import CliRunner
+
+    from backtranslate.cli import app
+
+    source = tmp_path / "pairs.jsonl"
+    rows = [{"instruction": f"Say {w}.", "output": f"{w}!"} for w in ("hi", "hi", "bye")]
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "d"
+    result = CliRunner().invoke(app, ["dedup", str(source), "--out", str(out), "--format", "sharegpt,messages"])
+    assert result.exit_code == 0, result.output
+    conversations = json.loads((out / "sharegpt.json").read_text())
+    assert [c["conversations"][0]["value"] for c in conversations] == ["Say hi.", "Say bye."]
+    assert len((out / "messages.jsonl").read_text().splitlines()) == 2
+    bad = CliRunner().invoke(app, ["dedup", str(source), "--format", "chatml"])
+    assert bad.exit_code == 2 and "unknown format(s) chatml" in bad.output
