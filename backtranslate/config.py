@@ -22,7 +22,6 @@ from .inference import backend_option_classes, option_problems
 from .templates import DEFAULT_TEMPLATE
 
 EMAIL_MODES = ("auto", "thread", "message")  # threads.py pairs replies in auto and thread
-PATCH_MODES = ("keep", "drop")  # filters.Patch
 # One greedy candidate: best of 4 sampled kept more passages on real corpora, but the blind read
 # found its instructions far worse (corpora/emails: 3 of 30 usable vs 13 of 29; RESULTS.md).
 DEFAULT_CANDIDATES = 1
@@ -357,6 +356,8 @@ class GenerateConfig(BackendSettings):
             problems.append("email_mode must be message or thread (or auto, the default)")
         if self.relevance_scorer not in ("embedding", "likelihood"):
             problems.append("relevance_scorer must be embedding or likelihood")
+        from .filters import PATCH_MODES  # the filter owns its modes
+
         if self.patches not in PATCH_MODES:
             problems.append(f"patches must be one of {', '.join(PATCH_MODES)}")
         if self.languages and self.languages.strip().lower() != "auto":

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .filters import Filter, NearDuplicate, Verdict, ngrams, quote, register, words
+from .filters import Filter, Verdict, ngrams, quote, register, words
+from .minhash import Sketcher, lsh_index
 from .records import Record
 
 NGRAM = 13
@@ -40,10 +41,10 @@ class EvalSet:
     sketches: dict[int, tuple[int, Any]] = field(default_factory=dict)  # LSH key -> (item, MinHash)
 
     def __post_init__(self) -> None:
-        from datasketch import MinHashLSH
-
-        self.sketcher = NearDuplicate(threshold=self.threshold)
-        self.lsh = MinHashLSH(threshold=self.threshold, num_perm=self.sketcher.num_perm)
+        # The sketcher and LSH bands of dedup and near_duplicate (minhash.py): the same notion of
+        # "near duplicate", and the bands tuned to miss few pairs at the threshold.
+        self.sketcher = Sketcher()
+        self.lsh = lsh_index(self.threshold, self.sketcher.num_perm)
 
     def add(self, texts: Iterable[str]) -> None:
         item = self.items
@@ -57,7 +58,7 @@ class EvalSet:
                 if sketch is not None:
                     key = len(self.sketches)
                     self.sketches[key] = (item, sketch)
-                    self.lsh.insert(key, sketch)
+                    self.lsh.insert(key, sketch, check_duplication=False)
 
     def match(self, text: str) -> str:
         """Why ``text`` overlaps this set, or "" when it does not."""

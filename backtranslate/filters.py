@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from . import junk, templates
-from .config import PATCH_MODES
-from .dedup import STOPWORDS, NearDuplicateIndex, Sketcher
 from .errors import UserError
+from .minhash import STOPWORDS, NearDuplicateIndex, Sketcher
 from .records import Record
 
 Verdict = Union[bool, tuple[bool, str]]
@@ -404,8 +403,8 @@ class ExactDuplicate(Filter):
 class NearDuplicate(Filter):
     """A text close to one already kept (MinHash LSH over content-word 3-grams; dataset-wide, stateful)."""
 
-    # The sketching and the LSH index live in dedup.py, shared with `dedup` and the report.
-    # Version 2: LSH bands tuned for recall at the threshold (dedup.LSH_WEIGHTS).
+    # The sketching and the LSH index live in minhash.py, shared with `dedup`, decontamination
+    # and the report. Version 2: LSH bands tuned for recall at the threshold (minhash.LSH_WEIGHTS).
 
     name = "near_duplicate"
     stages = ("passage", "pair")
@@ -627,6 +626,9 @@ class ToolOutput(Filter):
         if junk.tool_output(record.output):
             return False, "mostly program output (diagnostics, diffstat, blame or trace lines)"
         return True
+
+
+PATCH_MODES = ("keep", "drop")  # --patches
 
 
 class Patch(Filter):

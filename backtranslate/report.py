@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .dataset import length_stats, read_jsonl
-from .dedup import near_duplicate_clusters
 from .errors import UserError
 from .io import atomic_path, write_json_atomic, write_text_atomic
+from .minhash import near_duplicate_clusters
 from .records import Record
 from .seed import load_pairs
 
