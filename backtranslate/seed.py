@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Optional
 
+from . import sources
 from .errors import UserError
 from .records import Record, fingerprint
 
@@ -93,43 +94,42 @@ def _read_parquet(path: Path) -> Iterator[dict]:
         yield from batch.to_pylist()
 
 
-def _read_dataset(spec: str) -> Iterator[dict]:
-    import datasets
-
-    try:
-        if Path(spec).is_dir():
-            ds = datasets.load_from_disk(spec)
-        else:
-            ds = datasets.load_dataset(spec, split="train")
-    except Exception as e:  # datasets raises many types for "not found" / offline
-        raise UserError(
-            f"Could not load seed dataset '{spec}' ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
-            "pass a local JSON/JSONL/CSV/Parquet file or 'default'."
-        ) from None
-    if isinstance(ds, datasets.DatasetDict):
-        ds = ds["train"] if "train" in ds else next(iter(ds.values()))
-    yield from ds
+TABLE_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 
 
-def read_rows(spec: str, skipped: Counter, lines: list[int]) -> Iterator[dict]:
+def _read_table(path: Path, skipped: Counter, lines: list[int]) -> Iterator[dict]:
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        return _read_jsonl(path, skipped, lines)
+    if suffix == ".json":
+        return _read_json(path, skipped, lines)
+    return _read_csv(path) if suffix == ".csv" else _read_parquet(path)
+
+
+def read_rows(
+    spec: str, skipped: Counter, lines: list[int], what: str = "Seed", all_splits: bool = False
+) -> Iterator[dict]:
+    """The rows of a table file, of every table file in a folder (in path order), of a saved
+    dataset folder or of a Hub dataset ``name[:config]`` (sources.py says which). ``what`` names
+    the argument in errors; ``all_splits`` reads every split of a dataset, not only train."""
     path = Path(spec).expanduser()
     if spec == DEFAULT_SEED:
         path = Path(str(resources.files("backtranslate") / "data" / "seed.jsonl"))
     if path.is_file():
-        suffix = path.suffix.lower()
-        readers = {
-            ".jsonl": lambda: _read_jsonl(path, skipped, lines),
-            ".json": lambda: _read_json(path, skipped, lines),
-            ".csv": lambda: _read_csv(path),
-            ".parquet": lambda: _read_parquet(path),
-        }
-        if suffix not in readers:
-            raise UserError(f"Seed file {spec} has an unknown extension; use .json, .jsonl, .csv or .parquet.")
-        return readers[suffix]()
-    if path.is_dir() or ("/" in spec and not path.exists() and not spec.startswith((".", "/", "~"))):
-        return _read_dataset(spec)
+        if path.suffix.lower() not in TABLE_SUFFIXES:
+            raise UserError(f"{what} file {spec} has an unknown extension; use .json, .jsonl, .csv or .parquet.")
+        return _read_table(path, skipped, lines)
+    if sources.is_saved_dataset(path) or sources.hub_name(spec, TABLE_SUFFIXES):
+        return sources.load_dataset(spec, what, all_splits=all_splits)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES)
+        if not files:
+            raise UserError(
+                f"{what} folder {spec} holds no .json, .jsonl, .csv or .parquet file and is not a saved dataset."
+            )
+        return (row for file in files for row in _read_table(file, skipped, lines))
     raise UserError(
-        f"Seed file {spec} does not exist; pass a JSON/JSONL/CSV/Parquet file, a dataset name, or 'default'."
+        f"{what} file {spec} does not exist; pass a JSON/JSONL/CSV/Parquet file, a folder, a dataset name, or 'default'."
     )
 
 

@@ -418,7 +418,7 @@ def test_missing_corpus_and_unsupported_single_file_are_user_errors(tmp_path: Pa
 def test_unloadable_dataset_name_is_one_clear_error() -> None:
     # The Hub is unreachable from the test machines, so the real `datasets` call fails here; the
     # user gets one sentence naming the corpus instead of a traceback.
-    with pytest.raises(UserError, match="could not be loaded as a Hugging Face dataset"):
+    with pytest.raises(UserError, match="nor a loadable Hugging Face dataset"):
         list(read_corpus("nobody-xyz/no-such-corpus"))
 
 
