@@ -364,21 +364,23 @@ HUB_PRIVATE = typer.Option(True, "--hub-private/--no-hub-private", help="Push as
 
 
 def print_generate_summary(result) -> None:
-    s = result.stats
+    from .runstats import RunStats
+
+    s = RunStats.from_dict(result.stats)
     table = Table(title="generate summary")
     for col, justify in (("stage", "left"), ("in", "right"), ("kept", "right"), ("dropped", "right")):
         table.add_column(col, justify=justify)
-    read_skipped = sum(s["read"]["skipped"].values())
+    read_skipped = sum(s.read.skipped.values())
     # Reading turns files into documents (an mbox or a JSONL file holds many); skips count both
     # whole files and single rows or messages.
-    table.add_row("read (files -> documents)", str(s["read"]["files"]), str(s["read"]["documents"]), str(read_skipped))
-    p, q = s["passages"], s["pairs"]
-    table.add_row("passages", str(p["segmented"]), str(p["kept"]), str(sum(p["dropped"].values())))
-    table.add_row("pairs", str(q["candidates"]), str(q["kept"]), str(q["rejected"]))
+    table.add_row("read (files -> documents)", str(s.read.files), str(s.read.documents), str(read_skipped))
+    p, q = s.passages, s.pairs
+    table.add_row("passages", str(p.segmented), str(p.kept), str(sum(p.dropped.values())))
+    table.add_row("pairs", str(q.candidates), str(q.kept), str(q.rejected))
     console.print(table)
-    reasons = [("read", k, v) for k, v in s["read"]["skipped"].items()]
-    reasons += [("passage", k, v) for k, v in p["dropped"].items()]
-    reasons += [("pair", k, v) for k, v in q["dropped"].items()]
+    reasons = [("read", k, v) for k, v in s.read.skipped.items()]
+    reasons += [("passage", k, v) for k, v in p.dropped.items()]
+    reasons += [("pair", k, v) for k, v in q.dropped.items()]
     if reasons:
         why = Table(title="dropped by reason (see rejected.jsonl)")
         for col in ("stage", "reason", "count"):
@@ -386,12 +388,12 @@ def print_generate_summary(result) -> None:
         for stage, reason, n in reasons:
             why.add_row(stage, reason, str(n))
         console.print(why)
-    for line in privacy_summary(s):
+    for line in privacy_summary(result.stats):
         console.print(line, highlight=False)
-    gen = s["generation"]
+    gen = s.generation
     console.print(
-        f"generation: {gen['generated_tokens']} tokens in {gen['seconds']} s "
-        f"({gen['tokens_per_second']} tokens/s, {s['model']['precision']})",
+        f"generation: {gen.generated_tokens} tokens in {round(gen.seconds, 1)} s "
+        f"({gen.tokens_per_second} tokens/s, {s.model.precision})",
         highlight=False,
     )
     for i, ex in enumerate(result.examples, 1):
@@ -400,7 +402,7 @@ def print_generate_summary(result) -> None:
             f"[bold]Example {i}[/bold]\n[cyan]instruction:[/cyan] {ex['instruction']}\n[cyan]output:[/cyan] {output}\n",
             highlight=False,
         )
-    console.print(f"Dataset written to [bold]{result.out}[/bold] ({', '.join(s['files'])})", highlight=False)
+    console.print(f"Dataset written to [bold]{result.out}[/bold] ({', '.join(s.files)})", highlight=False)
 
 
 def privacy_summary(s: dict) -> list[str]:

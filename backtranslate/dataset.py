@@ -18,6 +18,7 @@ from typing import IO, Any
 from .formats import write_formats
 from .io import atomic_open, read_jsonl, write_json_atomic, write_text_atomic
 from .records import Record
+from .runstats import RunStats
 
 
 class JsonlWriter:
@@ -324,7 +325,7 @@ def _privacy_lines(stats: dict[str, Any]) -> list[str]:
     return lines
 
 
-def finalize(out: Path, stats: dict[str, Any], formats: list[str]) -> list[dict[str, Any]]:
+def finalize(out: Path, stats: RunStats, formats: list[str]) -> list[dict[str, Any]]:
     """The final files, each written whole under a temporary name and renamed: data.json,
     extra formats, stats.json (completed here with lengths and the file list) and the card.
     Returns three example records."""
@@ -337,11 +338,10 @@ def finalize(out: Path, stats: dict[str, Any], formats: list[str]) -> list[dict[
         output_words.append(len(row["output"].split()))
         if len(examples) < 3:
             examples.append({k: row[k] for k in ("instruction", "input", "output")})
-    stats.update(
-        version=__version__,
-        lengths={"instruction_words": length_stats(instruction_words), "output_words": length_stats(output_words)},
-        files=["data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md"] + extra,
-    )
-    write_json_atomic(out / "stats.json", stats)
-    write_card(out, stats, examples)
+    stats.version = __version__
+    stats.lengths = {"instruction_words": length_stats(instruction_words), "output_words": length_stats(output_words)}
+    stats.files = ["data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md"] + extra
+    written = stats.to_dict()
+    write_json_atomic(out / "stats.json", written)
+    write_card(out, written, examples)
     return examples

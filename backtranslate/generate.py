@@ -39,6 +39,7 @@ from .records import Record
 from .redact import RedactionStats, Redactor, corpus_names, count_placeholders
 from .relevance import Relevance
 from .resume import check_writable, mark_done, open_run, record_chunk
+from .runstats import GenerationCounts, ModelInfo, PairCounts, PassageCounts, ReadCounts, RunStats
 from .selection import BestOfK
 from .threads import ThreadStats, thread_records
 
@@ -51,7 +52,7 @@ CHUNK_BATCHES = 4  # batches per chunk: enough to sort by length, little to redo
 @dataclass
 class GenerateResult:
     out: Path
-    stats: dict[str, Any]
+    stats: dict[str, Any]  # stats.json as written (runstats.RunStats.from_dict reads it typed)
     examples: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -286,51 +287,35 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
         for w in writers.values():
             w.close()
         model.close()  # vLLM's engine processes end here, not at interpreter exit
-    stats = {
-        "settings": settings,
-        "model": {
-            "spec": cfg.model,
-            "base": model.base,
-            "template": model.template.name,
-            "precision": model.precision,
-            "backend": cfg.backend,
-        },
-        "read": {
-            "files": read_stats.files,
-            "documents": read_stats.documents,
-            "skipped": dict(read_stats.skipped),
-            "skipped_examples": read_stats.examples,
-            "cleaned": dict(sorted(read_stats.cleaned.items())),
-        },
-        "passages": {
-            "segmented": segmented.count,
-            "kept": sent,
-            "dropped": {k: v for k, v in passage_stats.dropped.items() if v},
-        },
-        "pairs": {
-            "candidates": writers["candidates"].count,
-            "kept": writers["data"].count,
-            "rejected": writers["candidates"].count - writers["data"].count,
-            "dropped": {k: v for k, v in pair_stats.dropped.items() if v},
-        },
-        "generation": {
-            "seconds": round(counters["seconds"], 1),
-            "generated_tokens": counters["generated_tokens"],
-            "tokens_per_second": round(counters["generated_tokens"] / counters["seconds"], 1)
-            if counters["seconds"]
-            else 0.0,
-        },
-        "filters": {"passage": [f.describe() for f in on_passages], "pair": [f.describe() for f in filters]},
-        "redaction": redaction_stats.to_dict(True) if cfg.redact else {"enabled": False},
-        "threads": thread_stats.to_dict() if thread_stats is not None else None,
-        "languages": {"mix": dict(language.mix.most_common()), "kept": list(language.languages or []) or None},
-        "decontamination": [s.describe() for s in eval_sets],
-    }
-    if curator:
-        stats["curation"] = {**curator.summary(), "model": cfg.curate_model}
+    stats = RunStats(
+        settings=settings,
+        model=ModelInfo(cfg.model, model.base, model.template.name, model.precision, cfg.backend),
+        read=ReadCounts(
+            files=read_stats.files,
+            documents=read_stats.documents,
+            skipped=dict(read_stats.skipped),
+            skipped_examples=read_stats.examples,
+            cleaned=dict(sorted(read_stats.cleaned.items())),
+        ),
+        passages=PassageCounts(
+            segmented=segmented.count, kept=sent, dropped={k: v for k, v in passage_stats.dropped.items() if v}
+        ),
+        pairs=PairCounts(
+            candidates=writers["candidates"].count,
+            kept=writers["data"].count,
+            dropped={k: v for k, v in pair_stats.dropped.items() if v},
+        ),
+        generation=GenerationCounts(counters["seconds"], counters["generated_tokens"]),
+        filters={"passage": [f.describe() for f in on_passages], "pair": [f.describe() for f in filters]},
+        redaction=redaction_stats.to_dict(True) if cfg.redact else {"enabled": False},
+        threads=thread_stats.to_dict() if thread_stats is not None else None,
+        languages={"mix": dict(language.mix.most_common()), "kept": list(language.languages or []) or None},
+        decontamination=[s.describe() for s in eval_sets],
+        curation={**curator.summary(), "model": cfg.curate_model} if curator else None,
+    )
     examples = finalize(out, stats, cfg.formats)
     mark_done(out)
-    return GenerateResult(out=out, stats=stats, examples=examples)
+    return GenerateResult(out=out, stats=stats.to_dict(), examples=examples)
 
 
 def _finished(out: Path) -> GenerateResult:

@@ -21,6 +21,7 @@ from .errors import UserError
 from .filters import ExactDuplicate, Filter, FilterStats, Verdict, apply_filters, register
 from .records import Record
 from .resume import RUN_FILE, fingerprint
+from .runstats import PairCounts, RunStats
 
 
 def shard_folders(out: Path) -> list[Path]:
@@ -77,7 +78,7 @@ def merge(out: str | Path, folders: list[Path] | None = None) -> tuple[dict[str,
     out = Path(out)
     folders = folders or shard_folders(out)
     settings = _check(folders)
-    shard_stats = [json.loads((f / "stats.json").read_text(encoding="utf-8")) for f in folders]
+    shard_stats = [RunStats.from_dict(json.loads((f / "stats.json").read_text(encoding="utf-8"))) for f in folders]
     filters = merge_filters(settings)
     filters_stats = FilterStats()
     for name in ("data", "candidates", "rejected"):
@@ -109,57 +110,14 @@ def merge(out: str | Path, folders: list[Path] | None = None) -> tuple[dict[str,
     finally:
         for w in writers.values():
             w.close()
-    stats = _sum_stats(shard_stats, settings, writers, filters_stats)
+    dropped = Counter()
+    for shard in shard_stats:
+        dropped.update(shard.pairs.dropped)
+    dropped.update({f"merge:{k}": v for k, v in filters_stats.dropped.items() if v})
+    pairs = PairCounts(candidates=writers["candidates"].count, kept=writers["data"].count, dropped=dict(dropped))
+    stats = RunStats.merged(shard_stats, settings, pairs, list(filters_stats.seen))
     examples = finalize(out, stats, [f for f in settings.get("format", "alpaca").split(",") if f])
-    return stats, examples
-
-
-def _sum_stats(
-    shards: list[dict[str, Any]], settings: dict[str, Any], writers: dict[str, JsonlWriter], merge_stats: FilterStats
-) -> dict[str, Any]:
-    def total(*keys: str) -> Counter:
-        c: Counter = Counter()
-        for s in shards:
-            value = s
-            for k in keys:
-                value = value[k]
-            c.update(value if isinstance(value, dict) else {"_": value})
-        return c
-
-    pair_dropped = total("pairs", "dropped") + Counter({f"merge:{k}": v for k, v in merge_stats.dropped.items() if v})
-    seconds = total("generation", "seconds")["_"]
-    tokens = total("generation", "generated_tokens")["_"]
-    return {
-        "settings": settings,
-        "model": shards[0]["model"],
-        "shards": len(shards),
-        # every shard read the whole corpus and kept only its passages, so reading counts once
-        "read": shards[0]["read"],
-        "passages": {
-            "segmented": shards[0]["passages"]["segmented"],
-            "kept": total("passages", "kept")["_"],
-            "dropped": dict(total("passages", "dropped")),
-        },
-        "pairs": {
-            "candidates": writers["candidates"].count,
-            "kept": writers["data"].count,
-            "rejected": writers["candidates"].count - writers["data"].count,
-            "dropped": dict(pair_dropped),
-        },
-        "generation": {
-            "seconds": round(seconds, 1),
-            "generated_tokens": tokens,
-            "tokens_per_second": round(tokens / seconds, 1) if seconds else 0.0,
-        },
-        "filters": {**shards[0]["filters"], "merge": [name for name in merge_stats.seen]},
-        # every shard read, threaded and redacted the whole corpus; languages are per passage
-        "redaction": shards[0].get("redaction"),
-        "threads": shards[0].get("threads"),
-        "languages": {"mix": dict(total("languages", "mix").most_common()), "kept": shards[0]["languages"]["kept"]}
-        if "languages" in shards[0]
-        else None,
-        "decontamination": shards[0].get("decontamination", []),
-    }
+    return stats.to_dict(), examples
 
 
 @register

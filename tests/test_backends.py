@@ -103,3 +103,16 @@ def test_fake_backend_shards_merge_into_the_single_run(tiny_model_dir, tmp_path)
     one = [json.loads(x)["id"] for x in (tmp_path / "one" / "data.jsonl").read_text().splitlines()]
     many = [json.loads(x)["id"] for x in (tmp_path / "many" / "data.jsonl").read_text().splitlines()]
     assert one == many
+
+
+def test_run_stats_round_trip_through_stats_json(tiny_model_dir, tmp_path):
+    from backtranslate.runstats import RunStats
+
+    result = generate(_cfg(tmp_path / "run", model=str(tiny_model_dir), greedy=True))
+    written = json.loads((tmp_path / "run" / "stats.json").read_text())
+    assert written == result.stats
+    typed = RunStats.from_dict(written)
+    assert typed.to_dict() == written
+    assert typed.pairs.rejected == typed.pairs.candidates - typed.pairs.kept == written["pairs"]["rejected"]
+    with pytest.raises(TypeError):  # a renamed field fails where the stats are read, not at the end of a run
+        RunStats.from_dict({**written, "pairs": {**written["pairs"], "kept_pairs": 1}})
