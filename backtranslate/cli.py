@@ -472,14 +472,7 @@ def eval_command(cfg: EvalConfig) -> None:
     from .evaluate import evaluate, write_report
     from .inference import Decoding, options_from
 
-    decoding = Decoding(
-        greedy=cfg.greedy,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        max_new_tokens=cfg.max_new_tokens,
-        batch_size=cfg.batch_size,
-        seed=cfg.random_seed,
-    )
+    decoding = Decoding.of(cfg)
     with user_errors():
         result = evaluate(
             cfg.model,

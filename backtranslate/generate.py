@@ -177,16 +177,7 @@ def backward_model(cfg: GenerateConfig) -> BackwardModel:
 
 
 def decoding_of(cfg: GenerateConfig) -> Decoding:
-    return Decoding(
-        num_candidates=cfg.num_candidates,
-        greedy=cfg.use_greedy,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        max_new_tokens=cfg.max_new_tokens,
-        batch_size=cfg.batch_size,
-        batch_tokens=cfg.batch_tokens,
-        seed=cfg.random_seed,
-    )
+    return Decoding.of(cfg)
 
 
 def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] | None = None) -> GenerateResult:

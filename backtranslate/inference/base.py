@@ -30,6 +30,21 @@ class Decoding:
     batch_tokens: int = 32768  # most padded tokens (prompt + new) per batch
     seed: int = 42
 
+    @classmethod
+    def of(cls, cfg: Any) -> Decoding:
+        """The decoding settings of a command's config (generate, plan, eval): the same field
+        names everywhere, so one reading of them."""
+        return cls(
+            num_candidates=getattr(cfg, "num_candidates", 1),
+            greedy=getattr(cfg, "use_greedy", cfg.greedy),
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            max_new_tokens=cfg.max_new_tokens,
+            batch_size=cfg.batch_size,
+            batch_tokens=getattr(cfg, "batch_tokens", cls.batch_tokens),
+            seed=cfg.random_seed,
+        )
+
 
 @dataclass(frozen=True)
 class Completion:
