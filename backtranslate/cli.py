@@ -200,8 +200,8 @@ def generate(cfg: GenerateConfig) -> None:
         TimeRemainingColumn,
     )
 
-    from .corpus import count_files
     from .generate import generate as run_generate
+    from .readers.corpus import count_files
 
     # The stages stream into each other: only the files have a total known before the run (one
     # listing of the corpus), and the share of files read gives the whole run's ETA.

@@ -361,7 +361,7 @@ class GenerateConfig(BackendSettings):
         if self.patches not in PATCH_MODES:
             problems.append(f"patches must be one of {', '.join(PATCH_MODES)}")
         if self.languages and self.languages.strip().lower() != "auto":
-            from .language import known_languages, parse_languages
+            from .filters.language import known_languages, parse_languages
 
             bad = sorted(set(parse_languages(self.languages) or ()) - known_languages())
             if bad:

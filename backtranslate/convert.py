@@ -181,7 +181,7 @@ def convert(
     import itertools
 
     from .dataset import write_folder
-    from .seed import read_rows
+    from .readers.seed import read_rows
 
     if "{labels}" in spec.instruction and spec.tags_column:
         raise UserError(

@@ -23,8 +23,8 @@ from typing import Any, Optional
 
 from . import models
 from .filters import Filter, FilterStats, Verdict, register
+from .readers.seed import load_pairs
 from .records import Record
-from .seed import load_pairs
 from .templates import get_template
 
 RUBRIC = """Below is an instruction from a user and a candidate answer. Evaluate whether or not the answer is a good example of how an AI assistant should respond to the instruction. Rate it on this 5-point scale:

@@ -1,5 +1,5 @@
 """Stage: `backtranslate dedup`: keep the first of each group of exact or near-duplicate pairs
-(the filters of filters.py over the fields asked for; MinHash in minhash.py) and write the
+(the filters of filters/ over the fields asked for; MinHash in filters/minhash.py) and write the
 deduplicated folder."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import UserError
 from .filters import ExactDuplicate, NearDuplicate
-from .minhash import with_progress
+from .filters.minhash import with_progress
 
 FIELDS = ("instruction", "input", "output")
 
@@ -45,7 +45,7 @@ def dedup_dataset(
 
     from .dataset import read_card_terms, write_folder
     from .filters import FilterStats, apply_filters
-    from .seed import load_pairs
+    from .readers.seed import load_pairs
 
     filters = dedup_filters(fields, threshold)
     records = load_pairs(dataset).records

@@ -17,8 +17,8 @@ from .inference import BackwardModel, Decoding
 from .io import write_json_atomic
 from .metrics import default_embedder, rouge_l
 from .models import is_adapter, read_manifest
+from .readers.seed import SeedSet, load_seed
 from .records import Record
-from .seed import SeedSet, load_seed
 from .templates import DEFAULT_TEMPLATE
 
 DEFAULT_DECODING = Decoding(greedy=True)  # generate's defaults: eval measures what generate writes

@@ -20,10 +20,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .config import GenerateConfig, parse_shard, to_dict
-from .corpus import ReadStats, read_corpus
 from .curate import SCORERS, Curation
 from .dataset import JsonlWriter, finalize, record_row
-from .decontaminate import Contamination, EvalSet, load_eval_sets
 from .filters import (
     Filter,
     FilterStats,
@@ -31,16 +29,18 @@ from .filters import (
     default_pair_filters,
     default_passage_filters,
 )
+from .filters.decontaminate import Contamination, EvalSet, load_eval_sets
+from .filters.language import Language, resolve_languages
+from .filters.relevance import Relevance
+from .filters.selection import BestOfK
 from .formats import output_files
 from .inference import BackwardModel, Decoding, options_from
-from .language import Language, resolve_languages
 from .passages import TokenMeter, segment_all
+from .readers.corpus import ReadStats, read_corpus
 from .records import Record
 from .redact import RedactionStats, Redactor, corpus_names, count_placeholders
-from .relevance import Relevance
 from .resume import check_writable, mark_done, open_run, record_chunk
 from .runstats import GenerationCounts, ModelInfo, PairCounts, PassageCounts, ReadCounts, RunStats
-from .selection import BestOfK
 from .threads import ThreadStats, thread_records
 
 log = logging.getLogger(__name__)

@@ -26,8 +26,8 @@ from .config import FinetuneConfig, IterateConfig, to_dict
 from .curate import SCORERS, curate, write_curated
 from .errors import UserError
 from .io import write_json_atomic
+from .readers.seed import SeedSet, load_pairs, load_seed
 from .records import Record
-from .seed import SeedSet, load_pairs, load_seed
 
 ROUND_FILE = "round.json"
 # Settings that do not change what the loop produces.

@@ -18,12 +18,12 @@ import time
 from dataclasses import dataclass, field
 
 from .config import GenerateConfig
-from .corpus import ReadStats
 from .dataset import record_row
-from .decontaminate import load_eval_sets
 from .filters import FilterStats, apply_filters
+from .filters.decontaminate import load_eval_sets
 from .generate import Counted, backward_model, decoding_of, documents, filter_chain
 from .passages import TokenMeter, segment_all
+from .readers.corpus import ReadStats
 from .redact import RedactionStats
 from .threads import ThreadStats
 

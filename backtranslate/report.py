@@ -20,10 +20,10 @@ from typing import Any, Optional
 
 from .dataset import length_stats, read_jsonl
 from .errors import UserError
+from .filters.minhash import near_duplicate_clusters
 from .io import atomic_path, write_json_atomic, write_text_atomic
-from .minhash import near_duplicate_clusters
+from .readers.seed import load_pairs
 from .records import Record
-from .seed import load_pairs
 
 # Politeness and question frames skipped to reach the verb that opens an instruction.
 _LEAD_INS = (

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .email_text import merge_names
+from .readers.email_text import merge_names
 from .records import Record, stable_id
 
 MAIL_FORMATS = frozenset({"eml", "mbox", "maildir"})

@@ -25,8 +25,8 @@ from .errors import UserError
 from .hardware import resolve_precision
 from .io import write_json_atomic, write_text_atomic
 from .models import MANIFEST
+from .readers.seed import SeedSet, load_pairs, load_seed
 from .records import Record
-from .seed import SeedSet, load_pairs, load_seed
 from .templates import GENERATED_TAG, SEED_TAG, Template, get_template
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ def train(cfg: TrainConfig, seed: SeedSet | None = None) -> TrainResult:
 def seed_languages(records: list[Record], min_share: float = 0.05) -> list[str]:
     """The languages the backward model learnt to write instructions for: those of at least
     ``min_share`` of the seed's responses. `generate --languages auto` keeps passages in these."""
-    from .language import detect
+    from .filters.language import detect
 
     mix = Counter(detect(r.output)[0] for r in records)
     return sorted(code for code, n in mix.items() if n >= min_share * len(records))

@@ -19,8 +19,8 @@ from rich.table import Table
 
 from backtranslate.curate import SCORERS
 from backtranslate.metrics import roc_auc
+from backtranslate.readers.seed import load_seed
 from backtranslate.records import Record
-from backtranslate.seed import load_seed
 
 
 def real_pairs(seed_file: str, pairs: int, rng_seed: int = 0) -> list[Record]:

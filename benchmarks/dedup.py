@@ -142,7 +142,7 @@ def run_minhash(rows: list[dict[str, Any]]) -> set[str]:
 
 def run_clusters(rows: list[dict[str, Any]]) -> set[str]:
     """Every member of a cluster but its first counts as found."""
-    from backtranslate.minhash import near_duplicate_clusters
+    from backtranslate.filters.minhash import near_duplicate_clusters
 
     found: set[str] = set()
     for field in FIELDS:
@@ -153,7 +153,7 @@ def run_clusters(rows: list[dict[str, Any]]) -> set[str]:
 
 def run_naive(rows: list[dict[str, Any]]) -> set[str]:
     """Keep-first with exact Jaccard against every kept record: the all-pairs baseline."""
-    from backtranslate.minhash import Sketcher
+    from backtranslate.filters.minhash import Sketcher
 
     sketcher = Sketcher()
     kept: dict[str, list[frozenset[bytes]]] = {f: [] for f in FIELDS}
@@ -198,7 +198,7 @@ def worker(method: str, n: int) -> None:
 def true_near(rows: list[dict[str, Any]], threshold: float = 0.8) -> list[str]:
     """Planted near copies whose exact shingle Jaccard with their original reaches the threshold
     on either field: what a perfect near-duplicate detector finds."""
-    from backtranslate.minhash import Sketcher
+    from backtranslate.filters.minhash import Sketcher
 
     sketcher, by_id = Sketcher(), {r["id"]: r for r in rows}
     out = []

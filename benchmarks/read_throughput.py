@@ -47,9 +47,9 @@ def run_one(corpus: str, model: str) -> dict:
     from transformers import AutoTokenizer
 
     from backtranslate import models
-    from backtranslate.corpus import ReadStats, read_corpus
     from backtranslate.filters import FilterStats, apply_filters, default_passage_filters
     from backtranslate.passages import TokenMeter, segment_all
+    from backtranslate.readers.corpus import ReadStats, read_corpus
 
     meter = TokenMeter(AutoTokenizer.from_pretrained(models.resolve(model)))
     stats = ReadStats()

@@ -2,7 +2,7 @@
 
 Rebuilds the corpora from pinned public sources (benchmarks/real_corpora_data.py), runs
 `generate` with its defaults on each, and prints per corpus: documents, passages, kept pairs,
-drops by reason, the automatic junk checks (backtranslate/junk.py) on the kept outputs,
+drops by reason, the automatic junk checks (backtranslate/filters/junk.py) on the kept outputs,
 relevance scores, time per kept pair, and the blind-read rates where verdicts exist.
 
 Blind read: `--sample` writes 30 random kept pairs per corpus to benchmarks/blind_read/<tag>/
@@ -77,7 +77,7 @@ def reasons(rows: list[dict]) -> Counter:
 
 
 def summarize(name: str, out: Path, seconds: float | None) -> dict:
-    from backtranslate.junk import CHECKS, junk
+    from backtranslate.filters.junk import CHECKS, junk
 
     stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
     kept = read_jsonl(out / "data.jsonl")
@@ -147,9 +147,9 @@ def blind_rates(name: str, tag: str) -> dict | None:
 
 def calibrate(outs: dict[str, Path], tag: str, scorers: list[str]) -> dict:
     """ROC-AUC of each relevance scorer, matched vs shuffled pairs and blind-read verdicts."""
+    from backtranslate.filters.relevance import load_scorer
     from backtranslate.metrics import roc_auc
     from backtranslate.records import Record
-    from backtranslate.relevance import load_scorer
 
     matched, mismatched = [], []
     for name, out in outs.items():

@@ -35,7 +35,7 @@ def leaked(item, record) -> bool:
 
 
 def quality(corpus: Path, items) -> tuple[dict, list[str]]:
-    from backtranslate.corpus import read_corpus
+    from backtranslate.readers.corpus import read_corpus
     from backtranslate.redact import TYPES, Redactor
 
     redactor = Redactor()
@@ -67,7 +67,7 @@ def quality(corpus: Path, items) -> tuple[dict, list[str]]:
 
 
 def hard_cases(corpus: Path, items) -> dict:
-    from backtranslate.corpus import read_corpus
+    from backtranslate.readers.corpus import read_corpus
     from backtranslate.redact import Redactor
 
     redactor, counts = Redactor(), defaultdict(lambda: [0, 0])
@@ -102,10 +102,10 @@ def _throughput_once(corpus: Path, model: str, redact: bool) -> tuple[int, float
 
     from backtranslate import models
     from backtranslate.config import GenerateConfig
-    from backtranslate.corpus import ReadStats
     from backtranslate.filters import FilterStats, apply_filters
     from backtranslate.generate import documents, passage_filters
     from backtranslate.passages import TokenMeter, segment_all
+    from backtranslate.readers.corpus import ReadStats
     from backtranslate.redact import RedactionStats
 
     meter = TokenMeter(AutoTokenizer.from_pretrained(models.resolve(model)))
@@ -118,7 +118,7 @@ def _throughput_once(corpus: Path, model: str, redact: bool) -> tuple[int, float
 
 
 def threads_in_sample() -> dict:
-    from backtranslate.corpus import read_corpus
+    from backtranslate.readers.corpus import read_corpus
     from backtranslate.threads import ThreadStats, thread_records
 
     stats = ThreadStats()
@@ -175,7 +175,7 @@ def main() -> None:
             hard.add_row(form, kind, str(n), str(caught))
         console.print(hard)
 
-        from backtranslate.language import detect
+        from backtranslate.filters.language import detect
 
         detect("Load the language model before the clock starts.")
         plain = Path(tmp) / "plain"

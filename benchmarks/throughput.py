@@ -36,11 +36,11 @@ ROWS = {  # name: (label, precision, needs vLLM)
 
 def passages(model: str, count: int, warmup: int) -> tuple[list, list]:
     """The corpora's passages as `generate` cuts and filters them: (measured, warm-up)."""
-    from backtranslate.corpus import read_corpus
     from backtranslate.filters import FilterStats, apply_filters, default_passage_filters
     from backtranslate.inference import BackwardSpec
     from backtranslate.models import load_tokenizer
     from backtranslate.passages import TokenMeter, segment_all
+    from backtranslate.readers.corpus import read_corpus
 
     meter = TokenMeter(load_tokenizer(BackwardSpec.resolve(model).base))
     found = []

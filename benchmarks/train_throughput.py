@@ -16,7 +16,7 @@ from rich.table import Table
 
 from backtranslate.config import TrainConfig
 from backtranslate.hardware import cpu_supports_bf16
-from backtranslate.seed import load_seed
+from backtranslate.readers.seed import load_seed
 from backtranslate.train import train
 
 

@@ -23,7 +23,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_adapter(tiny_model_dir, tmp_path_factory) -> Path:
     """A backward-model adapter folder written by `train` (2 steps on the shipped seed)."""
     from backtranslate.config import TrainConfig
-    from backtranslate.seed import load_seed
+    from backtranslate.readers.seed import load_seed
     from backtranslate.train import train
 
     out = tmp_path_factory.mktemp("adapter")

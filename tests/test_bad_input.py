@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 
 import backtranslate.cli as cli
 import backtranslate.generate as generate_module
-from backtranslate.corpus import ReadStats, read_corpus
+from backtranslate.readers.corpus import ReadStats, read_corpus
 
 runner = CliRunner()
 

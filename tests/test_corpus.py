@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from backtranslate.corpus import ReadStats, read_corpus
 from backtranslate.errors import UserError
+from backtranslate.readers.corpus import ReadStats, read_corpus
 
 SAMPLE_CORPUS = Path(__file__).resolve().parents[1] / "corpora"
 
@@ -379,7 +379,7 @@ def test_unsupported_extensions_are_counted_not_logged_each(tmp_path: Path, capl
         write(tmp_path, f"img{i}.png", b"\x89PNG")
     write(tmp_path, "archive.jsonl.gz", b"\x1f\x8b")
     write(tmp_path, "doc.txt", "Kept.")
-    with caplog.at_level(logging.DEBUG, logger="backtranslate.corpus"):
+    with caplog.at_level(logging.DEBUG, logger="backtranslate.readers.corpus"):
         records, stats = read(tmp_path)
     assert len(records) == 1 and stats.files == 12
     assert stats.skipped == {"unsupported extension": 11}

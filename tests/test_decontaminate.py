@@ -11,8 +11,8 @@ import yaml
 from typer.testing import CliRunner
 
 from backtranslate.cli import app
-from backtranslate.decontaminate import Contamination, load_eval_sets
 from backtranslate.errors import UserError
+from backtranslate.filters.decontaminate import Contamination, load_eval_sets
 from backtranslate.records import Record
 
 runner = CliRunner()

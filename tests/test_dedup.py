@@ -3,7 +3,7 @@ import json
 from typer.testing import CliRunner
 
 from backtranslate.cli import app
-from backtranslate.minhash import NearDuplicateIndex, Sketcher, near_duplicate_clusters
+from backtranslate.filters.minhash import NearDuplicateIndex, Sketcher, near_duplicate_clusters
 
 runner = CliRunner()
 BODY = (

@@ -7,7 +7,7 @@ import pytest
 
 from backtranslate import models
 from backtranslate.config import TrainConfig
-from backtranslate.seed import load_seed
+from backtranslate.readers.seed import load_seed
 from backtranslate.train import train
 
 pytestmark = pytest.mark.embedded

@@ -6,8 +6,8 @@ from typer.testing import CliRunner
 from backtranslate import models
 from backtranslate.cli import app
 from backtranslate.curate import LikelihoodScorer
+from backtranslate.readers.seed import load_seed
 from backtranslate.records import Record
-from backtranslate.seed import load_seed
 from backtranslate.templates import GENERATED_TAG, SEED_TAG, get_template
 from backtranslate.testing import loss_text
 from backtranslate.train import build_examples, fit_to_length, tagged

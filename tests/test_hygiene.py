@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from backtranslate import junk
-from backtranslate.corpus import AUTO_MAIL, ReadStats, read_corpus
-from backtranslate.email_text import clean_body
-from backtranslate.filters import FilterStats, Patch, Standalone, apply_filters, default_passage_filters
-from backtranslate.markdown_text import clean_markdown, title
+from backtranslate.filters import FilterStats, Patch, Standalone, apply_filters, default_passage_filters, junk
 from backtranslate.passages import segment_all
+from backtranslate.readers.corpus import AUTO_MAIL, ReadStats, read_corpus
+from backtranslate.readers.email_text import clean_body
+from backtranslate.readers.markdown_text import clean_markdown, title
 from backtranslate.records import Record
 from backtranslate.threads import ThreadStats, thread_records
 

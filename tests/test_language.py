@@ -11,7 +11,7 @@ from backtranslate.cli import app
 from backtranslate.config import GenerateConfig, resolve
 from backtranslate.errors import UserError
 from backtranslate.filters import FilterStats, apply_filters
-from backtranslate.language import Language, detect, parse_languages
+from backtranslate.filters.language import Language, detect, parse_languages
 from backtranslate.records import Record
 
 runner = CliRunner()

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from backtranslate.corpus import ReadStats, read_corpus
 from backtranslate.filters import FilterStats, apply_filters, default_passage_filters
-from backtranslate.junk import junk
+from backtranslate.filters.junk import junk
 from backtranslate.passages import segment_all
+from backtranslate.readers.corpus import ReadStats, read_corpus
 from backtranslate.threads import ThreadStats, thread_records
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))

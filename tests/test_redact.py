@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from planted_pii import NEGATIVES
 
-from backtranslate.email_text import email_document, name_from_address, person_name, signature_names
+from backtranslate.readers.email_text import email_document, name_from_address, person_name, signature_names
 from backtranslate.records import Record
 from backtranslate.redact import Redactor, count_placeholders, hash_ids
 
@@ -185,8 +185,8 @@ def test_a_name_from_any_header_of_the_corpus_is_redacted_in_every_message(tmp_p
     """Grace writes one message; another only mentions her by first name. She must not survive
     in either (the demo corpus has exactly this case)."""
     from backtranslate.config import GenerateConfig
-    from backtranslate.corpus import ReadStats
     from backtranslate.generate import documents
+    from backtranslate.readers.corpus import ReadStats
     from backtranslate.redact import RedactionStats
 
     (tmp_path / "a.eml").write_text(

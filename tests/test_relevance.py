@@ -1,9 +1,9 @@
 """The relevance score (all-MiniLM-L6-v2, shipped as a wheel) and best-of-K selection."""
 
 from backtranslate.filters import FilterStats, apply_filters
+from backtranslate.filters.relevance import EmbeddingRelevance, Relevance
+from backtranslate.filters.selection import BestOfK
 from backtranslate.records import Record
-from backtranslate.relevance import EmbeddingRelevance, Relevance
-from backtranslate.selection import BestOfK
 
 PASSAGE = (
     "## Configuring the cache\n\nSet `ttl` in the `[cache]` table to the number of seconds a result is kept; "

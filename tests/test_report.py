@@ -7,8 +7,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from backtranslate.cli import app
+from backtranslate.readers.seed import load_seed
 from backtranslate.report import CHART_FILES, opening
-from backtranslate.seed import load_seed
 
 runner = CliRunner()
 SECTIONS = ("lengths", "reasons", "scores", "openings", "duplicates", "samples")

@@ -4,7 +4,7 @@ from collections import Counter
 import pytest
 
 from backtranslate.errors import UserError
-from backtranslate.seed import LAYOUTS, load_seed
+from backtranslate.readers.seed import LAYOUTS, load_seed
 from tests.conftest import SHARED_DATA
 
 

@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from backtranslate.corpus import read_corpus
-from backtranslate.decontaminate import load_eval_sets
 from backtranslate.errors import UserError
-from backtranslate.seed import load_seed
-from backtranslate.sources import hub_name, is_saved_dataset
+from backtranslate.filters.decontaminate import load_eval_sets
+from backtranslate.readers.corpus import read_corpus
+from backtranslate.readers.seed import load_seed
+from backtranslate.readers.sources import hub_name, is_saved_dataset
 
 ROWS = [
     {

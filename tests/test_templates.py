@@ -90,7 +90,7 @@ def test_titled_reverse_prompt_shows_the_page_and_section_above_the_passage():
 
 
 def test_the_shipped_seed_carries_titles_for_the_titled_template():
-    from backtranslate.seed import load_seed
+    from backtranslate.readers.seed import load_seed
 
     titled = [r for r in load_seed().records if r.meta.get("title")]
     assert len(titled) >= 150 and sum(" > " in r.meta["title"] for r in titled) >= 30  # page > section paths

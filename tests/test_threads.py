@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backtranslate.corpus import ReadStats, read_corpus
+from backtranslate.readers.corpus import ReadStats, read_corpus
 from backtranslate.threads import ThreadStats, thread_records
 
 SAMPLE = Path(__file__).resolve().parents[1] / "corpora" / "emails"

@@ -6,8 +6,8 @@ from safetensors.torch import load_file
 
 from backtranslate.config import TrainConfig
 from backtranslate.errors import UserError
+from backtranslate.readers.seed import load_seed
 from backtranslate.records import Record
-from backtranslate.seed import load_seed
 from backtranslate.templates import get_template
 from backtranslate.testing import loss_text
 from backtranslate.train import build_examples, fit_to_length, split, train

@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 from html.parser import HTMLParser
 
-from . import junk
+from ..filters import junk
 
 # Headers kept as provenance: meta key -> header name.
 HEADERS = {

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
-from .filters import Filter, Verdict, ngrams, quote, register, words
+from ..errors import UserError
+from ..records import Record
+from . import Filter, Verdict, ngrams, quote, register, words
 from .minhash import Sketcher, lsh_index
-from .records import Record
 
 NGRAM = 13
 THRESHOLD = 0.8
@@ -139,7 +139,7 @@ def _set_name(spec: str) -> str:
 
 def _rows(spec: str) -> Iterator[Any]:
     """Every split's rows: a benchmark's test split is what must stay out of the data."""
-    from .seed import read_rows
+    from ..readers.seed import read_rows
 
     return read_rows(spec, Counter(), [], what="Evaluation set", all_splits=True)
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
-from .errors import UserError
+from ..errors import UserError
 
 _WORD = re.compile(r"\w+")
 

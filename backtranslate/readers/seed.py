@@ -16,9 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Optional
 
+from ..errors import UserError
+from ..records import Record, fingerprint
 from . import sources
-from .errors import UserError
-from .records import Record, fingerprint
 
 DEFAULT_SEED = "default"
 
@@ -226,7 +226,7 @@ def load_seed(spec: str = DEFAULT_SEED, fields: Optional[str] = None) -> SeedSet
 def load_pairs(spec: str, fields: Optional[str] = None) -> SeedSet:
     """Pairs to curate or fine-tune on: a dataset folder written by generate, curate or convert
     (its data.jsonl, scores and provenance kept), or a file or dataset in any seed layout."""
-    from .dataset import read_jsonl
+    from ..dataset import read_jsonl
 
     folder = Path(spec).expanduser()
     if not (folder / "data.jsonl").is_file():

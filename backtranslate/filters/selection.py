@@ -12,8 +12,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 
-from .filters import Filter, Verdict, register
-from .records import Record
+from ..records import Record
+from . import Filter, Verdict, register
 
 
 @register

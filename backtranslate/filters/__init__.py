@@ -20,10 +20,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from . import junk, templates
-from .errors import UserError
+from .. import templates
+from ..errors import UserError
+from ..records import Record
+from . import junk
 from .minhash import STOPWORDS, NearDuplicateIndex, Sketcher
-from .records import Record
 
 Verdict = Union[bool, tuple[bool, str]]
 OnReject = Callable[[Record], None]

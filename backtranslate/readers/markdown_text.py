@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from . import junk
+from ..filters import junk
 
 _FRONT_MATTER = re.compile(r"\A(?:\ufeff)?(---|\+\+\+)[ \t]*\n.*?\n\1[ \t]*(?:\n|\Z)", re.S)
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")

@@ -19,8 +19,8 @@ import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any, Optional
 
-from .filters import Filter, Verdict, register
-from .records import Record
+from ..records import Record
+from . import Filter, Verdict, register
 
 # The embedding model reads 256 word pieces; a passage's opening says what it is about.
 _PASSAGE_CHARS = 1500
@@ -38,7 +38,7 @@ class EmbeddingRelevance:
     name = "embedding"
 
     def __init__(self, batch_size: int = 64) -> None:
-        from .metrics import default_embedder
+        from ..metrics import default_embedder
 
         self.embedder, self.batch_size = default_embedder(), batch_size
         self._passages: dict[str, Any] = {}  # passage id -> embedding: K candidates share one
@@ -64,7 +64,7 @@ class LikelihoodRelevance:
     name = "likelihood"
 
     def __init__(self, model: str = "default", batch_size: int = 8) -> None:
-        from .curate import LikelihoodScorer
+        from ..curate import LikelihoodScorer
 
         self.scorer, self.batch_size = LikelihoodScorer(model, batch_size=batch_size), batch_size
 
@@ -80,7 +80,7 @@ def _passage_key(record: Record) -> str:
 
 
 def load_scorer(name: str) -> Any:
-    from .errors import UserError
+    from ..errors import UserError
 
     if name not in SCORERS:
         raise UserError(f"Unknown relevance scorer '{name}': choose one of {', '.join(SCORERS)}.")

@@ -12,9 +12,9 @@ import functools
 from collections import Counter
 from typing import Optional
 
-from .filters import Filter, Verdict, register
-from .records import Record
-from .redact import PLACEHOLDER
+from ..records import Record
+from ..redact import PLACEHOLDER
+from . import Filter, Verdict, register
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,7 +45,7 @@ _UNRECORDED = ("en",)
 def model_languages(model: str) -> Optional[tuple[str, ...]]:
     """The languages `--languages auto` keeps for a backward model: those its seed was in, as
     recorded by `train`; every language for a base model prompted zero-shot (None)."""
-    from . import models
+    from .. import models
 
     if not models.is_adapter(model):
         return None
