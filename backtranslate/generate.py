@@ -182,131 +182,191 @@ def decoding_of(cfg: GenerateConfig) -> Decoding:
 
 def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] | None = None) -> GenerateResult:
     """Run (or resume) the pipeline into the output folder; ``on_progress(counts)`` after each
-    chunk, with the documents read, passages cut, passages sent to the model and pairs kept."""
-    shard = resolve_shard(cfg)
-    out = output_folder(cfg, shard)
-    settings = {**to_dict(cfg), "greedy": cfg.use_greedy, "shard": f"{shard[0]}/{shard[1]}" if shard else None}
-    read_stats, redaction_stats = ReadStats(), RedactionStats()
-    thread_stats = ThreadStats() if cfg.email_mode in ("thread", "auto") else None
-    docs = documents(cfg, read_stats, thread_stats, redaction_stats)
-    eval_sets = load_eval_sets(cfg.decontaminate or [], cfg.decontaminate_ngram, cfg.decontaminate_threshold)
-    check_writable(out)
-    # The model loads before the output folder is touched: a typo in --model must neither clear
-    # an earlier dataset (--overwrite) nor leave a run.json behind.
-    model = backward_model(cfg)
-    curator = curation(cfg)  # loads its model here too, for the same reason
-    progress = open_run(out, settings, OUTPUTS, cfg.overwrite, cfg.resume)
-    if progress.done and (out / "stats.json").exists():
-        return _finished(out)
-    if curator:
-        curator.totals.update(progress.counters.get("curation", {}))
-    decoding = decoding_of(cfg)
-    counters = {
-        "pair_stats": {"seen": {}, "kept": {}, "dropped": {}},
-        "generated_tokens": 0,
-        "seconds": 0.0,
-        "candidates": 0,
-        "kept": 0,
-        **progress.counters,
-    }
-    passage_stats, pair_stats = FilterStats(), FilterStats.from_dict(counters["pair_stats"])
-    chain = filter_chain(cfg, eval_sets)
-    filters, on_passages = chain.pair, chain.passage
-    language = next(f for f in on_passages if isinstance(f, Language))
-    writers = {
-        name: JsonlWriter(out / f"{name}.jsonl", counters.get(name, 0)) for name in ("data", "candidates", "rejected")
-    }
-    _replay_kept(out, filters)
-    if curator:
-        filters.append(curator)
-    replaying = [progress.chunks > 0]  # while true, passage rejects are already on disk
+    chunk, with the documents read, passages cut, passages sent to the model and pairs kept.
 
-    def reject(stage: str) -> Callable[[Record], None]:
+    Top to bottom: documents (read, threads, redaction) are cut into passages and the passage
+    filters run; each chunk of passages goes to the backward model, its candidates through the
+    pair filters, and its files are synced and the chunk recorded as done; at the end the
+    dataset folder gets its formats, stats and card. `Run` holds what a resumed run carries on."""
+    run = Run(cfg)
+    if run.finished:
+        return _finished(run.out)
+    try:
+        for index, chunk in enumerate(chunks(run.passages(), cfg.batch_size * CHUNK_BATCHES)):
+            if run.done_before(index, chunk):
+                continue
+            candidates = run.written(run.model.generate(chunk, run.decoding))
+            for pair in apply_filters(candidates, run.pair_filters, run.pair_stats, on_reject=run.reject("pair")):
+                run.writers["data"].write(record_row(pair))
+            run.end_chunk(index, chunk, on_progress)
+    finally:
+        run.close()
+    return run.finish()
+
+
+class Run:
+    """One generate run: its folder, model, filters, output files and counts, and where an
+    interrupted run stopped."""
+
+    def __init__(self, cfg: GenerateConfig) -> None:
+        self.cfg = cfg
+        self.shard = shard = resolve_shard(cfg)
+        self.out = out = output_folder(cfg, shard)
+        self.settings = {
+            **to_dict(cfg),
+            "greedy": cfg.use_greedy,
+            "shard": f"{shard[0]}/{shard[1]}" if shard else None,
+        }
+        self.read_stats, self.redaction_stats = ReadStats(), RedactionStats()
+        self.thread_stats = ThreadStats() if cfg.email_mode in ("thread", "auto") else None
+        # A bad corpus or evaluation set fails here, before anything is loaded or written.
+        self.docs = documents(cfg, self.read_stats, self.thread_stats, self.redaction_stats)
+        self.eval_sets = load_eval_sets(cfg.decontaminate or [], cfg.decontaminate_ngram, cfg.decontaminate_threshold)
+        check_writable(out)
+        # The model loads before the output folder is touched: a typo in --model must neither clear
+        # an earlier dataset (--overwrite) nor leave a run.json behind.
+        self.model = backward_model(cfg)
+        self.curator = curation(cfg)  # loads its model here too, for the same reason
+        self.progress = open_run(out, self.settings, OUTPUTS, cfg.overwrite, cfg.resume)
+        self.finished = self.progress.done and (out / "stats.json").exists()
+        if self.finished:
+            self.model.close()
+            return
+        if self.curator:
+            self.curator.totals.update(self.progress.counters.get("curation", {}))
+        self.decoding = decoding_of(cfg)
+        self.counters = {
+            "pair_stats": {"seen": {}, "kept": {}, "dropped": {}},
+            "generated_tokens": 0,
+            "seconds": 0.0,
+            "candidates": 0,
+            "kept": 0,
+            **self.progress.counters,
+        }
+        self.passage_stats = FilterStats()
+        self.pair_stats = FilterStats.from_dict(self.counters["pair_stats"])
+        chain = filter_chain(cfg, self.eval_sets)
+        self.passage_filters, self.pair_filters = chain.passage, chain.pair
+        self.language = next(f for f in self.passage_filters if isinstance(f, Language))
+        self.writers = {
+            name: JsonlWriter(out / f"{name}.jsonl", self.counters.get(name, 0))
+            for name in ("data", "candidates", "rejected")
+        }
+        _replay_kept(out, self.pair_filters)
+        if self.curator:
+            self.pair_filters.append(self.curator)
+        self.replaying = self.progress.chunks > 0  # while true, passage rejects are already on disk
+        self.sent, self.started = 0, time.perf_counter()
+        self.segmented = Counted(())
+
+    def passages(self) -> Iterator[Record]:
+        """Documents cut into passages, numbered, taken for this shard and filtered."""
+        cfg = self.cfg
+        passages: Iterable[Record] = segment_all(
+            self.docs, TokenMeter(self.model.tokenizer), cfg.min_tokens, cfg.max_tokens
+        )
+        if cfg.redact:
+            passages = _count_redactions(passages)
+        self.segmented = Counted(passages)
+        passages = self.segmented
+        if self.shard:
+            passages = (p for p in passages if shard_of(p.id, self.shard[1]) == self.shard[0])
+        passages = apply_filters(passages, self.passage_filters, self.passage_stats, on_reject=self.reject("passage"))
+        return itertools.islice(passages, cfg.max_passages) if cfg.max_passages else iter(passages)
+
+    def done_before(self, index: int, chunk: list[Record]) -> bool:
+        """Whether this chunk was finished before an interruption (its passages are counted either way)."""
+        self.sent += len(chunk)
+        if index < self.progress.chunks:
+            self.replaying = index + 1 < self.progress.chunks
+            return True
+        self.replaying = False
+        return False
+
+    def reject(self, stage: str) -> Callable[[Record], None]:
         def write(r: Record) -> None:
-            if not (stage == "passage" and replaying[0]):
-                writers["rejected"].write({**record_row(r), "stage": stage, "reason": r.meta.get("reject_reason", "")})
+            if not (stage == "passage" and self.replaying):
+                row = {**record_row(r), "stage": stage, "reason": r.meta.get("reject_reason", "")}
+                self.writers["rejected"].write(row)
 
         return write
 
-    passages: Iterable[Record] = segment_all(docs, TokenMeter(model.tokenizer), cfg.min_tokens, cfg.max_tokens)
-    if cfg.redact:
-        passages = _count_redactions(passages)
-    segmented = Counted(passages)
-    passages = segmented
-    if shard:
-        passages = (p for p in passages if shard_of(p.id, shard[1]) == shard[0])
-    passages = apply_filters(passages, on_passages, passage_stats, on_reject=reject("passage"))
-    if cfg.max_passages:
-        passages = itertools.islice(passages, cfg.max_passages)
-    sent, started = 0, time.perf_counter()
-    try:
-        for index, chunk in enumerate(chunks(passages, cfg.batch_size * CHUNK_BATCHES)):
-            sent += len(chunk)
-            if index < progress.chunks:  # finished before the interruption
-                replaying[0] = index + 1 < progress.chunks
-                continue
-            replaying[0] = False
-            for pair in apply_filters(
-                _written(model.generate(chunk, decoding), writers["candidates"], counters),
-                filters,
-                pair_stats,
-                on_reject=reject("pair"),
-            ):
-                writers["data"].write(record_row(pair))
-            for w in writers.values():
-                w.sync()
-            counters.update(
-                {name: w.count for name, w in writers.items()},
-                pair_stats=pair_stats.to_dict(),
-                curation=curator.totals if curator else {},
-                seconds=counters["seconds"] + time.perf_counter() - started,
+    def written(self, candidates: Iterable[Record]) -> Iterator[Record]:
+        """Pass the candidates on to the filters, each first appended to candidates.jsonl."""
+        for candidate in candidates:
+            self.writers["candidates"].write(record_row(candidate))
+            self.counters["generated_tokens"] += candidate.meta["generated_tokens"]
+            yield candidate
+
+    def end_chunk(self, index: int, chunk: list[Record], on_progress: Callable[[dict[str, int]], None] | None) -> None:
+        """The chunk's files on disk, then the chunk recorded as done: a resumed run starts after it."""
+        for w in self.writers.values():
+            w.sync()
+        self.counters.update(
+            {name: w.count for name, w in self.writers.items()},
+            pair_stats=self.pair_stats.to_dict(),
+            curation=self.curator.totals if self.curator else {},
+            seconds=self.counters["seconds"] + time.perf_counter() - self.started,
+        )
+        self.started = time.perf_counter()
+        record_chunk(self.out, index, self.sent, [p.id for p in chunk], self.counters)
+        if on_progress:
+            on_progress(
+                {
+                    "files": self.read_stats.files,
+                    "documents": self.read_stats.documents,
+                    "segmented": self.segmented.count,
+                    "passages": self.sent,
+                    "candidates": self.writers["candidates"].count,
+                    "kept": self.writers["data"].count,
+                }
             )
-            started = time.perf_counter()
-            record_chunk(out, index, sent, [p.id for p in chunk], counters)
-            if on_progress:
-                on_progress(
-                    {
-                        "files": read_stats.files,
-                        "documents": read_stats.documents,
-                        "segmented": segmented.count,
-                        "passages": sent,
-                        "candidates": writers["candidates"].count,
-                        "kept": writers["data"].count,
-                    }
-                )
-    finally:
-        for w in writers.values():
+
+    def close(self) -> None:
+        for w in self.writers.values():
             w.close()
-        model.close()  # vLLM's engine processes end here, not at interpreter exit
-    stats = RunStats(
-        settings=settings,
-        model=ModelInfo(cfg.model, model.base, model.template.name, model.precision, cfg.backend),
-        read=ReadCounts(
-            files=read_stats.files,
-            documents=read_stats.documents,
-            skipped=dict(read_stats.skipped),
-            skipped_examples=read_stats.examples,
-            cleaned=dict(sorted(read_stats.cleaned.items())),
-        ),
-        passages=PassageCounts(
-            segmented=segmented.count, kept=sent, dropped={k: v for k, v in passage_stats.dropped.items() if v}
-        ),
-        pairs=PairCounts(
-            candidates=writers["candidates"].count,
-            kept=writers["data"].count,
-            dropped={k: v for k, v in pair_stats.dropped.items() if v},
-        ),
-        generation=GenerationCounts(counters["seconds"], counters["generated_tokens"]),
-        filters={"passage": [f.describe() for f in on_passages], "pair": [f.describe() for f in filters]},
-        redaction=redaction_stats.to_dict(True) if cfg.redact else {"enabled": False},
-        threads=thread_stats.to_dict() if thread_stats is not None else None,
-        languages={"mix": dict(language.mix.most_common()), "kept": list(language.languages or []) or None},
-        decontamination=[s.describe() for s in eval_sets],
-        curation={**curator.summary(), "model": cfg.curate_model} if curator else None,
-    )
-    examples = finalize(out, stats, cfg.formats)
-    mark_done(out)
-    return GenerateResult(out=out, stats=stats.to_dict(), examples=examples)
+        self.model.close()  # vLLM's engine processes end here, not at interpreter exit
+
+    def finish(self) -> GenerateResult:
+        """The dataset folder's final files: formats, stats.json and the card; then the run is done."""
+        cfg, writers = self.cfg, self.writers
+        stats = RunStats(
+            settings=self.settings,
+            model=ModelInfo(cfg.model, self.model.base, self.model.template.name, self.model.precision, cfg.backend),
+            read=ReadCounts(
+                files=self.read_stats.files,
+                documents=self.read_stats.documents,
+                skipped=dict(self.read_stats.skipped),
+                skipped_examples=self.read_stats.examples,
+                cleaned=dict(sorted(self.read_stats.cleaned.items())),
+            ),
+            passages=PassageCounts(
+                segmented=self.segmented.count,
+                kept=self.sent,
+                dropped={k: v for k, v in self.passage_stats.dropped.items() if v},
+            ),
+            pairs=PairCounts(
+                candidates=writers["candidates"].count,
+                kept=writers["data"].count,
+                dropped={k: v for k, v in self.pair_stats.dropped.items() if v},
+            ),
+            generation=GenerationCounts(self.counters["seconds"], self.counters["generated_tokens"]),
+            filters={
+                "passage": [f.describe() for f in self.passage_filters],
+                "pair": [f.describe() for f in self.pair_filters],
+            },
+            redaction=self.redaction_stats.to_dict(True) if cfg.redact else {"enabled": False},
+            threads=self.thread_stats.to_dict() if self.thread_stats is not None else None,
+            languages={
+                "mix": dict(self.language.mix.most_common()),
+                "kept": list(self.language.languages or []) or None,
+            },
+            decontamination=[s.describe() for s in self.eval_sets],
+            curation={**self.curator.summary(), "model": cfg.curate_model} if self.curator else None,
+        )
+        examples = finalize(self.out, stats, cfg.formats)
+        mark_done(self.out)
+        return GenerateResult(out=self.out, stats=stats.to_dict(), examples=examples)
 
 
 def _finished(out: Path) -> GenerateResult:
@@ -321,14 +381,6 @@ def _finished(out: Path) -> GenerateResult:
         for r in itertools.islice(read_jsonl(out / "data.jsonl"), 3)
     ]
     return GenerateResult(out=out, stats=stats, examples=examples)
-
-
-def _written(candidates: Iterable[Record], writer: JsonlWriter, counters: dict) -> Iterator[Record]:
-    """Pass the candidates on to the filters, each first appended to candidates.jsonl."""
-    for candidate in candidates:
-        writer.write(record_row(candidate))
-        counters["generated_tokens"] += candidate.meta["generated_tokens"]
-        yield candidate
 
 
 def _replay_kept(out: Path, filters: list) -> None:
