@@ -516,13 +516,23 @@ def curate(cfg: CurateConfig) -> None:
     Example: backtranslate curate runs/demo/dataset --scorer rubric --threshold 4
     """
     from .curate import curate_dataset
+    from .inference import options_from
 
     target = cfg.out or beside(cfg.dataset, "curated")
     push_to_hub, hub_private = cfg.push_to_hub, cfg.hub_private
     with user_errors():
         check_hub_name(push_to_hub)
         stats = curate_dataset(
-            cfg.dataset, target, cfg.scorer, cfg.model, cfg.threshold, cfg.top_fraction, formats=_names(cfg.format)
+            cfg.dataset,
+            target,
+            cfg.scorer,
+            cfg.model,
+            cfg.threshold,
+            cfg.top_fraction,
+            formats=_names(cfg.format),
+            precision=cfg.precision,
+            backend=cfg.backend,
+            backend_options=options_from(cfg.backend, cfg),
         )
     table = Table(title="curate summary", show_header=False)
     for key in ("scorer", "threshold", "top_fraction", "cutoff", "pairs", "kept", "rejected", "unparsed", "mean_score"):

@@ -469,7 +469,7 @@ FORMAT_HELP = "Extra files besides data.json/data.jsonl, comma list: " + ", ".jo
 
 
 @dataclass
-class CurateConfig(HubSettings):
+class CurateConfig(BackendSettings, HubSettings):
     """Self-curation: score every pair and keep those at or above --threshold or in the best
     --top-fraction (all, if neither is given)."""
 
@@ -493,7 +493,7 @@ class CurateConfig(HubSettings):
             problems.append(f"Unknown scorer '{self.scorer}': choose likelihood or rubric")
         if self.top_fraction is not None and not 0 < self.top_fraction <= 1:
             problems.append(f"--top-fraction must be in (0, 1], got {self.top_fraction}")
-        return problems + _format_problems(self.format) + self.hub_problems()
+        return problems + _format_problems(self.format) + self.hub_problems() + self.backend_problems()
 
 
 @dataclass

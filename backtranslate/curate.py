@@ -139,25 +139,27 @@ class LikelihoodScorer:
 
 
 class RubricScorer:
-    """Humpback's 5-point rating, asked of an instruct model through its chat template."""
+    """Humpback's 5-point rating, asked of an instruct model through its chat template, on any
+    registered inference backend (greedy, so the same pairs always get the same scores)."""
 
     name = "rubric"
 
     def __init__(
-        self, judge: str = "default", max_new_tokens: int = 96, batch_size: int = 8, precision: str = "auto"
+        self,
+        judge: str = "default",
+        max_new_tokens: int = 96,
+        batch_size: int = 8,
+        precision: str = "auto",
+        backend: str = "transformers",
+        **options: Any,
     ) -> None:
-        import torch
+        from .inference import BackwardSpec
+        from .inference.base import entry
 
-        from .hardware import resolve_precision
-        from .inference import packed_linear
-
-        self.model, self.tokenizer = models.load(judge, dtype=torch.float32)
-        precision = resolve_precision(precision)
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model = self.model.to(device=self.device, dtype=dtype).eval()
-        packed_linear.pack_for_inference(self.model)
-        self.tokenizer.padding_side = "left"
+        # The backend takes the resolved model (a finetune folder's adapter comes merged in) and
+        # places it as every backend does (under torchrun, each rank on its own GPU).
+        self.engine = entry(backend).cls(BackwardSpec.resolve(judge), precision, **options)
+        self.tokenizer = self.engine.tokenizer
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
 
     def _prompt(self, r: Record) -> str:
@@ -168,19 +170,15 @@ class RubricScorer:
         return messages[0]["content"] + "\n\n"
 
     def score(self, records: list[Record]) -> list[ScoredPair]:
-        import torch
+        from .inference import Decoding
 
+        decoding = Decoding(greedy=True, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
         scored = []
         for batch in _batches(records, self.batch_size, "curate: rubric judge"):
-            enc = self.tokenizer(
-                [self._prompt(r) for r in batch], return_tensors="pt", padding=True, add_special_tokens=False
-            ).to(self.device)
-            with torch.inference_mode():
-                out = self.model.generate(
-                    **enc, do_sample=False, max_new_tokens=self.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id
-                )
-            answers = self.tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-            for r, answer in zip(batch, answers):
+            ids = self.tokenizer([self._prompt(r) for r in batch], add_special_tokens=False)["input_ids"]
+            done = self.engine.complete(ids, [r.id for r in batch], decoding, stop=[])
+            for r, completions in zip(batch, done):
+                answer = self.tokenizer.decode(completions[0].ids, skip_special_tokens=True)
                 scored.append(ScoredPair(r, parse_score(answer), answer.strip()[-300:]))
         return scored
 
@@ -317,8 +315,12 @@ def curate_dataset(
     threshold: Optional[float] = None,
     top_fraction: Optional[float] = None,
     formats: list[str] | None = None,
+    precision: str = "auto",
+    backend: str = "transformers",
+    backend_options: dict[str, Any] | None = None,
 ) -> dict:
-    """Score a dataset and write the curated copy (see :func:`write_curated`)."""
+    """Score a dataset and write the curated copy (see :func:`write_curated`). The rubric judge
+    runs on ``backend``; the likelihood scorer reads log-probabilities in this process."""
     from .dataset import read_card_terms
     from .errors import UserError
 
@@ -327,7 +329,12 @@ def curate_dataset(
     if top_fraction is not None and not 0 < top_fraction <= 1:
         raise UserError(f"--top-fraction must be in (0, 1], got {top_fraction}.")
     records = load_pairs(dataset).records
-    scorer = SCORERS[scorer_name](model)
+    if scorer_name == "rubric":
+        scorer = RubricScorer(model, precision=precision, backend=backend, **(backend_options or {}))
+    elif backend != "transformers":
+        raise UserError(f"--backend {backend} runs the rubric judge; the likelihood scorer runs in this process.")
+    else:
+        scorer = SCORERS[scorer_name](model)
     kept, rejected, stats = curate(records, scorer, threshold, top_fraction)
     license, language = read_card_terms(dataset)
     stats.update(dataset=dataset, model=model, license=license, language=language)

@@ -139,6 +139,22 @@ def test_eval_runs_on_the_vllm_backend_with_the_same_greedy_instructions(lively_
     assert reports[0]["metrics"] == reports[1]["metrics"]
 
 
+@needs_vllm
+def test_the_rubric_judge_gives_the_same_answers_on_vllm(lively_adapter, bt_home):
+    from backtranslate.curate import RubricScorer
+
+    pairs = [
+        Record(instruction=f"Say {w}.", output=f"{w} {w} and then {w}", id=f"r{i}") for i, w in enumerate(WORDS[:5])
+    ]
+    judges = [
+        RubricScorer(str(lively_adapter), max_new_tokens=12, precision="fp32", **backend)
+        for backend in ({"backend": "vllm", "kv_cache_gb": KV_CACHE_GB}, {"backend": "transformers"})
+    ]
+    answers = [[s.detail for s in judge.score(pairs)] for judge in judges]
+    assert answers[0] == answers[1] and len(answers[0]) == 5
+    judges[0].engine.close()
+
+
 @pytest.mark.skipif(HAVE_VLLM, reason="checks the hint for a machine without vLLM")
 def test_backend_vllm_without_vllm_says_how_to_install(tiny_model_dir, tmp_path):
     result = CliRunner().invoke(
