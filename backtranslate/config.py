@@ -18,6 +18,7 @@ import yaml
 
 from .errors import UserError
 from .formats import FORMATS
+from .hardware import PRECISIONS
 from .inference import backend_option_classes, option_problems
 from .templates import DEFAULT_TEMPLATE
 
@@ -25,6 +26,13 @@ EMAIL_MODES = ("auto", "thread", "message")  # threads.py pairs replies in auto 
 # One greedy candidate: best of 4 sampled kept more passages on real corpora, but the blind read
 # found its instructions far worse (corpora/emails: 3 of 30 usable vs 13 of 29; RESULTS.md).
 DEFAULT_CANDIDATES = 1
+
+
+def curate_scorers() -> tuple[str, ...]:
+    """The names curate's scorer registry holds (read there, not retyped here)."""
+    from .curate import SCORERS
+
+    return tuple(SCORERS)
 
 
 def opt(default: Any, help: str, aliases: tuple[str, ...] = ()) -> Any:
@@ -99,8 +107,8 @@ class TrainConfig:
             problems.append("learning_rate, batch_size and gradient_accumulation_steps must be positive")
         if self.max_length < 32:
             problems.append("max_length must be at least 32 tokens")
-        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
-            problems.append("precision must be one of auto, bf16, fp16, fp32")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
         if self.checkpoint_steps < 0:
             problems.append("checkpoint_steps must be 0 or positive")
         return problems
@@ -173,8 +181,8 @@ class IterateConfig(FinetuneConfig):
         problems = super().validate()
         if self.rounds < 1:
             problems.append("rounds must be at least 1")
-        if self.scorer not in ("likelihood", "rubric"):
-            problems.append("scorer must be likelihood or rubric")
+        if self.scorer not in curate_scorers():
+            problems.append(f"scorer must be {' or '.join(curate_scorers())}")
         if self.top_fraction is not None and not 0 < self.top_fraction <= 1:
             problems.append("top_fraction must be in (0, 1]")
         if self.threshold is None and self.top_fraction is None:
@@ -201,8 +209,8 @@ class BackendSettings(*backend_option_classes()):
 
     def backend_problems(self) -> list[str]:
         problems = []
-        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
-            problems.append("precision must be one of auto, bf16, fp16, fp32")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
         return problems + option_problems(self.backend, self)
 
 
@@ -354,8 +362,10 @@ class GenerateConfig(BackendSettings):
             problems.append(f"unknown format(s) {', '.join(sorted(unknown))}: choose from {', '.join(FORMATS)}")
         if self.email_mode not in EMAIL_MODES:
             problems.append("email_mode must be message or thread (or auto, the default)")
-        if self.relevance_scorer not in ("embedding", "likelihood"):
-            problems.append("relevance_scorer must be embedding or likelihood")
+        from .filters.relevance import SCORERS as RELEVANCE_SCORERS  # the scorers' own registry
+
+        if self.relevance_scorer not in RELEVANCE_SCORERS:
+            problems.append(f"relevance_scorer must be {' or '.join(RELEVANCE_SCORERS)}")
         from .filters import PATCH_MODES  # the filter owns its modes
 
         if self.patches not in PATCH_MODES:
@@ -371,8 +381,8 @@ class GenerateConfig(BackendSettings):
         if not 0 < self.decontaminate_threshold <= 1:
             problems.append("decontaminate_threshold must be in (0, 1]")
         problems += self.backend_problems()
-        if self.curate not in (None, "likelihood", "rubric"):
-            problems.append(f"curate must be 'likelihood' or 'rubric', got '{self.curate}'")
+        if self.curate is not None and self.curate not in curate_scorers():
+            problems.append(f"curate must be {' or '.join(repr(s) for s in curate_scorers())}, got '{self.curate}'")
         if self.curate_threshold is not None and self.curate is None:
             problems.append("curate_threshold needs --curate likelihood or --curate rubric")
         if self.shard is not None:
@@ -489,8 +499,8 @@ class CurateConfig(BackendSettings, HubSettings):
 
     def validate(self) -> list[str]:
         problems = [] if self.dataset else ["DATASET is required"]
-        if self.scorer not in ("likelihood", "rubric"):
-            problems.append(f"Unknown scorer '{self.scorer}': choose likelihood or rubric")
+        if self.scorer not in curate_scorers():
+            problems.append(f"Unknown scorer '{self.scorer}': choose {' or '.join(curate_scorers())}")
         if self.top_fraction is not None and not 0 < self.top_fraction <= 1:
             problems.append(f"--top-fraction must be in (0, 1], got {self.top_fraction}")
         return problems + _format_problems(self.format) + self.hub_problems() + self.backend_problems()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from .errors import UserError
 
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+
 
 def cpu_supports_bf16() -> bool:
     """AVX-512 BF16 / AMX: oneDNN runs bf16 matmuls natively (about 1.5-2.6x fp32 here)."""
