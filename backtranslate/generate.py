@@ -399,10 +399,7 @@ def _replay_kept(out: Path, filters: list) -> None:
             if r.get("meta", {}).get("rejected_by", "").startswith("curate_")
         ),
     )
-    passed = (
-        Record(output=r["output"], instruction=r["instruction"], input=r["input"], id=r["id"], meta=r["meta"])
-        for r in rows
-    )
+    passed = (Record.from_row(r) for r in rows)
     for _ in apply_filters(passed, filters, FilterStats()):
         pass
 

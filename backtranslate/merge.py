@@ -90,10 +90,7 @@ def merge(out: str | Path, folders: list[Path] | None = None) -> tuple[dict[str,
             for row in heapq.merge(*(_rows(f / f"{name}.jsonl") for f in folders), key=by_seq):
                 writers[name].write(row)
         rows = heapq.merge(*(_rows(f / "data.jsonl") for f in folders), key=by_seq)
-        records = (
-            Record(output=r["output"], instruction=r["instruction"], input=r["input"], id=r["id"], meta=r["meta"])
-            for r in rows
-        )
+        records = (Record.from_row(r) for r in rows)
 
         def reject(r: Record) -> None:
             writers["rejected"].write(

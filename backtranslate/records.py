@@ -33,6 +33,17 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Record:
+        """A record back from a data.jsonl / candidates.jsonl / rejected.jsonl line."""
+        return cls(
+            output=row["output"],
+            instruction=row["instruction"],
+            input=row.get("input", ""),
+            id=row.get("id", ""),
+            meta=row.get("meta") or {},
+        )
+
 
 def stable_id(*parts: str) -> str:
     """A short content hash: the same text gives the same id on every machine and every run."""

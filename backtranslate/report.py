@@ -56,16 +56,7 @@ class Loaded:
 def load(dataset: str) -> Loaded:
     folder = Path(dataset)
     if (folder / "data.jsonl").is_file():  # read directly: a folder where every pair was dropped is worth a report
-        kept = [
-            Record(
-                output=r["output"],
-                instruction=r["instruction"],
-                input=r.get("input", ""),
-                id=r.get("id", ""),
-                meta=r.get("meta") or {},
-            )
-            for r in read_jsonl(folder / "data.jsonl")
-        ]
+        kept = [Record.from_row(r) for r in read_jsonl(folder / "data.jsonl")]
     else:
         kept = load_pairs(dataset).records
     rejected, stats = [], {}

@@ -231,16 +231,7 @@ def load_pairs(spec: str, fields: Optional[str] = None) -> SeedSet:
     folder = Path(spec).expanduser()
     if not (folder / "data.jsonl").is_file():
         return load_seed(spec, fields)
-    records = [
-        Record(
-            output=r["output"],
-            instruction=r["instruction"],
-            input=r.get("input", ""),
-            id=r.get("id", ""),
-            meta=r.get("meta") or {},
-        )
-        for r in read_jsonl(folder / "data.jsonl")
-    ]
+    records = [Record.from_row(r) for r in read_jsonl(folder / "data.jsonl")]
     if not records:
         raise UserError(f"Dataset {spec} has no pairs (its data.jsonl is empty); nothing to use.")
     return SeedSet(records=records, source=spec, layout="backtranslate")
