@@ -16,7 +16,7 @@ VLLM_CUDA_EXTRAS := torchvision torchaudio torchcodec
 # Bounds for CI: the install took 2.5 minutes here, the vLLM tests about 4.
 VLLM_SETUP_TIMEOUT ?= 1200
 VLLM_TEST_TIMEOUT ?= 1800
-VLLM_TESTS := tests/test_vllm_backend.py tests/test_decoder.py
+VLLM_TESTS := tests/test_vllm_backend.py tests/test_decoder.py tests/test_openai_backend.py
 
 .PHONY: setup demo test lint test-core test-vllm vllm-setup clean
 

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from . import __version__
 from .config import (
+    CheckConfig,
     ConvertConfig,
     CurateConfig,
     DedupConfig,
@@ -700,6 +701,44 @@ def convert(cfg: ConvertConfig) -> None:
 
 
 @app.command()
+@config_command(CheckConfig)
+def check(cfg: CheckConfig) -> None:
+    """Check that the model loads and answers on its backend (a server: reachable, the API key
+    accepted, the model or adapter served) and preview the instruction it writes. Writes nothing.
+
+    Example: backtranslate check --backend openai --base-url http://127.0.0.1:8000/v1 --model runs/demo/backward --lora-name backward
+    """
+    from .check import check as run_check
+
+    with user_errors():
+        r = run_check(cfg)
+    table = Table(title=f"check: {r.backend} backend", show_header=False)
+    table.add_column("what")
+    table.add_column("value")
+    rows = [
+        ("model", r.model if r.model == r.base else f"{r.model} (base {r.base})"),
+        ("template", r.template),
+        ("precision", r.precision),
+    ]
+    if r.server:
+        rows += [
+            ("servers", ", ".join(r.server["servers"])),
+            ("served model", r.server["served_model"]),
+            ("prompts sent as", r.server["prompts"]),
+        ]
+    rows += [
+        ("load", f"{r.load_seconds:.1f} s"),
+        ("one generation", f"{r.generate_seconds:.1f} s, {r.generated_tokens} tokens ({r.finish})"),
+        ("passage", r.passage),
+        ("instruction", r.instruction or "(empty)"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    console.print("OK: the model answers.", highlight=False)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
@@ -707,6 +746,10 @@ def version() -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    # The server backend's HTTP client logs every request and retry at INFO: thousands of lines a
+    # run. Retries are counted in stats.json instead; failures end the run with one sentence.
+    for name in ("httpx", "openai"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # Deprecation notices that libraries raise about their own internals say nothing a user can act on.
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|trl|peft)\.")
     app()

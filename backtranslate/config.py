@@ -203,8 +203,9 @@ class BackendSettings(*backend_option_classes()):
     backend: str = opt(
         "transformers",
         "Inference backend: transformers, vllm (install: pip install "
-        "'backtranslate[vllm]' on GPUs, `make vllm-setup` on CPUs; see README), or fake (no "
-        "model: instructions from each passage's first words, for tests and dry passes).",
+        "'backtranslate[vllm]' on GPUs, `make vllm-setup` on CPUs; see README), openai (any "
+        "OpenAI-compatible server: vllm serve, SGLang, llama.cpp, Ollama, TGI; with --base-url), "
+        "or fake (no model: instructions from each passage's first words, for tests and dry passes).",
     )
 
     def backend_problems(self) -> list[str]:
@@ -279,7 +280,11 @@ class GenerateConfig(BackendSettings):
         "Self-curate the kept pairs as they are made: 'likelihood' or 'rubric' "
         "(see `backtranslate curate`); the score goes into each record.",
     )
-    curate_model: str = opt("default", "Forward model (likelihood) or judge (rubric) for --curate.")
+    curate_model: str = opt(
+        "default",
+        "Forward model (likelihood) or judge (rubric) for --curate. With --backend openai the "
+        "rubric judge is asked of the same server(s), for the model this names.",
+    )
     curate_threshold: Optional[float] = opt(
         None,
         "Keep curated pairs scoring at least this (rubric 1-5; likelihood nats/token, e.g. 0); none keeps all, scored.",
@@ -452,6 +457,21 @@ class EvalConfig(BackendSettings):
 
 
 @dataclass
+class CheckConfig(BackendSettings):
+    """Check that a model loads and answers on its backend (for a server: reachable, the key
+    accepted, the model or adapter served) and preview the instruction it writes for one passage."""
+
+    model: str = opt("default", "A folder written by `train`, or any model (for a server: its tokenizer).")
+    template: Optional[str] = opt(None, "Prompt template (default: the train folder's, else reverse).")
+    passage: Optional[str] = opt(None, "The text to preview an instruction for (default: a response from the seed).")
+    max_new_tokens: int = opt(GenerateConfig.max_new_tokens, "Longest instruction in tokens.")
+
+    def validate(self) -> list[str]:
+        problems = [] if self.max_new_tokens > 0 else ["max_new_tokens must be positive"]
+        return problems + self.backend_problems()
+
+
+@dataclass
 class HubSettings:
     """Publishing a folder a command wrote (generate has the same two fields)."""
 
@@ -588,6 +608,7 @@ SECTIONS: dict[str, type] = {
     "convert": ConvertConfig,
     "report": ReportConfig,
     "merge": MergeConfig,
+    "check": CheckConfig,
 }
 
 
@@ -692,5 +713,14 @@ def resolve(cls: type, config_path: Optional[str], overrides: dict[str, Any]) ->
     return cfg
 
 
+SECRET = "***"  # what a config dump shows for a secret that is set
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
-    return dataclasses.asdict(cfg)
+    """The config's fields (for --dry-run, stats.json, progress files), with secrets (fields marked
+    ``secret``: the API key) masked, so no output ever holds one."""
+    out = dataclasses.asdict(cfg)
+    for f in dataclasses.fields(cfg):
+        if f.metadata.get("secret") and out.get(f.name) is not None:
+            out[f.name] = SECRET
+    return out

@@ -162,10 +162,17 @@ class RubricScorer:
         self.tokenizer = self.engine.tokenizer
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
 
-    def _prompt(self, r: Record) -> str:
+    @property
+    def _chat(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def _messages(self, r: Record) -> list[dict[str, str]]:
         instruction = f"{r.instruction}\n\n{r.input}" if r.input else r.instruction
-        messages = [{"role": "user", "content": RUBRIC.format(instruction=instruction, output=r.output)}]
-        if getattr(self.tokenizer, "chat_template", None):
+        return [{"role": "user", "content": RUBRIC.format(instruction=instruction, output=r.output)}]
+
+    def _prompt(self, r: Record) -> str:
+        messages = self._messages(r)
+        if self._chat:
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return messages[0]["content"] + "\n\n"
 
@@ -176,9 +183,10 @@ class RubricScorer:
         scored = []
         for batch in _batches(records, self.batch_size, "curate: rubric judge"):
             ids = self.tokenizer([self._prompt(r) for r in batch], add_special_tokens=False)["input_ids"]
-            done = self.engine.complete(ids, [r.id for r in batch], decoding, stop=[])
+            messages = [self._messages(r) for r in batch] if self._chat else None
+            done = self.engine.complete(ids, [r.id for r in batch], decoding, [], messages)
             for r, completions in zip(batch, done):
-                answer = self.tokenizer.decode(completions[0].ids, skip_special_tokens=True)
+                answer = completions[0].decode(self.tokenizer, getattr(self.engine, "eos_ids", ()))
                 scored.append(ScoredPair(r, parse_score(answer), answer.strip()[-300:]))
         return scored
 

@@ -125,12 +125,15 @@ def evaluate(
         if spec is None:
             continue
         t = time.perf_counter()
+        options = dict(backend_options or {})
+        if role == "baseline" and options.get("lora_name"):
+            options["lora_name"] = None  # a server's adapter is the trained model; the baseline is its base
         backward = BackwardModel(
             spec,
             template=BASELINE_TEMPLATE if role == "baseline" else None,
             precision=precision,
             backend=backend,
-            **(backend_options or {}),
+            **options,
         )
         # Cut once, with the first model's tokenizer, so both models see exactly the same text.
         passages = passages or _passages(pairs, backward.tokenizer, max_response_tokens)

@@ -20,6 +20,7 @@ class ModelInfo:
     template: str
     precision: str
     backend: str
+    server: Optional[dict] = None  # --backend openai: servers, served model, what they ignored, retries
 
 
 @dataclass

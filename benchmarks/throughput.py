@@ -5,6 +5,10 @@ with the same LoRA adapter. Greedy decoding, so the instructions can be compared
 
     .venv/bin/python benchmarks/throughput.py --model runs/demo/backward --vllm-python .venv-vllm/bin/python
 
+The server-cN rows start `vllm serve` (from --vllm-python) on 127.0.0.1 with the same merged
+weights as the "vllm" row and run our server backend (--backend openai) against it with N
+requests in flight, so the difference to the "vllm" row is what HTTP costs.
+
 Each row runs in its own process, with the interpreter that has its engine (vLLM rows need
 .venv-vllm; without --vllm-python they are left out). Every row first warms up on other passages
 (kernel selection, vLLM's first-shape overheads), then is timed on the measured ones.
@@ -32,6 +36,11 @@ ROWS = {  # name: (label, precision, needs vLLM)
     "vllm-request": ("vLLM backend (ours), LoRA request", "bf16", True),
     "raw-vllm": ("raw vLLM: LLM.generate + LoRARequest", "bf16", True),
 }
+# The server backend (--backend openai) against `vllm serve` of the same merged weights (bf16), at
+# a few concurrency levels: the HTTP overhead is the difference to the in-process "vllm" row.
+for _c in (1, 4, 16, 64):
+    ROWS[f"server-c{_c}"] = (f"vllm serve over HTTP (ours), concurrency {_c}", "bf16", False)
+SERVED_NAME = "backward-merged"
 
 
 def passages(model: str, count: int, warmup: int) -> tuple[list, list]:
@@ -53,7 +62,14 @@ def passages(model: str, count: int, warmup: int) -> tuple[list, list]:
 
 
 def run_row(
-    name: str, model: str, count: int, warmup: int, max_new_tokens: int, batch_size: int, batch_tokens: int
+    name: str,
+    model: str,
+    count: int,
+    warmup: int,
+    max_new_tokens: int,
+    batch_size: int,
+    batch_tokens: int,
+    base_url: str | None = None,
 ) -> dict:
     """Warm up, then time one engine on the measured passages (in this process)."""
     from backtranslate.inference import BackwardSpec, Decoding
@@ -68,6 +84,18 @@ def run_row(
         write = seed_loop(spec, max_new_tokens)
     elif name == "raw-vllm":
         write = raw_vllm(spec, max_new_tokens)
+    elif name.startswith("server-"):
+        from backtranslate.inference import BackwardModel
+
+        concurrency = int(name.removeprefix("server-c"))
+        engine = BackwardModel(
+            model, backend="openai", base_url=base_url, served_model=SERVED_NAME, concurrency=concurrency
+        )
+
+        def write(batch):
+            out = list(engine.generate(batch, decoding))
+            return [c.instruction for c in out], sum(c.meta["generated_tokens"] for c in out)
+
     else:
         from backtranslate.inference import BackwardModel
 
@@ -145,7 +173,7 @@ def raw_vllm(spec, max_new_tokens: int):
     from vllm.lora.request import LoRARequest
 
     from backtranslate import models
-    from backtranslate.vllm_engine import CPU_KV_CACHE_GB, MAX_MODEL_LEN
+    from backtranslate.inference.vllm_backend import CPU_KV_CACHE_GB, MAX_MODEL_LEN
 
     rank = json_.loads((spec.adapter / "adapter_config.json").read_text())["r"]
     llm = LLM(
@@ -169,6 +197,48 @@ def raw_vllm(spec, max_new_tokens: int):
     return write
 
 
+class VllmServer:
+    """`vllm serve` (the OpenAI-compatible server of the --vllm-python install) on 127.0.0.1 with
+    the model's adapter merged into bf16 weights, as the in-process "vllm" row runs it."""
+
+    def __init__(self, python: str, model: str, log: Path) -> None:
+        import socket
+        import urllib.request
+
+        import torch
+
+        from backtranslate import models
+        from backtranslate.inference import BackwardSpec
+        from backtranslate.inference.vllm_backend import CPU_KV_CACHE_GB, MAX_MODEL_LEN
+
+        spec = BackwardSpec.resolve(model)
+        location = models.resolve(spec.base)
+        if spec.adapter:
+            location = str(models.merged_folder(spec.base, spec.adapter, torch.bfloat16))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        command = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", location]
+        command += ["--served-model-name", SERVED_NAME, "--dtype", "bfloat16", "--max-model-len", str(MAX_MODEL_LEN)]
+        command += ["--host", "127.0.0.1", "--port", str(port)]
+        env = {**__import__("os").environ, "VLLM_CPU_KVCACHE_SPACE": str(int(CPU_KV_CACHE_GB))}
+        self.process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+        self.url = f"http://127.0.0.1:{port}/v1"
+        deadline = time.monotonic() + 600
+        while True:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"vllm serve did not start; see {log}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/models", timeout=5):
+                    return
+            except OSError:
+                time.sleep(1)
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="runs/demo/backward", help="a `train` folder (or a base model)")
@@ -182,18 +252,23 @@ def main() -> None:
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument("--row", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     shape = [args.model, args.passages, args.warmup, args.max_new_tokens, args.batch_size, args.batch_tokens]
     if args.row:  # a child: vLLM writes to stdout too, so the result goes to a file
-        Path(args.result).write_text(json.dumps(run_row(args.row, *shape)))
+        Path(args.result).write_text(json.dumps(run_row(args.row, *shape, base_url=args.base_url)))
         return
 
     results = []
+    server = None
     for name in args.rows:
         python = args.vllm_python if ROWS[name][2] else sys.executable
-        if not python:
+        if not python or (name.startswith("server-") and not args.vllm_python):
             print(f"skipping {name}: needs --vllm-python", file=sys.stderr)
             continue
+        if name.startswith("server-") and server is None:
+            print("starting vllm serve ...", file=sys.stderr, flush=True)
+            server = VllmServer(args.vllm_python, args.model, Path(tempfile.mkdtemp()) / "vllm-serve.log")
         result = Path(tempfile.mkdtemp()) / "result.json"
         command = [
             python,
@@ -215,6 +290,8 @@ def main() -> None:
             "--batch-tokens",
             str(args.batch_tokens),
         ]
+        if name.startswith("server-"):
+            command += ["--base-url", server.url]
         print(f"running {name} ...", file=sys.stderr, flush=True)
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
@@ -223,6 +300,8 @@ def main() -> None:
         results.append(json.loads(result.read_text()))
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=1))
+    if server is not None:
+        server.close()
     print_table(results, args)
 
 
@@ -271,6 +350,15 @@ def print_table(results: list[dict], args: argparse.Namespace) -> None:
             f"{d['steps']} steps of {d['row_steps'] / max(d['steps'], 1):.1f} rows on average; "
             f"{work / ours['seconds']:.0f} GFLOP/s sustained"
         )
+    if "vllm" in by_name and any(n.startswith("server-") for n in by_name):
+        inproc = by_name["vllm"]["tokens"] / by_name["vllm"]["seconds"]
+        for n in [n for n in by_name if n.startswith("server-")]:
+            r = by_name[n]
+            same = sum(a == b for a, b in zip(r["instructions"], by_name["vllm"]["instructions"]))
+            print(
+                f"{n}: {r['tokens'] / r['seconds'] / inproc:.2f}x the in-process vLLM backend's tokens/s; "
+                f"same instructions {same}/{len(r['instructions'])}"
+            )
     if "vllm-request" in by_name and "raw-vllm" in by_name:
         ours, raw = by_name["vllm-request"], by_name["raw-vllm"]
         print(

@@ -34,8 +34,14 @@ def test_backend_settings_are_checked_against_the_chosen_backend():
     assert "kv_cache_gb applies to --backend vllm only, not transformers" in str(e.value)
     with pytest.raises(UserError, match="vllm_lora must be auto, merged or request"):
         resolve(GenerateConfig, None, {"backend": "vllm", "vllm_lora": "fused"})
-    with pytest.raises(UserError, match="backend must be one of fake, transformers, vllm, got 'onnx'"):
+    with pytest.raises(UserError, match="backend must be one of fake, openai, transformers, vllm, got 'onnx'"):
         resolve(EvalConfig, None, {"model": "m", "heldout": "h", "backend": "onnx"})
+    with pytest.raises(UserError, match="--backend openai needs --base-url"):
+        resolve(GenerateConfig, None, {"backend": "openai"})
+    with pytest.raises(UserError, match="base_url must be an http"):
+        resolve(GenerateConfig, None, {"backend": "openai", "base_url": "127.0.0.1:8000"})
+    with pytest.raises(UserError, match="base_url, concurrency apply to --backend openai only, not vllm"):
+        resolve(GenerateConfig, None, {"backend": "vllm", "base_url": "http://h/v1", "concurrency": 2})
     with pytest.raises(UserError, match="--model is required; --heldout is required"):
         resolve(EvalConfig, None, {})
 
@@ -116,3 +122,38 @@ def test_run_stats_round_trip_through_stats_json(tiny_model_dir, tmp_path):
     assert typed.pairs.rejected == typed.pairs.candidates - typed.pairs.kept == written["pairs"]["rejected"]
     with pytest.raises(TypeError):  # a renamed field fails where the stats are read, not at the end of a run
         RunStats.from_dict({**written, "pairs": {**written["pairs"], "kept_pairs": 1}})
+
+
+def test_the_api_key_is_masked_in_every_config_dump():
+    from backtranslate.config import to_dict
+
+    cfg = resolve(GenerateConfig, None, {"backend": "openai", "base_url": "http://127.0.0.1:1/v1", "api_key": "sk-x1"})
+    assert to_dict(cfg)["api_key"] == "***" and cfg.api_key == "sk-x1"
+    assert to_dict(GenerateConfig())["api_key"] is None
+
+
+def test_a_server_backend_says_what_is_wrong_before_any_work(tiny_model_dir, tmp_path):
+    """No server needed for these: a closed port on 127.0.0.1, and a web server that is not an
+    OpenAI-compatible API (Python's own, serving a folder). The vLLM suite runs a real one."""
+    import functools
+    import http.server
+    import socket
+    import threading
+
+    from backtranslate.inference.openai_backend import public
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    with pytest.raises(UserError, match=r"Cannot reach a server at http://127.0.0.1:\d+/v1 \(ConnectError"):
+        BackwardModel(str(tiny_model_dir), backend="openai", base_url=f"http://127.0.0.1:{closed}/v1", max_retries=0)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{web.server_address[1]}/v1"
+        with pytest.raises(UserError, match="does not answer as an OpenAI-compatible API .*: 404"):
+            BackwardModel(str(tiny_model_dir), backend="openai", base_url=url, max_retries=0)
+    finally:
+        web.shutdown()
+    assert public("https://user:pw@host:8000/v1?x=1") == "https://host:8000/v1"

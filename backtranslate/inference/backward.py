@@ -74,14 +74,18 @@ class BackwardModel:
         """Candidates for each passage, in the order of ``passages``."""
         if not passages:
             return
-        done = self.engine.complete(self.prompt_ids(passages), [p.id for p in passages], decoding, self.stop_strings)
+        # A chat template's messages go along: a server backend sends them to its chat endpoint.
+        messages = [self.template.prompt(p) for p in passages] if self.template.chat else None
+        done = self.engine.complete(
+            self.prompt_ids(passages), [p.id for p in passages], decoding, self.stop_strings, messages
+        )
         for passage, completions in zip(passages, done):
             for index, completion in enumerate(completions):
                 yield self.candidate(passage, index, completion)
 
     def candidate(self, passage: Record, index: int, completion: Completion) -> Record:
         """The candidate record of one generation: the instruction parsed from the decoded text."""
-        text = self.tokenizer.decode(completion.ids, skip_special_tokens=True)
+        text = completion.decode(self.tokenizer, getattr(self.engine, "eos_ids", ()))
         return Record(
             output=passage.output,
             instruction=self.template.parse(text),
@@ -92,7 +96,7 @@ class BackwardModel:
                 "passage_id": passage.id,
                 "candidate": index,
                 "finish_reason": completion.finish,
-                "generated_tokens": len(completion.ids),
+                "generated_tokens": completion.length,
                 "raw": text.strip(),
             },
         )

@@ -18,6 +18,8 @@ from typing import Any, ClassVar, Optional, Protocol
 
 from ..errors import UserError
 
+Messages = list[dict[str, str]]  # one chat prompt: [{"role": ..., "content": ...}, ...]
+
 
 @dataclass
 class Decoding:
@@ -48,10 +50,31 @@ class Decoding:
 
 @dataclass(frozen=True)
 class Completion:
-    """One generated continuation: its new token ids and why it ended ("stop" or "length")."""
+    """One generated continuation: its new token ids and why it ended ("stop" or "length").
+
+    A server answers with text, not ids: it sets ``text`` and ``tokens`` (the count the server
+    reported) and leaves ``ids`` empty.
+    """
 
     ids: list[int]
     finish: str
+    text: Optional[str] = None
+    tokens: Optional[int] = None
+
+    def decode(self, tokenizer: Any, eos: Any = ()) -> str:
+        """The generated text, the same on every backend. An end-of-sequence token (one of
+        ``eos``) ends the text and is not part of it, special or not, as servers leave it out."""
+        if self.text is not None:
+            return self.text
+        ids = self.ids[:-1] if self.ids and self.ids[-1] in eos else self.ids
+        # A generation cut short can end on part of a character's bytes, which decodes to U+FFFD;
+        # servers' streaming detokenizers hold such a part back, and so is it dropped here.
+        return tokenizer.decode(ids, skip_special_tokens=True).rstrip("\ufffd")
+
+    @property
+    def length(self) -> int:
+        """Generated tokens."""
+        return self.tokens if self.tokens is not None else len(self.ids)
 
 
 class Backend(Protocol):
@@ -62,6 +85,10 @@ class Backend(Protocol):
     the prompts (passage ids): a sampled candidate's seed comes from its key and index only
     (``candidate_seed``), so it does not depend on batching or scheduling. Generation ends at the
     model's EOS tokens or at any of ``stop``.
+
+    ``messages``, when given, are the same prompts as chat messages (a chat template's prompts,
+    before the tokenizer's chat template rendered them): a server backend sends those to its
+    chat endpoint, which applies the model's chat template itself. In-process backends ignore them.
     """
 
     name: ClassVar[str]
@@ -69,7 +96,12 @@ class Backend(Protocol):
     precision: str
 
     def complete(
-        self, prompts: list[list[int]], keys: list[str], decoding: Decoding, stop: list[str]
+        self,
+        prompts: list[list[int]],
+        keys: list[str],
+        decoding: Decoding,
+        stop: list[str],
+        messages: Optional[list[Messages]] = None,
     ) -> list[list[Completion]]: ...
 
     def close(self) -> None: ...

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any
+from typing import Any, Optional
 
 from .. import models
-from .base import Completion, Decoding, candidate_seed, register
+from .base import Completion, Decoding, Messages, candidate_seed, register
 
 _INPUT = re.compile(r"### Input:\n(.*?)(?:\n\n### |\Z)", re.S)
 VERBS = ("Write", "Explain", "Describe", "Summarize")
@@ -26,7 +26,12 @@ class FakeBackend:
         self.tokenizer = models.load_tokenizer(spec.spec)
 
     def complete(
-        self, prompts: list[list[int]], keys: list[str], decoding: Decoding, stop: list[str]
+        self,
+        prompts: list[list[int]],
+        keys: list[str],
+        decoding: Decoding,
+        stop: list[str],
+        messages: Optional[list[Messages]] = None,
     ) -> list[list[Completion]]:
         out = []
         for prompt, key in zip(prompts, keys):

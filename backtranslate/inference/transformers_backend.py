@@ -7,11 +7,11 @@ in token-budget batches, or by transformers' `generate` for models that loop can
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 from .. import models
 from ..hardware import resolve_precision
-from .base import Completion, Decoding, candidate_seed, eos_ids, register
+from .base import Completion, Decoding, Messages, candidate_seed, eos_ids, register
 from .batching import plan_batches
 
 
@@ -54,7 +54,12 @@ class TransformersBackend:
         )
 
     def complete(
-        self, prompts: list[list[int]], keys: list[str], decoding: Decoding, stop: list[str]
+        self,
+        prompts: list[list[int]],
+        keys: list[str],
+        decoding: Decoding,
+        stop: list[str],
+        messages: Optional[list[Messages]] = None,
     ) -> list[list[Completion]]:
         """Completions per prompt, in prompt order; batches run longest first."""
         if stop != self.stop_strings:

