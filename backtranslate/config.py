@@ -283,7 +283,7 @@ class GenerateConfig(BackendSettings):
     curate_model: str = opt(
         "default",
         "Forward model (likelihood) or judge (rubric) for --curate. With --backend openai the "
-        "rubric judge is asked of the same server(s), for the model this names.",
+        "scorer asks the same server(s) for the model this names.",
     )
     curate_threshold: Optional[float] = opt(
         None,

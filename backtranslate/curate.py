@@ -77,48 +77,45 @@ class ScoredPair:
 
 
 class LikelihoodScorer:
-    """Instruction-following gain of a forward model, batched, on CPU or GPU."""
+    """Instruction-following gain of a forward model, on any backend that reads log-probabilities
+    (transformers and vllm in this process, or a server: --backend openai)."""
 
     name = "likelihood"
 
-    def __init__(self, model: str = "default", max_tokens: int = 256, batch_size: int = 8) -> None:
-        import torch
+    def __init__(
+        self,
+        model: str = "default",
+        max_tokens: int = 256,
+        batch_size: int = 8,
+        precision: str = "fp32",
+        backend: str = "transformers",
+        **options: Any,
+    ) -> None:
+        from .inference import BackwardSpec
+        from .inference.base import entry, scoring
 
-        self.model, self.tokenizer = models.load(model, dtype=torch.float32)
-        # Log-probabilities stay in fp32 on every device: the score is a small difference of two.
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model = self.model.to(self.device).eval()
+        # Log-probabilities in fp32 wherever this process computes them: the score is a small
+        # difference of two (a server computes them as it was started).
+        del precision
+        self.engine = scoring(entry(backend).cls(BackwardSpec.resolve(model), "fp32", **options))
+        self.tokenizer = self.engine.tokenizer
         self.template = get_template("alpaca")
         # A forward model fine-tuned with Humpback's tags is asked in the assistant's style, as at inference.
         self.system = models.read_manifest(model).get("system") if models.is_adapter(model) else None
         self.max_tokens, self.batch_size = max_tokens, batch_size
 
     def _mean_logprob(self, prefixes: list[str], outputs: list[str]) -> list[float]:
-        """Mean log p(output tokens | prefix), one forward pass per batch."""
-        import torch
-
+        """Mean log p(output tokens | prefix), one backend call per batch."""
         tok = self.tokenizer
-        rows, spans = [], []
+        sequences, starts = [], []
         for prefix, output in zip(prefixes, outputs):
             p = tok(prefix, add_special_tokens=False)["input_ids"] if prefix else []
             o = tok(output, add_special_tokens=False)["input_ids"][: self.max_tokens]
             if not p:  # an unconditional score still needs one token to predict the first from
                 p = [tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id]
-            rows.append(p + o)
-            spans.append((len(p), len(p) + len(o)))
-        width = max(len(r) for r in rows)
-        pad = tok.pad_token_id
-        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
-        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        with torch.inference_mode():
-            logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
-        logprobs = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
-        out = []
-        for i, (start, end) in enumerate(spans):
-            token_lp = logprobs[i, start - 1 : end - 1]
-            out.append(float(token_lp.mean()) if end > start else 0.0)
-        return out
+            sequences.append(p + o)
+            starts.append(len(p))
+        return [sum(lp) / len(lp) if lp else 0.0 for lp in self.engine.logprobs(sequences, starts)]
 
     def score(self, records: list[Record]) -> list[ScoredPair]:
         scored = []
@@ -327,8 +324,8 @@ def curate_dataset(
     backend: str = "transformers",
     backend_options: dict[str, Any] | None = None,
 ) -> dict:
-    """Score a dataset and write the curated copy (see :func:`write_curated`). The rubric judge
-    runs on ``backend``; the likelihood scorer reads log-probabilities in this process."""
+    """Score a dataset and write the curated copy (see :func:`write_curated`). Either scorer runs
+    on ``backend`` with its ``backend_options``."""
     from .dataset import read_card_terms
     from .errors import UserError
 
@@ -337,12 +334,7 @@ def curate_dataset(
     if top_fraction is not None and not 0 < top_fraction <= 1:
         raise UserError(f"--top-fraction must be in (0, 1], got {top_fraction}.")
     records = load_pairs(dataset).records
-    if scorer_name == "rubric":
-        scorer = RubricScorer(model, precision=precision, backend=backend, **(backend_options or {}))
-    elif backend != "transformers":
-        raise UserError(f"--backend {backend} runs the rubric judge; the likelihood scorer runs in this process.")
-    else:
-        scorer = SCORERS[scorer_name](model)
+    scorer = SCORERS[scorer_name](model, precision=precision, backend=backend, **(backend_options or {}))
     kept, rejected, stats = curate(records, scorer, threshold, top_fraction)
     license, language = read_card_terms(dataset)
     stats.update(dataset=dataset, model=model, license=license, language=language)

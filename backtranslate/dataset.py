@@ -18,7 +18,7 @@ from typing import IO, Any
 from .formats import write_formats
 from .io import atomic_open, read_jsonl, write_json_atomic, write_text_atomic
 from .records import Record
-from .runstats import RunStats
+from .runstats import ModelInfo, RunStats
 
 
 class JsonlWriter:
@@ -217,23 +217,23 @@ def write_folder(
     )
 
 
-def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]]) -> None:
+def write_card(out: Path, stats: RunStats, examples: list[dict[str, Any]]) -> None:
     """README.md: what made the dataset, what was kept and dropped, and a few records."""
-    kept = stats["pairs"]["kept"]
-    settings = stats["settings"]
+    kept = stats.pairs.kept
+    settings = stats.settings
     decoding = (
         "greedy"
         if settings["greedy"]
         else f"sampling (top_p {settings['top_p']}, temperature {settings['temperature']})"
     )
-    mix = stats.get("languages", {}).get("mix") or {}
+    mix = (stats.languages or {}).get("mix") or {}
     language = sorted(mix, key=lambda code: -mix[code]) or settings.get("language") or "en"
     license = settings.get("license") or "other"
     lines = [
         card_header(kept, "Backtranslated instructions", BACKTRANSLATION_TAGS, license, language),
         "# Backtranslated instruction dataset",
         "",
-        f"Made by [backtranslate](https://pypi.org/project/backtranslate/) {stats['version']}: a backward "
+        f"Made by [backtranslate](https://pypi.org/project/backtranslate/) {stats.version}: a backward "
         "model wrote an instruction for each passage of the corpus (instruction backtranslation), and "
         "filters with stated reasons kept the pairs below. `data.json` is Alpaca format "
         "(`instruction`, `input`, `output`); `data.jsonl` adds provenance; `rejected.jsonl` lists every "
@@ -242,27 +242,28 @@ def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]])
         "## Source and settings",
         "",
         f"- corpus: `{settings['corpus']}`",
-        f"- backward model: `{settings['model']}` (base `{stats['model']['base']}`, template `{stats['model']['template']}`)",
+        f"- backward model: `{settings['model']}` (base `{stats.model.base}`, template `{stats.model.template}`)",
+        *_server_lines(stats.model),
         f"- decoding: {decoding}, {settings['num_candidates']} candidate(s) per passage, "
         f"max {settings['max_new_tokens']} new tokens",
         f"- passages: {settings['min_tokens']}-{settings['max_tokens']} tokens",
         *_hygiene_lines(stats),
-        *_curation_lines(stats.get("curation")),
+        *_curation_lines(stats.curation),
         *_privacy_lines(stats),
         "",
         "## Counts",
         "",
         "| stage | count |",
         "| --- | --- |",
-        f"| documents read | {stats['read']['documents']} |",
-        f"| files skipped | {sum(stats['read']['skipped'].values())} |",
-        f"| passages | {stats['passages']['segmented']} |",
-        f"| passages kept | {stats['passages']['kept']} |",
-        f"| candidates | {stats['pairs']['candidates']} |",
+        f"| documents read | {stats.read.documents} |",
+        f"| files skipped | {sum(stats.read.skipped.values())} |",
+        f"| passages | {stats.passages.segmented} |",
+        f"| passages kept | {stats.passages.kept} |",
+        f"| candidates | {stats.pairs.candidates} |",
         f"| pairs kept | {kept} |",
         "",
     ]
-    dropped = {**stats["passages"]["dropped"], **{f"pair: {k}": v for k, v in stats["pairs"]["dropped"].items()}}
+    dropped = {**stats.passages.dropped, **{f"pair: {k}": v for k, v in stats.pairs.dropped.items()}}
     if dropped:
         lines += (
             ["| dropped by | count |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in dropped.items() if v] + [""]
@@ -271,17 +272,28 @@ def write_card(out: Path, stats: dict[str, Any], examples: list[dict[str, Any]])
     write_text_atomic(out / "README.md", "\n".join(lines))
 
 
-def _hygiene_lines(stats: dict[str, Any]) -> list[str]:
+def _server_lines(model: ModelInfo) -> list[str]:
+    """--backend openai: which server model wrote the instructions, and what the server ignored."""
+    if not model.server:
+        return []
+    ignored = "; ".join(model.server.get("ignored") or [])
+    return [
+        f"- served by an OpenAI-compatible server as `{model.server['served_model']}` "
+        f"(prompts sent as {model.server['prompts']}{'; ' + ignored if ignored else ''})"
+    ]
+
+
+def _hygiene_lines(stats: RunStats) -> list[str]:
     """What cleaning removed from the documents, how patches were treated, and relevance."""
-    settings = stats["settings"]
+    settings = stats.settings
     lines = []
-    cleaned = stats["read"].get("cleaned") or {}
+    cleaned = stats.read.cleaned or {}
     if cleaned:
         lines.append("- cleaning: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in cleaned.items()))
     if "patches" in settings:
         lines.append(f"- patch mails: {settings['patches']} (`--patches`)")
     if settings.get("relevance"):
-        threshold = next((f.get("threshold") for f in stats["filters"]["pair"] if f["name"] == "relevance"), None)
+        threshold = next((f.get("threshold") for f in stats.filters["pair"] if f["name"] == "relevance"), None)
         lines.append(
             f"- relevance: on, {settings.get('relevance_scorer')} scorer, pairs below {threshold} dropped "
             "(`--no-relevance` turns it off); each pair's score is in `meta.relevance`"
@@ -291,10 +303,10 @@ def _hygiene_lines(stats: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _privacy_lines(stats: dict[str, Any]) -> list[str]:
+def _privacy_lines(stats: RunStats) -> list[str]:
     """How the corpus was made safe and clean: redaction, e-mail threads, languages, decontamination."""
     lines = []
-    red = stats.get("redaction")
+    red = stats.redaction
     if red is not None and red["enabled"]:
         types = ", ".join(f"{k} {v}" for k, v in red["by_type"].items()) or "none found"
         lines.append(
@@ -305,19 +317,19 @@ def _privacy_lines(stats: dict[str, Any]) -> list[str]:
         )
     elif red is not None:
         lines.append("- redaction: off (`redact: false`, `--no-redact`); the text is as the corpus had it")
-    threads = stats.get("threads")
+    threads = stats.threads
     if threads:
         lines.append(
-            f"- e-mail mode: {stats['settings'].get('email_mode', 'thread')}; {threads['replies']} replies paired with the message they answer "
+            f"- e-mail mode: {stats.settings.get('email_mode', 'thread')}; {threads['replies']} replies paired with the message they answer "
             f"(`input`), {threads['missing_parent']} replies without their parent, "
             f"{threads['threads']} threads in {threads['messages']} messages"
         )
-    languages = stats.get("languages")
+    languages = stats.languages
     if languages:
         shown = ", ".join(f"{k} {v}" for k, v in languages["mix"].items()) or "none"
         kept = f"; kept only {', '.join(languages['kept'])}" if languages.get("kept") else ""
         lines.append(f"- languages of the passages (py3langid): {shown}{kept}")
-    for eval_set in stats.get("decontamination") or []:
+    for eval_set in stats.decontamination or []:
         lines.append(
             f"- decontaminated against `{eval_set['spec']}` ({eval_set['items']} items; "
             f"{eval_set['ngram']}-word overlap or MinHash Jaccard >= {eval_set['threshold']})"
@@ -341,7 +353,6 @@ def finalize(out: Path, stats: RunStats, formats: list[str]) -> list[dict[str, A
     stats.version = __version__
     stats.lengths = {"instruction_words": length_stats(instruction_words), "output_words": length_stats(output_words)}
     stats.files = ["data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md"] + extra
-    written = stats.to_dict()
-    write_json_atomic(out / "stats.json", written)
-    write_card(out, written, examples)
+    write_json_atomic(out / "stats.json", stats.to_dict())
+    write_card(out, stats, examples)
     return examples

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .config import GenerateConfig, parse_shard, to_dict
-from .curate import SCORERS, Curation, RubricScorer
+from .curate import SCORERS, Curation
 from .dataset import JsonlWriter, finalize, record_row
 from .filters import (
     Filter,
@@ -168,12 +168,12 @@ def curation(cfg: GenerateConfig, totals: Optional[dict] = None) -> Optional[Cur
     """--curate: the last pair filter, so the model scores only pairs the cheap filters kept."""
     if not cfg.curate:
         return None
-    if cfg.curate == "rubric" and cfg.backend == "openai":
-        # The judge asks the same server(s) for the model --curate-model names (else the one base
-        # model there), never for the backward adapter. In-process backends keep the judge on
+    if cfg.backend == "openai":
+        # The scorer asks the same server(s) for the model --curate-model names (else the one base
+        # model there), never for the backward adapter. In-process backends keep the scorer on
         # transformers: a second vLLM engine would claim the GPU memory the first one holds.
         options = {**options_from(cfg.backend, cfg), "lora_name": None, "served_model": None}
-        scorer = RubricScorer(cfg.curate_model, precision=cfg.precision, backend=cfg.backend, **options)
+        scorer = SCORERS[cfg.curate](cfg.curate_model, precision=cfg.precision, backend=cfg.backend, **options)
     else:
         scorer = SCORERS[cfg.curate](cfg.curate_model)
     return Curation(scorer, cfg.curate_threshold, totals)

@@ -266,7 +266,11 @@ def main() -> None:
         if not python or (name.startswith("server-") and not args.vllm_python):
             print(f"skipping {name}: needs --vllm-python", file=sys.stderr)
             continue
-        if name.startswith("server-") and server is None:
+        if name.startswith("server-"):
+            # A fresh server per row: vLLM's prefix cache would otherwise still hold the measured
+            # prompts from the row before, and the later rows would skip most of their prefill.
+            if server is not None:
+                server.close()
             print("starting vllm serve ...", file=sys.stderr, flush=True)
             server = VllmServer(args.vllm_python, args.model, Path(tempfile.mkdtemp()) / "vllm-serve.log")
         result = Path(tempfile.mkdtemp()) / "result.json"

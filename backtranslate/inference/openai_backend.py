@@ -31,7 +31,7 @@ import asyncio
 import concurrent.futures
 import os
 import re
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Optional
 from urllib.parse import urlsplit, urlunsplit
@@ -312,6 +312,33 @@ class OpenAIBackend:
         answers = _run(self._all(requests, decoding, stop))
         return [answers[i * k : (i + 1) * k] for i in range(len(prompts))]
 
+    def logprobs(self, sequences: list[list[int]], starts: list[int]) -> list[list[float]]:
+        """Scoring: the server echoes each token-id prompt with its log-probabilities (vLLM,
+        llama.cpp). Text prompts would be tokenized again on the server, so they are refused."""
+        if self.prompt_format != "tokens":
+            raise UserError(
+                f"Scoring by log-probabilities needs token-id prompts, and the server at "
+                f"{public(self.urls[0])} takes {self.prompt_format} prompts: use vLLM or SGLang."
+            )
+        return _run(self._each(len(sequences), lambda client, i: self._score(client, sequences[i], starts[i])))
+
+    async def _score(self, client: Any, sequence: list[int], start: int) -> list[float]:
+        openai = self._openai
+        try:
+            answer = await client.completions.create(
+                model=self.model, prompt=sequence, max_tokens=1, temperature=0.0, echo=True, logprobs=0
+            )
+        except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as e:
+            raise _gave_up(str(client.base_url), self.max_retries, e) from None
+        except openai.APIStatusError as e:
+            raise UserError(
+                f"The server at {public(str(client.base_url))} refused to score ({e.status_code}: {_message(e)})."
+            ) from None
+        found = (answer.choices[0].logprobs.token_logprobs or [])[: len(sequence)]
+        if len(found) < len(sequence) or any(v is None for v in found[start:]):
+            raise UserError(f"The server at {public(str(client.base_url))} does not echo prompt log-probabilities.")
+        return [float(v) for v in found[start:]]
+
     def _check_seed(self, prompt: list[int], messages: Optional[Messages], decoding: Decoding) -> None:
         """Whether the server honours seeds (same seed, same sample): recorded in the run's stats,
         since sampled runs are reproducible only where it does."""
@@ -322,18 +349,24 @@ class OpenAIBackend:
             self.notes["ignored"].append("seed: sampled candidates are not reproducible on this server")
 
     async def _all(self, requests: list[_Request], decoding: Decoding, stop: list[str]) -> list[Completion]:
+        return await self._each(len(requests), lambda client, i: self._send(client, requests[i], decoding, stop))
+
+    async def _each(self, count: int, work: Callable[[Any, int], Awaitable[Any]]) -> list[Any]:
+        """``work(client, i)`` for every i, at most ``concurrency`` in flight per server (request
+        i goes to server i mod the number of servers), results in order of i. The first failure
+        cancels the rest: a chunk is finished whole or not at all."""
         clients = [self._client(u, self.timeout, self.max_retries, asynchronous=True) for u in self.urls]
         gate = asyncio.Semaphore(self.concurrency * len(clients))
 
-        async def one(i: int, request: _Request) -> Completion:
+        async def one(i: int) -> Any:
             async with gate:
-                return await self._send(clients[i % len(clients)], request, decoding, stop)
+                return await work(clients[i % len(clients)], i)
 
-        tasks = [asyncio.ensure_future(one(i, r)) for i, r in enumerate(requests)]
+        tasks = [asyncio.ensure_future(one(i)) for i in range(count)]
         try:
             return list(await asyncio.gather(*tasks))
         except BaseException:
-            for task in tasks:  # the first failure ends the chunk: nothing half-done is kept
+            for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise

@@ -81,6 +81,19 @@ class TransformersBackend:
                 results[i] = [Completion(ids, why) for ids, why in generations]
         return [results[i] for i in range(len(prompts))]
 
+    def logprobs(self, sequences: list[list[int]], starts: list[int]) -> list[list[float]]:
+        """Scoring: one forward pass over the batch (right-padded), log-softmax in fp32."""
+        import torch
+
+        width = max(len(x) for x in sequences)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([x + [pad] * (width - len(x)) for x in sequences], device=self.device)
+        mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in sequences], device=self.device)
+        with torch.inference_mode():
+            logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
+        picked = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:, None])[..., 0]
+        return [picked[i, start - 1 : len(x) - 1].tolist() for i, (x, start) in enumerate(zip(sequences, starts))]
+
     def _decode_batch(
         self, keys: list[str], ids: list[list[int]], decoding: Decoding
     ) -> list[list[tuple[list[int], str]]]:

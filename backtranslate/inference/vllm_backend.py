@@ -155,6 +155,17 @@ class VllmBackend:
             for output in outputs
         ]
 
+    def logprobs(self, sequences: list[list[int]], starts: list[int]) -> list[list[float]]:
+        """Scoring: vLLM's prompt log-probabilities (of the token each position actually holds)."""
+        params = self._sampling(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        outputs = self.llm.generate(
+            [{"prompt_token_ids": x} for x in sequences], params, lora_request=self.lora, use_tqdm=False
+        )
+        return [
+            [out.prompt_logprobs[i][x[i]].logprob for i in range(start, len(x))]
+            for out, x, start in zip(outputs, sequences, starts)
+        ]
+
     def _params(self, key: str, decoding: Decoding, stop: list[str]) -> Any:
         sampling = (
             dict(temperature=0.0)
