@@ -41,6 +41,7 @@ from .config import (
     to_dict,
 )
 from .errors import UserError
+from .runstats import RunStats
 
 app = typer.Typer(
     help="Turn raw text into instruction-tuning data by instruction backtranslation.",
@@ -365,8 +366,6 @@ HUB_PRIVATE = typer.Option(True, "--hub-private/--no-hub-private", help="Push as
 
 
 def print_generate_summary(result) -> None:
-    from .runstats import RunStats
-
     s = RunStats.from_dict(result.stats)
     table = Table(title="generate summary")
     for col, justify in (("stage", "left"), ("in", "right"), ("kept", "right"), ("dropped", "right")):
@@ -389,7 +388,7 @@ def print_generate_summary(result) -> None:
         for stage, reason, n in reasons:
             why.add_row(stage, reason, str(n))
         console.print(why)
-    for line in privacy_summary(result.stats):
+    for line in privacy_summary(s):
         console.print(line, highlight=False)
     gen = s.generation
     console.print(
@@ -406,13 +405,13 @@ def print_generate_summary(result) -> None:
     console.print(f"Dataset written to [bold]{result.out}[/bold] ({', '.join(s.files)})", highlight=False)
 
 
-def privacy_summary(s: dict) -> list[str]:
-    """One line each for redaction, threads, languages and decontamination (counts, never values)."""
+def privacy_summary(s: RunStats) -> list[str]:
+    """One line each for cleaning, redaction, threads, languages and decontamination (counts,
+    never values), and the server a server backend asked."""
     lines = []
-    cleaned = (s.get("read") or {}).get("cleaned")
-    if cleaned:
-        lines.append("cleaning: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in cleaned.items()))
-    red = s.get("redaction")
+    if s.read.cleaned:
+        lines.append("cleaning: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in s.read.cleaned.items()))
+    red = s.redaction
     if red is not None:
         if red["enabled"]:
             types = ", ".join(f"{k} {v}" for k, v in red["by_type"].items())
@@ -424,18 +423,23 @@ def privacy_summary(s: dict) -> list[str]:
             )
         else:
             lines.append("redaction: off (--no-redact)")
-    if s.get("threads"):
-        t = s["threads"]
+    if t := s.threads:
         lines.append(
             f"threads: {t['replies']} replies paired with the message they answer, "
             f"{t['missing_parent']} without their parent; {t['threads']} threads in {t['messages']} messages"
         )
-    if s.get("languages"):
-        mix = ", ".join(f"{k} {v}" for k, v in s["languages"]["mix"].items()) or "none"
-        kept = s["languages"].get("kept")
+    if s.languages:
+        mix = ", ".join(f"{k} {v}" for k, v in s.languages["mix"].items()) or "none"
+        kept = s.languages.get("kept")
         lines.append(f"languages: {mix}" + (f" (kept: {', '.join(kept)})" if kept else ""))
-    for eval_set in s.get("decontamination") or []:
+    for eval_set in s.decontamination or []:
         lines.append(f"decontaminated against {eval_set['name']} ({eval_set['items']} items)")
+    if server := s.model.server:
+        ignored = "; ".join(server["ignored"]) or "nothing"
+        lines.append(
+            f"server: {server['served_model']} at {', '.join(server['servers'])}, prompts as "
+            f"{server['prompts']}, {server['retried_requests']} requests retried; it ignored {ignored}"
+        )
     return lines
 
 
