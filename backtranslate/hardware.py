@@ -5,6 +5,9 @@ from __future__ import annotations
 from .errors import UserError
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+# Generation may also run int8: linear weights quantized per output channel, activations
+# quantized on the fly (torch's dynamic quantization), for CPUs without bf16 (transformers backend).
+INFERENCE_PRECISIONS = PRECISIONS + ("int8",)
 
 
 def cpu_supports_bf16() -> bool:
@@ -29,5 +32,7 @@ def resolve_precision(preference: str) -> str:
     if preference == "fp16" and not on_gpu:
         raise UserError("fp16 training needs a GPU; use --precision bf16 or fp32 on a CPU.")
     if preference == "bf16" and not on_gpu and not cpu_supports_bf16():
-        raise UserError("This CPU has no bf16 support; use --precision fp32.")
+        raise UserError("This CPU has no bf16 support; use --precision fp32 (or int8 to generate).")
+    if preference == "int8" and on_gpu:
+        raise UserError("--precision int8 is for CPUs; use bf16 or fp16 on a GPU.")
     return preference

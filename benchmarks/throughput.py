@@ -31,6 +31,7 @@ ROWS = {  # name: (label, precision, needs vLLM)
     "seed-loop": ("seed blog loop: one generate per prompt", "fp32", False),
     "transformers-fp32": ("transformers backend (ours)", "fp32", False),
     "transformers": ("transformers backend (ours)", "bf16", False),
+    "transformers-int8": ("transformers backend (ours), int8 linear layers", "int8", False),
     "hf-generate": ("model.generate, same token-budget batches", "bf16", False),
     "vllm": ("vLLM backend (ours), adapter merged", "bf16", True),
     "vllm-request": ("vLLM backend (ours), LoRA request", "bf16", True),
