@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 from urllib.parse import urlsplit, urlunsplit
@@ -165,6 +166,7 @@ class OpenAIBackend:
         self._key = api_key or next((os.environ[v] for v in KEY_VARIABLES if os.environ.get(v)), NO_KEY)
         self.concurrency, self.timeout, self.max_retries = concurrency, request_timeout, max_retries
         self._unchecked: Optional[str] = None
+        self._retried = 0  # requests retried before the notes exist (the start-up probe)
         self.model = self._served_model(spec, served_model, lora_name)
         self.prompt_format = self._prompt_format()
         # What the run's stats.json says about the server: where, which model, what it ignored.
@@ -173,7 +175,7 @@ class OpenAIBackend:
             "served_model": self.model,
             "prompts": self.prompt_format,
             "ignored": [self._unchecked] if self._unchecked else [],
-            "retried_requests": 0,
+            "retried_requests": self._retried,
         }
         self._seed_checked = False
 
@@ -267,23 +269,33 @@ class OpenAIBackend:
         client = self._client(url, min(self.timeout, CHECK_TIMEOUT), self.max_retries)
         probe = self.tokenizer("Hello", add_special_tokens=False)["input_ids"]
         try:
-            for prompt, form in ((probe, "tokens"), ("Hello", "text")):
-                try:
-                    client.completions.create(model=self.model, prompt=prompt, max_tokens=1, temperature=0.0)
-                    return form
-                except (openai.BadRequestError, openai.UnprocessableEntityError):
-                    continue
-                except openai.NotFoundError:
-                    return "chat-only"
-                except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as e:
-                    raise _gave_up(url, self.max_retries, e) from None
-                except openai.APIStatusError as e:
-                    raise UserError(
-                        f"The server at {public(url)} refused a first request ({e.status_code}: {_message(e)})."
-                    ) from None
-            return "chat-only"
+            with self._server_errors(url, "a first request"):
+                for prompt, form in ((probe, "tokens"), ("Hello", "text")):
+                    try:  # refusals that say which prompt form the server takes, before any other error
+                        raw = client.completions.with_raw_response.create(
+                            model=self.model, prompt=prompt, max_tokens=1, temperature=0.0
+                        )
+                        self._retried += bool(raw.retries_taken)
+                        return form
+                    except (openai.BadRequestError, openai.UnprocessableEntityError):
+                        continue
+                    except openai.NotFoundError:
+                        return "chat-only"
+                return "chat-only"
         finally:
             client.close()
+
+    @contextlib.contextmanager
+    def _server_errors(self, url: str, what: str) -> Iterator[None]:
+        """A failed request as a sentence a user can act on: retried to the bound and given up
+        (connection error, timeout, 429, 5xx), or refused (any other status)."""
+        openai = self._openai
+        try:
+            yield
+        except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as e:
+            raise _gave_up(url, self.max_retries, e) from None
+        except openai.APIStatusError as e:
+            raise UserError(f"The server at {public(url)} refused {what} ({e.status_code}: {_message(e)}).") from None
 
     # -- generation -------------------------------------------------------------------------------
 
@@ -323,17 +335,10 @@ class OpenAIBackend:
         return _run(self._each(len(sequences), lambda client, i: self._score(client, sequences[i], starts[i])))
 
     async def _score(self, client: Any, sequence: list[int], start: int) -> list[float]:
-        openai = self._openai
-        try:
+        with self._server_errors(str(client.base_url), "to score"):
             answer = await client.completions.create(
                 model=self.model, prompt=sequence, max_tokens=1, temperature=0.0, echo=True, logprobs=0
             )
-        except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as e:
-            raise _gave_up(str(client.base_url), self.max_retries, e) from None
-        except openai.APIStatusError as e:
-            raise UserError(
-                f"The server at {public(str(client.base_url))} refused to score ({e.status_code}: {_message(e)})."
-            ) from None
         found = (answer.choices[0].logprobs.token_logprobs or [])[: len(sequence)]
         if len(found) < len(sequence) or any(v is None for v in found[start:]):
             raise UserError(f"The server at {public(str(client.base_url))} does not echo prompt log-probabilities.")
@@ -375,7 +380,6 @@ class OpenAIBackend:
                 await client.close()
 
     async def _send(self, client: Any, request: _Request, decoding: Decoding, stop: list[str]) -> Completion:
-        openai = self._openai
         # Seeds below 2**31: TGI takes no negative seed, llama.cpp reads -1 as "random".
         args: dict[str, Any] = dict(
             model=self.model, max_tokens=decoding.max_new_tokens, seed=request.seed % 2**31, n=1
@@ -388,7 +392,7 @@ class OpenAIBackend:
                 args["top_p"] = decoding.top_p
         if stop:
             args["stop"] = list(stop)
-        try:
+        with self._server_errors(str(client.base_url), "a request"):
             if request.messages is not None:
                 raw = await client.chat.completions.with_raw_response.create(messages=request.messages, **args)
                 answer = raw.parse()
@@ -398,12 +402,6 @@ class OpenAIBackend:
                 raw = await client.completions.with_raw_response.create(prompt=prompt, **args)
                 answer = raw.parse()
                 text = answer.choices[0].text or ""
-        except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as e:
-            raise _gave_up(str(client.base_url), self.max_retries, e) from None
-        except openai.APIStatusError as e:
-            raise UserError(
-                f"The server at {public(str(client.base_url))} refused a request ({e.status_code}: {_message(e)})."
-            ) from None
         if raw.retries_taken:
             self.notes["retried_requests"] += 1
         return self._completion(answer.choices[0].finish_reason, text, answer.usage, stop, decoding.max_new_tokens)
