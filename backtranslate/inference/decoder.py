@@ -210,8 +210,10 @@ class Decoder:
         for step in range(max_new_tokens):
             tokens = choose(logits, greedy, temperature, top_p, batch.uniforms[:, step])
             running = [r for r, alive in enumerate(batch.alive) if alive]
+            # One device-to-host copy per step; reading row by row would wait on the GPU per row.
+            chosen = tokens.tolist()
             for r in running:
-                generated[batch.owners[r]].append(int(tokens[r]))
+                generated[batch.owners[r]].append(chosen[r])
             for r, stopped in zip(running, self.stop.finished([generated[batch.owners[r]] for r in running])):
                 if stopped:
                     batch.alive[r] = False
