@@ -295,6 +295,19 @@ class GenerateConfig(BackendSettings):
         None,
         "Keep curated pairs scoring at least this (rubric 1-5; likelihood nats/token, e.g. 0); none keeps all, scored.",
     )
+    rewrite: Optional[str] = opt(
+        None,
+        "Rewrite each kept output into an assistant's answer to its instruction with this instruct "
+        "model ('default': the embedded one); a rewrite the passage does not support is not kept "
+        "(the pair keeps the passage, with the reason). With --backend openai, asked of the same server(s).",
+    )
+    rewrite_min_support: float = opt(
+        1.0, "Share of a rewrite's claims the passage must support for the rewrite to be kept (0-1)."
+    )
+    rewrite_similarity: float = opt(
+        0.5, "Lowest cosine between a rewrite's claim and some span of its passage that counts as support."
+    )
+    rewrite_max_new_tokens: int = opt(384, "Longest rewrite in tokens; one that hits it is not kept.")
     redact: bool = opt(
         True,
         "Replace personal data and secrets (names from mail headers and signatures, e-mail "
@@ -358,6 +371,10 @@ class GenerateConfig(BackendSettings):
 
     def validate(self) -> list[str]:
         problems = []
+        if not 0.0 <= self.rewrite_min_support <= 1.0:
+            problems.append("rewrite_min_support must be between 0 and 1")
+        if self.rewrite_max_new_tokens < 16:
+            problems.append("rewrite_max_new_tokens must be at least 16")
         if self.min_tokens < 1 or self.max_tokens < self.min_tokens:
             problems.append("need 1 <= min_tokens <= max_tokens")
         if min(self.num_candidates, self.batch_size, self.batch_tokens, self.max_new_tokens) < 1:

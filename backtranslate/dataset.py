@@ -84,6 +84,19 @@ def _curation_lines(curation: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _rewrite_lines(rewrite: dict[str, Any] | None) -> list[str]:
+    if not rewrite:
+        return ["- outputs: the passages as they are (no --rewrite)"]
+    fell = ", ".join(f"{n} {why}" for why, n in sorted(rewrite["fell_back"].items())) or "none"
+    return [
+        f"- outputs: rewritten by `{rewrite['model']}` as answers to their instructions; a rewrite is kept "
+        f"where the passage supports at least {rewrite['min_support']:.0%} of its claims "
+        f"(specifics present, cosine >= {rewrite['min_similarity']}, same negation): "
+        f"{rewrite['kept']} of {rewrite['rewritten']} kept; the others keep the passage ({fell}). "
+        "Each record's `meta.rewrite` holds the rewrite, the original passage and the check's score"
+    ]
+
+
 # The Hub's size_categories values, by upper bound.
 _SIZES = (
     (1_000, "n<1K"),
@@ -249,6 +262,7 @@ def write_card(out: Path, stats: RunStats, examples: list[dict[str, Any]]) -> No
         f"- passages: {settings['min_tokens']}-{settings['max_tokens']} tokens",
         *_hygiene_lines(stats),
         *_curation_lines(stats.curation),
+        *_rewrite_lines(stats.rewrite),
         *_privacy_lines(stats),
         "",
         "## Counts",

@@ -40,6 +40,7 @@ from .readers.corpus import ReadStats, read_corpus
 from .records import Record
 from .redact import RedactionStats, Redactor, corpus_names, count_placeholders
 from .resume import check_writable, mark_done, open_run, record_chunk
+from .rewrite import REWRITE_KEY, Faithfulness, Rewrite, Rewriter
 from .runstats import GenerationCounts, ModelInfo, PairCounts, PassageCounts, ReadCounts, RunStats
 from .threads import ThreadStats, thread_records
 
@@ -179,6 +180,24 @@ def curation(cfg: GenerateConfig, totals: Optional[dict] = None) -> Optional[Cur
     return Curation(scorer, cfg.curate_threshold, totals)
 
 
+def rewriting(cfg: GenerateConfig, totals: Optional[dict] = None) -> Optional[Rewrite]:
+    """--rewrite: after every filter and curation, so only pairs that are kept get rewritten. Its
+    model is placed as curation's is (the same server with --backend openai, else transformers)."""
+    if not cfg.rewrite:
+        return None
+    options: dict[str, Any] = {}
+    if cfg.backend == "openai":
+        options = {**options_from(cfg.backend, cfg), "lora_name": None, "served_model": None}
+    rewriter = Rewriter(
+        cfg.rewrite,
+        max_new_tokens=cfg.rewrite_max_new_tokens,
+        precision=cfg.precision,
+        backend="openai" if cfg.backend == "openai" else "transformers",
+        **options,
+    )
+    return Rewrite(rewriter, Faithfulness(cfg.rewrite_similarity), cfg.rewrite_min_support, totals)
+
+
 def backward_model(cfg: GenerateConfig) -> BackwardModel:
     """The backward model on the run's backend, with the backend's own options."""
     return BackwardModel(cfg.model, cfg.template, cfg.precision, cfg.backend, **options_from(cfg.backend, cfg))
@@ -235,6 +254,7 @@ class Run:
         # an earlier dataset (--overwrite) nor leave a run.json behind.
         self.model = backward_model(cfg)
         self.curator = curation(cfg)  # loads its model here too, for the same reason
+        self.rewriter = rewriting(cfg)
         self.progress = open_run(out, self.settings, OUTPUTS, cfg.overwrite, cfg.resume)
         self.finished = self.progress.done and (out / "stats.json").exists()
         if self.finished:
@@ -242,6 +262,8 @@ class Run:
             return
         if self.curator:
             self.curator.totals.update(self.progress.counters.get("curation", {}))
+        if self.rewriter:
+            self.rewriter.totals.update(self.progress.counters.get("rewrite", {}))
         self.decoding = decoding_of(cfg)
         self.counters = {
             "pair_stats": {"seen": {}, "kept": {}, "dropped": {}},
@@ -263,6 +285,8 @@ class Run:
         _replay_kept(out, self.pair_filters)
         if self.curator:
             self.pair_filters.append(self.curator)
+        if self.rewriter:  # after the replay too: a resumed run never rewrites finished pairs again
+            self.pair_filters.append(self.rewriter)
         self.replaying = self.progress.chunks > 0  # while true, passage rejects are already on disk
         self.sent, self.started = 0, time.perf_counter()
         self.segmented = Counted(())
@@ -314,6 +338,7 @@ class Run:
             {name: w.count for name, w in self.writers.items()},
             pair_stats=self.pair_stats.to_dict(),
             curation=self.curator.totals if self.curator else {},
+            rewrite=self.rewriter.totals if self.rewriter else {},
             seconds=self.counters["seconds"] + time.perf_counter() - self.started,
         )
         self.started = time.perf_counter()
@@ -378,6 +403,7 @@ class Run:
             },
             decontamination=[s.describe() for s in self.eval_sets],
             curation={**self.curator.summary(), "model": cfg.curate_model} if self.curator else None,
+            rewrite={**self.rewriter.summary(), "model": cfg.rewrite} if self.rewriter else None,
         )
         examples = finalize(self.out, stats, cfg.formats)
         mark_done(self.out)
@@ -414,9 +440,17 @@ def _replay_kept(out: Path, filters: list) -> None:
             if r.get("meta", {}).get("rejected_by", "").startswith("curate_")
         ),
     )
-    passed = (Record.from_row(r) for r in rows)
+    passed = (_as_filtered(Record.from_row(r)) for r in rows)
     for _ in apply_filters(passed, filters, FilterStats()):
         pass
+
+
+def _as_filtered(record: Record) -> Record:
+    """A kept pair as the filters saw it: with its original passage where --rewrite replaced it."""
+    rewrite = record.meta.get(REWRITE_KEY)
+    if rewrite and rewrite.get("kept"):
+        record.output = rewrite["original"]
+    return record
 
 
 class Counted:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from .errors import UserError
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -18,6 +20,46 @@ def cpu_supports_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+# bf16 autocast trains faster than fp32 only where the CPU's bf16 matmuls are: AMX, or AVX-512
+# BF16 on some cores. On an Emerald Rapids VM without AMX a matmul of SmolLM2's MLP shape ran at
+# 160 GFLOP/s in bf16 and 302 in fp32, and training at 0.69x fp32 (benchmarks/RESULTS.md).
+BF16_TRAIN_MARGIN = 1.2
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bf16_speedup() -> float:
+    """fp32 time / bf16 time of a training-sized matmul (1024 x 576 by 576 x 1536) on this CPU,
+    the best of five each after a warm-up: about 0.1 s, measured once per process."""
+    import time
+
+    import torch
+
+    x, w = torch.randn(1024, 576), torch.randn(576, 1536)
+
+    def best(a: torch.Tensor, b: torch.Tensor) -> float:
+        a @ b  # warm-up: oneDNN picks and caches its kernel on the first call
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    return best(x, w) / best(x.bfloat16(), w.bfloat16())
+
+
+def train_precision(preference: str) -> str:
+    """The training precision: as resolve_precision, except that 'auto' on a CPU takes bf16 only
+    where its matmuls measure at least BF16_TRAIN_MARGIN times fp32's speed here."""
+    import torch
+
+    precision = resolve_precision(preference)
+    if preference == "auto" and precision == "bf16" and not torch.cuda.is_available():
+        if cpu_bf16_speedup() < BF16_TRAIN_MARGIN:
+            return "fp32"
+    return precision
 
 
 def resolve_precision(preference: str) -> str:

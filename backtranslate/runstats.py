@@ -76,6 +76,7 @@ class RunStats:
     decontamination: list[dict[str, Any]]
     shards: Optional[int] = None  # merged runs: how many shard folders
     curation: Optional[dict[str, Any]] = None
+    rewrite: Optional[dict[str, Any]] = None  # --rewrite: rewritten, kept, fell back by reason
     # Completed by dataset.finalize when the folder is written:
     version: Optional[str] = None
     lengths: Optional[dict[str, Any]] = None
@@ -107,6 +108,8 @@ class RunStats:
         )
         if self.curation is not None:
             out["curation"] = self.curation
+        if self.rewrite is not None:
+            out["rewrite"] = self.rewrite
         if self.version is not None:
             out.update(version=self.version, lengths=self.lengths, files=self.files)
         return out
@@ -128,6 +131,7 @@ class RunStats:
             decontamination=d.get("decontamination", []),
             shards=d.get("shards"),
             curation=d.get("curation"),
+            rewrite=d.get("rewrite"),
             version=d.get("version"),
             lengths=d.get("lengths"),
             files=d.get("files", []),

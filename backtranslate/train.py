@@ -22,7 +22,7 @@ from typing import Any
 from . import models
 from .config import FinetuneConfig, TrainConfig, to_dict
 from .errors import UserError
-from .hardware import resolve_precision
+from .hardware import train_precision
 from .io import write_json_atomic, write_text_atomic
 from .models import MANIFEST
 from .readers.seed import SeedSet, load_pairs, load_seed
@@ -247,7 +247,7 @@ def fit(
     from peft import LoraConfig
     from trl import SFTConfig, SFTTrainer
 
-    precision = resolve_precision(cfg.precision)
+    precision = train_precision(cfg.precision)
     on_gpu = torch.cuda.is_available()
     # On GPUs the frozen base is stored in half precision; on CPUs it stays fp32 and bf16 runs as
     # autocast, which measured faster here than bf16 weights with fp32 adapters.
