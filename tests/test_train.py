@@ -197,3 +197,17 @@ def test_eval_fraction_holds_pairs_out_and_evaluates_them(tiny_model_dir, tmp_pa
     manifest = json.loads((out / "backtranslate.json").read_text())
     assert manifest["eval"]["pairs"] == 4 and set(manifest["eval"]["metrics"]) == {"model", "baseline"}
     assert json.loads((out / "eval.json").read_text())["heldout"]["pairs"] == 4
+
+
+def test_auto_training_precision_on_a_cpu_follows_the_measured_bf16_speed():
+    import torch
+
+    from backtranslate.hardware import BF16_TRAIN_MARGIN, cpu_bf16_speedup, cpu_supports_bf16, train_precision
+
+    if torch.cuda.is_available():
+        pytest.skip("on a GPU auto is bf16/fp16 without measuring")
+    speedup = cpu_bf16_speedup()
+    assert speedup > 0
+    faster = cpu_supports_bf16() and speedup >= BF16_TRAIN_MARGIN
+    assert train_precision("auto") == ("bf16" if faster else "fp32")
+    assert train_precision("fp32") == "fp32"  # an explicit choice is never second-guessed
