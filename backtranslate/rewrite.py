@@ -127,6 +127,17 @@ class Faithfulness:
         return results
 
 
+def repeats(text: str) -> bool:
+    """A small model's rewrite often loops: the same claim twice is never a better answer."""
+    seen = set()
+    for claim in (s for s in sentences(text) if _is_claim(s)):
+        key = " ".join(claim.lower().split())
+        if key in seen:
+            return True
+        seen.add(key)
+    return False
+
+
 def _is_claim(sentence: str) -> bool:
     return len(sentence.split()) >= MIN_CLAIM_WORDS and not _FRAMING.match(sentence.lstrip("*#>- "))
 
@@ -234,6 +245,10 @@ class Rewrite(Filter):
             reason = "empty rewrite"
         elif finish == "length":
             reason = "rewrite cut at max_new_tokens"
+        elif support.claims == 0:
+            reason = "no checkable claim"  # link lists, bare headings: nothing an answer says
+        elif repeats(text):
+            reason = "repetitive rewrite"
         elif support.score < self.min_support:
             reason = f"unfaithful: {support.claims - round(support.score * support.claims)} of {support.claims} claims unsupported"
         kept = not reason

@@ -69,9 +69,17 @@ def _stage(min_support=1.0):
 @pytest.mark.parametrize(
     "text, finish, support, kept, reason",
     [
-        ("An answer.", "stop", Support(1.0, 1), True, ""),
+        ("An answer that says one thing.", "stop", Support(1.0, 1), True, ""),
+        ("[1]: <URL_1> [2]: <URL_2>", "stop", Support(1.0, 0), False, "no checkable claim"),
         ("", "stop", Support(1.0, 0), False, "empty rewrite"),
         ("An answer that ran on", "length", Support(1.0, 1), False, "rewrite cut at max_new_tokens"),
+        (
+            "Code review is a value of good teams. It helps. Code review is a value of good teams.",
+            "stop",
+            Support(1.0, 2),
+            False,
+            "repetitive rewrite",
+        ),
         ("Two claims.", "stop", Support(0.5, 2, ["x: y"]), False, "unfaithful: 1 of 2 claims unsupported"),
     ],
 )
