@@ -30,7 +30,7 @@ from .filters import (
     default_passage_filters,
 )
 from .filters.decontaminate import Contamination, EvalSet, load_eval_sets
-from .filters.language import Language, resolve_languages
+from .filters.language import InstructionLanguage, Language, resolve_languages
 from .filters.relevance import Relevance
 from .filters.selection import BestOfK
 from .formats import output_files
@@ -128,7 +128,9 @@ def pair_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
     if cfg.num_candidates > 1:
         chosen.append(BestOfK("relevance" if cfg.relevance else "candidate_order"))
     first_dedup = next(i for i, f in enumerate(filters) if f.name == "exact_duplicate")
-    return filters[:first_dedup] + contamination + chosen + filters[first_dedup:]
+    # The instruction must be in its passage's language (the passage's was detected before the model).
+    language: list[Filter] = [InstructionLanguage()]
+    return filters[:first_dedup] + language + contamination + chosen + filters[first_dedup:]
 
 
 def documents(

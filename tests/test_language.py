@@ -85,3 +85,23 @@ def test_generate_keeps_only_the_languages_asked_for(tiny_adapter, tmp_path):
     assert stats["passages"]["dropped"] == {"language": 1}
     assert "kept only en, de" in (out / "README.md").read_text()
     assert "languages: de 1, en 1, fr 1 (kept: en, de)" in result.output
+
+
+def test_an_instruction_in_another_language_than_its_passage_is_rejected_with_both():
+    from backtranslate.filters.language import InstructionLanguage
+
+    f = InstructionLanguage()
+    german = Record(
+        instruction="Write a short announcement of the next meetup for the team.",
+        output="Das nächste Treffen findet am Dienstag im Büro in Hamburg statt.",
+        meta={"language": "de"},
+    )
+    assert f.filter(german) == (False, "instruction in en, passage in de")
+    same = Record(
+        instruction="Schreibe eine kurze Ankündigung des nächsten Treffens.",
+        output=german.output,
+        meta={"language": "de"},
+    )
+    assert f.filter(same) is True
+    short = Record(instruction="Summarize this.", output=german.output, meta={"language": "de"})
+    assert f.filter(short) is True  # too short to be sure of its language
