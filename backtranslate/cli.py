@@ -390,6 +390,16 @@ def print_generate_summary(result) -> None:
         console.print(why)
     for line in privacy_summary(s):
         console.print(line, highlight=False)
+    if s.task_mix and s.task_mix["pairs"]:
+        mix = s.task_mix
+        types = ", ".join(f"{t} {n}" for t, n in sorted(mix["types"].items(), key=lambda x: -x[1]))
+        console.print(
+            f"task types: {types} (entropy {mix['entropy']}); top opening '{mix['top_opening']}' "
+            f"{mix['top_opening_share']:.0%}",
+            highlight=False,
+        )
+        if mix["warning"]:
+            console.print(f"[yellow]{mix['warning']}[/yellow]", highlight=False)
     gen = s.generation
     console.print(
         f"generation: {gen.generated_tokens} tokens in {round(gen.seconds, 1)} s "

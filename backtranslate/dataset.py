@@ -9,6 +9,7 @@ DatasetCardData), then what made the dataset and a few records."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import statistics
 from collections.abc import Iterable
@@ -19,6 +20,9 @@ from .formats import write_formats
 from .io import atomic_open, read_jsonl, write_json_atomic, write_text_atomic
 from .records import Record
 from .runstats import ModelInfo, RunStats
+from .tasktypes import task_mix
+
+log = logging.getLogger(__name__)
 
 
 class JsonlWriter:
@@ -82,6 +86,18 @@ def _curation_lines(curation: dict[str, Any] | None) -> list[str]:
         f"- self-curation: `{curation['scorer']}` scorer with `{curation['model']}`, {kept}; "
         f"mean score {curation['mean_score']}, {curation['unparsed']} unscored of {curation['scored']}"
     ]
+
+
+def _task_mix_lines(mix: dict[str, Any] | None) -> list[str]:
+    """The task mix (tasktypes.py) as two lines, and the collapse warning where there is one."""
+    if not mix or not mix["pairs"]:
+        return []
+    types = ", ".join(f"{t} {n / mix['pairs']:.0%}" for t, n in sorted(mix["types"].items(), key=lambda x: -x[1]))
+    lines = [
+        f"- task types: {types} (entropy {mix['entropy']} of 1; taxonomy in `backtranslate/tasktypes.py`)",
+        f"- most common opening: '{mix['top_opening']}' ({mix['top_opening_share']:.0%} of instructions)",
+    ]
+    return lines + ([f"- **{mix['warning']}**"] if mix["warning"] else [])
 
 
 def _rewrite_lines(rewrite: dict[str, Any] | None) -> list[str]:
@@ -263,6 +279,7 @@ def write_card(out: Path, stats: RunStats, examples: list[dict[str, Any]]) -> No
         *_hygiene_lines(stats),
         *_curation_lines(stats.curation),
         *_rewrite_lines(stats.rewrite),
+        *_task_mix_lines(stats.task_mix),
         *_privacy_lines(stats),
         "",
         "## Counts",
@@ -358,14 +375,18 @@ def finalize(out: Path, stats: RunStats, formats: list[str]) -> list[dict[str, A
     from . import __version__
 
     extra = write_formats(out, formats)
-    instruction_words, output_words, examples = [], [], []
+    instruction_words, output_words, examples, instructions = [], [], [], []
     for row in read_jsonl(out / "data.jsonl"):
+        instructions.append(row["instruction"])
         instruction_words.append(len(row["instruction"].split()))
         output_words.append(len(row["output"].split()))
         if len(examples) < 3:
             examples.append({k: row[k] for k in ("instruction", "input", "output")})
     stats.version = __version__
     stats.lengths = {"instruction_words": length_stats(instruction_words), "output_words": length_stats(output_words)}
+    stats.task_mix = task_mix(instructions)
+    if stats.task_mix["warning"]:
+        log.warning(stats.task_mix["warning"])
     stats.files = ["data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md"] + extra
     write_json_atomic(out / "stats.json", stats.to_dict())
     write_card(out, stats, examples)

@@ -80,6 +80,7 @@ class RunStats:
     # Completed by dataset.finalize when the folder is written:
     version: Optional[str] = None
     lengths: Optional[dict[str, Any]] = None
+    task_mix: Optional[dict[str, Any]] = None  # tasktypes.task_mix of the kept instructions
     files: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,7 +112,7 @@ class RunStats:
         if self.rewrite is not None:
             out["rewrite"] = self.rewrite
         if self.version is not None:
-            out.update(version=self.version, lengths=self.lengths, files=self.files)
+            out.update(version=self.version, lengths=self.lengths, task_mix=self.task_mix, files=self.files)
         return out
 
     @classmethod
@@ -134,6 +135,7 @@ class RunStats:
             rewrite=d.get("rewrite"),
             version=d.get("version"),
             lengths=d.get("lengths"),
+            task_mix=d.get("task_mix"),
             files=d.get("files", []),
         )
 
