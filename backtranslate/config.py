@@ -345,7 +345,7 @@ class GenerateConfig(BackendSettings):
     format: str = opt(
         "alpaca",
         "Extra outputs besides data.json/data.jsonl, comma list: alpaca, sharegpt "
-        "(sharegpt.json), messages (messages.jsonl, TRL's conversational layout), parquet, hf.",
+        "(sharegpt.json), messages (messages.jsonl, TRL's conversational layout), parquet, hf, dpo (dpo/: preference pairs), kto (kto/).",
     )
     random_seed: int = opt(42, "Seed for sampling; the same seed gives the same candidates.")
     overwrite: bool = opt(False, "Replace an existing run in --out instead of resuming it.")

@@ -121,3 +121,7 @@ def write_parquet(out: Path) -> None:
 @register_format("hf", "hf/", "hf/, a `datasets.save_to_disk` folder of the Alpaca records")
 def write_hf(out: Path) -> None:
     _alpaca_dataset(out).save_to_disk(str(out / "hf"))
+
+
+# Formats defined in their own modules register themselves on import (one registry, FORMATS).
+from . import preferences  # noqa: E402, F401
