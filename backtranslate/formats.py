@@ -38,19 +38,71 @@ def register_format(name: str, file: str, help: str) -> Callable[[Callable[[Path
 
 
 def write_formats(out: Path, names: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """data.json, then each other format asked for, in registry order; returns the extra files."""
+    """data.json, then each other format asked for, in registry order, then dataset_info.json;
+    returns the extra files."""
     FORMATS[ALWAYS].write(out)
     extra = []
     for fmt in FORMATS.values():
         if fmt.name != ALWAYS and fmt.name in names:
             fmt.write(out)
             extra.append(fmt.file)
-    return extra
+    write_dataset_info(out)
+    return extra + [DATASET_INFO]
+
+
+# LLaMA-Factory reads a folder through its dataset_info.json (data/README.md of hiyouga/LLaMA-Factory):
+# one entry per file, with its layout and column names. Always written: it costs nothing, and
+# `llamafactory-cli train ... dataset_dir=<folder> dataset=<name>` then works on any run folder.
+DATASET_INFO = "dataset_info.json"
+_SHAREGPT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"}
+_OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}
+_LLAMAFACTORY_ENTRIES = (  # (file, name suffix, entry)
+    (
+        "data.json",
+        "",
+        {"formatting": "alpaca", "columns": {"prompt": "instruction", "query": "input", "response": "output"}},
+    ),
+    (
+        "sharegpt.json",
+        "_sharegpt",
+        {"formatting": "sharegpt", "columns": {"messages": "conversations"}, "tags": _SHAREGPT_TAGS},
+    ),
+    (
+        "messages.jsonl",
+        "_messages",
+        {"formatting": "sharegpt", "columns": {"messages": "messages"}, "tags": _OPENAI_TAGS},
+    ),
+    (
+        "dpo/ranking.json",
+        "_dpo_rewrites",
+        {
+            "formatting": "alpaca",
+            "ranking": True,
+            "columns": {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected"},
+        },
+    ),
+)
+
+
+def dataset_info(out: Path) -> dict[str, Any]:
+    """The entries for the files the folder holds, named after the folder."""
+    name = out.resolve().name.replace("-", "_") or "backtranslate"
+    return {
+        f"{name}{suffix}": {"file_name": file, **entry}
+        for file, suffix, entry in _LLAMAFACTORY_ENTRIES
+        if (out / file).exists()
+    }
+
+
+def write_dataset_info(out: Path) -> None:
+    with atomic_open(out / DATASET_INFO) as f:
+        json.dump(dataset_info(out), f, indent=2)
+        f.write("\n")
 
 
 def output_files() -> tuple[str, ...]:
     """Every file a format can write (a run with --overwrite clears them all)."""
-    return tuple(f.file.rstrip("/") for f in FORMATS.values())
+    return (*(f.file.rstrip("/") for f in FORMATS.values()), DATASET_INFO)
 
 
 def _write_converted(

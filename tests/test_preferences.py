@@ -102,3 +102,28 @@ def test_rewrite_pairs_prefer_the_faithful_rewrite_over_the_passage(tmp_path):
             "rejected": "VPN work Sat 08:00-11:00.",
         }
     ]
+
+
+def test_dataset_info_names_every_file_with_llamafactory_columns(tmp_path):
+    row = {"instruction": "Say hi.", "input": "", "output": "Hi!", "id": "a", "meta": {}}
+    folder = tmp_path / "my-run"
+    folder.mkdir()
+    (folder / "data.jsonl").write_text(json.dumps(row) + "\n")
+    write_formats(folder, ["sharegpt", "messages", "dpo"])
+    info = json.loads((folder / "dataset_info.json").read_text())
+    assert set(info) == {"my_run", "my_run_sharegpt", "my_run_messages", "my_run_dpo_rewrites"}
+    # Field by field as LLaMA-Factory's data/README.md documents them: each file exists, and
+    # each column it names is a key of the file's rows (or of the turns, for sharegpt tags).
+    for entry in info.values():
+        path = folder / entry["file_name"]
+        assert path.exists() and entry["formatting"] in ("alpaca", "sharegpt")
+        text = path.read_text()
+        rows = json.loads(text) if path.suffix == ".json" else [json.loads(line) for line in text.splitlines()]
+        for row in rows:
+            assert set(entry["columns"].values()) <= set(row)
+            if entry["formatting"] == "sharegpt":
+                turns = row[entry["columns"]["messages"]]
+                tags = entry["tags"]
+                assert [t[tags["role_tag"]] for t in turns] == [tags["user_tag"], tags["assistant_tag"]]
+                assert all(tags["content_tag"] in t for t in turns)
+    assert info["my_run_dpo_rewrites"]["ranking"] is True
