@@ -175,5 +175,17 @@ def write_hf(out: Path) -> None:
     _alpaca_dataset(out).save_to_disk(str(out / "hf"))
 
 
-# Formats defined in their own modules register themselves on import (one registry, FORMATS).
-from . import preferences  # noqa: E402, F401
+@register_format(
+    "dpo", "dpo/", "dpo/, preference pairs: instructions.jsonl, rewrites.jsonl (TRL), ranking.json (LLaMA-Factory)"
+)
+def write_dpo(out: Path) -> None:
+    from .preferences import write_dpo as write  # pairs are built there (candidates, rejects, rewrites)
+
+    write(out)
+
+
+@register_format("kto", "kto/", "kto/instructions.jsonl, TRL's unpaired layout: kept instructions true, rejected false")
+def write_kto(out: Path) -> None:
+    from .preferences import write_kto as write
+
+    write(out)

@@ -12,7 +12,7 @@ Two kinds of pairs, for two different models, in separate files:
 Layouts: TRL's preference layout (`prompt`, `chosen`, `rejected`, strings or, for chat templates,
 messages) and LLaMA-Factory's Alpaca ranking layout (`instruction`, `input`, `chosen`,
 `rejected`); KTO as TRL's unpaired layout (`prompt`, `completion`, `label`). Every file is
-written whole under a temporary name and renamed, like every format (formats.py).
+written whole under a temporary name and renamed; formats.py registers the two writers.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .formats import register_format, user_turn
 from .io import atomic_open, read_jsonl
 from .records import Record
 from .rewrite import REWRITE_KEY
@@ -99,9 +98,6 @@ def _write_jsonl(path: Path, rows: Iterator[dict[str, Any]]) -> int:
     return n
 
 
-@register_format(
-    "dpo", "dpo/", "dpo/, preference pairs: instructions.jsonl and rewrites.jsonl (TRL), ranking.json (LLaMA-Factory)"
-)
 def write_dpo(out: Path) -> None:
     _write_jsonl(
         out / DPO_FILES["instructions"],
@@ -109,7 +105,7 @@ def write_dpo(out: Path) -> None:
     )
     _write_jsonl(
         out / DPO_FILES["rewrites"],
-        ({"prompt": user_turn(row), "chosen": c, "rejected": r} for row, c, r in rewrite_pairs(out)),
+        ({"prompt": _user_turn(row), "chosen": c, "rejected": r} for row, c, r in rewrite_pairs(out)),
     )
     ranking = [
         {"instruction": row["instruction"], "input": row["input"], "chosen": c, "rejected": r}
@@ -119,7 +115,6 @@ def write_dpo(out: Path) -> None:
         json.dump(ranking, f, ensure_ascii=False, indent=1)
 
 
-@register_format("kto", "kto/", "kto/instructions.jsonl, TRL's unpaired layout: kept instructions true, rejected false")
 def write_kto(out: Path) -> None:
     def rows() -> Iterator[dict[str, Any]]:
         seen: set[tuple[str, str]] = set()
@@ -131,6 +126,11 @@ def write_kto(out: Path) -> None:
             yield {"prompt": prompt, "completion": _as_turns(prompt, loser), "label": False}
 
     _write_jsonl(out / KTO_FILE, rows())
+
+
+def _user_turn(row: dict[str, Any]) -> str:
+    """The request as the forward model sees it: the instruction, then its input (as formats.py)."""
+    return f"{row['instruction']}\n\n{row['input']}" if row["input"] else row["instruction"]
 
 
 def count_pairs(out: Path) -> dict[str, int]:

@@ -220,8 +220,10 @@ class Rewriter:
 
 @register
 class Rewrite(Filter):
-    """The rewrite stage: never drops a pair; sets its output to a faithful rewrite, or keeps the
-    passage and records why (``meta[REWRITE_KEY]``). Runs in the rewriter's batches."""
+    """The rewrite stage: a faithful rewrite replaces the output, else the passage stays, with why."""
+
+    # Never drops a pair; records the rewrite, the passage and the verdict in meta[REWRITE_KEY].
+    # Runs in the rewriter's batches.
 
     name = "rewrite"
     version = 1

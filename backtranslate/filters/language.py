@@ -91,11 +91,12 @@ class Language(Filter):
 
 @register
 class InstructionLanguage(Filter):
-    """A pair whose instruction is in another language than its passage: a German page under an
-    English instruction teaches a model to answer English requests in German. Rejected only where
-    the detector is fairly sure of the instruction's language (short texts are where it errs). On
-    real pages 0.8 caught 13 of 13 English instructions over German passages (they scored
-    0.83-1.0) and rejected none of 472 English pairs (benchmarks/RESULTS.md)."""
+    """Drops a pair whose instruction is in another language than its passage."""
+
+    # A German page under an English instruction teaches a model to answer English requests in
+    # German. Rejected only where the detector is fairly sure of the instruction's language (short
+    # texts are where it errs). On real pages 0.8 caught 13 of 13 English instructions over German
+    # passages (they scored 0.83-1.0) and rejected none of 472 English pairs (RESULTS.md).
 
     name = "instruction_language"
 
