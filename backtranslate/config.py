@@ -295,6 +295,12 @@ class GenerateConfig(BackendSettings):
         None,
         "Keep curated pairs scoring at least this (rubric 1-5; likelihood nats/token, e.g. 0); none keeps all, scored.",
     )
+    system_tags: bool = opt(
+        False,
+        "Give every pair Humpback's tag for generated data ('Answer with knowledge from web search.') as "
+        "its system line: a `system` column in data.json and sharegpt.json, named in dataset_info.json, "
+        "and the system prompt `finetune` uses.",
+    )
     rewrite: Optional[str] = opt(
         None,
         "Rewrite each kept output into an assistant's answer to its instruction with this instruct "

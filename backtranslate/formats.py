@@ -87,11 +87,14 @@ _LLAMAFACTORY_ENTRIES = (  # (file, name suffix, entry)
 def dataset_info(out: Path) -> dict[str, Any]:
     """The entries for the files the folder holds, named after the folder."""
     name = out.resolve().name.replace("-", "_") or "backtranslate"
-    return {
-        f"{name}{suffix}": {"file_name": file, **entry}
-        for file, suffix, entry in _LLAMAFACTORY_ENTRIES
-        if (out / file).exists()
-    }
+    first = next(iter(read_jsonl(out / "data.jsonl")), {}) if (out / "data.jsonl").exists() else {}
+    system = {"system": "system"} if system_of(first) else {}
+    info = {}
+    for file, suffix, entry in _LLAMAFACTORY_ENTRIES:
+        if (out / file).exists():
+            columns = {**entry["columns"], **(system if file in ("data.json", "sharegpt.json") else {})}
+            info[f"{name}{suffix}"] = {"file_name": file, **entry, "columns": columns}
+    return info
 
 
 def write_dataset_info(out: Path) -> None:
@@ -121,8 +124,14 @@ def _write_converted(
     return n
 
 
+def system_of(row: dict[str, Any]) -> dict[str, str]:
+    """A record's system line (generate --system-tags: Humpback's tag), as a column where it has one."""
+    system = (row.get("meta") or {}).get("system")
+    return {"system": system} if system else {}
+
+
 def alpaca(row: dict[str, Any]) -> dict[str, str]:
-    return {k: row[k] for k in ("instruction", "input", "output")}
+    return {**{k: row[k] for k in ("instruction", "input", "output")}, **system_of(row)}
 
 
 def user_turn(row: dict[str, Any]) -> str:
@@ -133,7 +142,8 @@ def user_turn(row: dict[str, Any]) -> str:
 def sharegpt(row: dict[str, Any]) -> dict[str, Any]:
     """ShareGPT: ``conversations`` of ``from``/``value`` turns, as FastChat, axolotl and
     LLaMA-Factory read it (TRL renames the keys to role/content itself)."""
-    return {"conversations": [{"from": "human", "value": user_turn(row)}, {"from": "gpt", "value": row["output"]}]}
+    turns = [{"from": "human", "value": user_turn(row)}, {"from": "gpt", "value": row["output"]}]
+    return {"conversations": turns, **system_of(row)}
 
 
 def messages(row: dict[str, Any]) -> dict[str, Any]:

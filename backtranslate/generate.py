@@ -42,6 +42,7 @@ from .redact import RedactionStats, Redactor, corpus_names, count_placeholders
 from .resume import check_writable, mark_done, open_run, record_chunk
 from .rewrite import REWRITE_KEY, Faithfulness, Rewrite, Rewriter
 from .runstats import GenerationCounts, ModelInfo, PairCounts, PassageCounts, ReadCounts, RunStats
+from .templates import GENERATED_TAG
 from .threads import ThreadStats, thread_records
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,8 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
                 continue
             candidates = run.written(run.model.generate(chunk, run.decoding))
             for pair in apply_filters(candidates, run.pair_filters, run.pair_stats, on_reject=run.reject("pair")):
+                if cfg.system_tags:
+                    pair.meta["system"] = GENERATED_TAG
                 run.writers["data"].write(record_row(pair))
             run.end_chunk(index, chunk, on_progress)
     finally:

@@ -127,3 +127,18 @@ def test_dataset_info_names_every_file_with_llamafactory_columns(tmp_path):
                 assert [t[tags["role_tag"]] for t in turns] == [tags["user_tag"], tags["assistant_tag"]]
                 assert all(tags["content_tag"] in t for t in turns)
     assert info["my_run_dpo_rewrites"]["ranking"] is True
+
+
+def test_system_tags_become_a_system_column_that_dataset_info_names(tiny_adapter, tmp_path):
+    from backtranslate.templates import GENERATED_TAG
+
+    generate(_cfg(tiny_adapter, tmp_path, filter=False, max_passages=4, system_tags=True, format="sharegpt"))
+    out = tmp_path / "ds"
+    data = json.loads((out / "data.json").read_text())
+    sharegpt = json.loads((out / "sharegpt.json").read_text())
+    assert data and all(r["system"] == GENERATED_TAG for r in data + sharegpt)
+    info = json.loads((out / "dataset_info.json").read_text())
+    assert info["ds"]["columns"]["system"] == "system" and info["ds_sharegpt"]["columns"]["system"] == "system"
+    plain = tmp_path / "plain"
+    generate(_cfg(tiny_adapter, plain, filter=False, max_passages=4))
+    assert "system" not in json.loads((plain / "ds" / "data.json").read_text())[0]
