@@ -395,7 +395,7 @@ def print_generate_summary(result) -> None:
         types = ", ".join(f"{t} {n}" for t, n in sorted(mix["types"].items(), key=lambda x: -x[1]))
         console.print(
             f"task types: {types} (entropy {mix['entropy']}); top opening '{mix['top_opening']}' "
-            f"{mix['top_opening_share']:.0%}",
+            f"{mix['top_opening_share']:.0%}" + (f"; --balance {mix['balance']}" if mix.get("balance") else ""),
             highlight=False,
         )
         if mix["warning"]:

@@ -264,6 +264,15 @@ class GenerateConfig(BackendSettings):
         "Most tokens per generation batch, counted as prompts x (longest prompt + "
         "max_new_tokens): short passages run many to a batch, long ones few.",
     )
+    balance: Optional[str] = opt(
+        None,
+        "Steer best of K toward a task mix (tasktypes.py): 'uniform' (the rarest type so far wins) or "
+        "shares such as 'write=0.3,answer=0.2' (the rest spread over the other types). Only candidates "
+        "within --balance-margin of the best relevance compete on type; needs --num-candidates 2 or more.",
+    )
+    balance_margin: float = opt(
+        0.05, "How far below the best relevance score a candidate may be and still be kept for its task type."
+    )
     filter: bool = opt(True, "Filter the pairs; --no-filter keeps every candidate (for evaluations).")
     max_instruction_words: int = opt(150, "Instructions longer than this are rejected.")
     near_duplicate_threshold: float = opt(0.8, "MinHash Jaccard above which an instruction counts as a near duplicate.")
@@ -387,6 +396,7 @@ class GenerateConfig(BackendSettings):
             problems.append("num_candidates, batch_size, batch_tokens and max_new_tokens must be positive")
         if self.greedy and self.num_candidates > 1:
             problems.append("greedy decoding gives one candidate per passage: drop --greedy or set --num-candidates 1")
+        problems += self.balance_problems()
         if not 0 < self.top_p <= 1 or self.temperature <= 0:
             problems.append("top_p must be in (0, 1] and temperature positive")
         if not 0 < self.near_duplicate_threshold <= 1:
@@ -426,6 +436,28 @@ class GenerateConfig(BackendSettings):
                 problems.append(f"shard must look like I/N with 0 <= I < N, got '{self.shard}'")
         if self.push_to_hub and not valid_repo_id(self.push_to_hub):
             problems.append(f"push_to_hub must be a Hub dataset name such as 'user/name', got '{self.push_to_hub}'")
+        return problems
+
+    def balance_problems(self) -> list[str]:
+        """--balance chooses among a passage's candidates in best of K: it needs several, and the filters."""
+        if not self.balance:
+            return []
+        from .tasktypes import parse_target
+
+        problems = []
+        try:
+            parse_target(self.balance)
+        except ValueError as e:
+            problems.append(str(e))
+        if self.num_candidates < 2:
+            problems.append(
+                "balance chooses among a passage's candidates, and there is one: add --num-candidates 4 "
+                "(sampled), or drop --balance"
+            )
+        if not self.filter:
+            problems.append("balance chooses in best of K, which --no-filter turns off: drop one of them")
+        if self.balance_margin < 0:
+            problems.append("balance_margin must be 0 or more")
         return problems
 
     @property

@@ -97,6 +97,11 @@ def _task_mix_lines(mix: dict[str, Any] | None) -> list[str]:
         f"- task types: {types} (entropy {mix['entropy']} of 1; taxonomy in `backtranslate/tasktypes.py`)",
         f"- most common opening: '{mix['top_opening']}' ({mix['top_opening_share']:.0%} of instructions)",
     ]
+    if mix.get("balance"):
+        lines.append(
+            f"- steered by `--balance {mix['balance']}`: of the candidates near the best relevance, best of K "
+            "kept the type furthest under its target share"
+        )
     return lines + ([f"- **{mix['warning']}**"] if mix["warning"] else [])
 
 
@@ -384,7 +389,7 @@ def finalize(out: Path, stats: RunStats, formats: list[str]) -> list[dict[str, A
             examples.append({k: row[k] for k in ("instruction", "input", "output")})
     stats.version = __version__
     stats.lengths = {"instruction_words": length_stats(instruction_words), "output_words": length_stats(output_words)}
-    stats.task_mix = task_mix(instructions)
+    stats.task_mix = task_mix(instructions, stats.settings.get("balance"))
     if stats.task_mix["warning"]:
         log.warning(stats.task_mix["warning"])
     stats.files = ["data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md"] + extra

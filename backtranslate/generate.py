@@ -127,7 +127,7 @@ def pair_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
     # that only the chosen candidate claims a slot in the dataset-wide deduplication after it.
     chosen: list[Filter] = [Relevance(cfg.relevance_scorer, cfg.relevance_threshold)] if cfg.relevance else []
     if cfg.num_candidates > 1:
-        chosen.append(BestOfK("relevance" if cfg.relevance else "candidate_order"))
+        chosen.append(BestOfK("relevance" if cfg.relevance else "candidate_order", cfg.balance, cfg.balance_margin))
     first_dedup = next(i for i, f in enumerate(filters) if f.name == "exact_duplicate")
     # The instruction must be in its passage's language (the passage's was detected before the model).
     language: list[Filter] = [InstructionLanguage()]
@@ -225,11 +225,15 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
         for index, chunk in enumerate(chunks(run.passages(), cfg.batch_size * CHUNK_BATCHES)):
             if run.done_before(index, chunk):
                 continue
+            if run.balancer:
+                run.balancer.start_chunk()
             candidates = run.written(run.model.generate(chunk, run.decoding))
             for pair in apply_filters(candidates, run.pair_filters, run.pair_stats, on_reject=run.reject("pair")):
                 if cfg.system_tags:
                     pair.meta["system"] = GENERATED_TAG
                 run.writers["data"].write(record_row(pair))
+                if run.balancer:
+                    run.balancer.keep(pair.instruction)
             run.end_chunk(index, chunk, on_progress)
     finally:
         run.close()
@@ -288,6 +292,13 @@ class Run:
             for name in ("data", "candidates", "rejected")
         }
         _replay_kept(out, self.pair_filters)
+        # --balance: the task types earlier chunks kept, recounted from data.jsonl (tasktypes.Balance).
+        self.balancer = next((f.balancer for f in self.pair_filters if isinstance(f, BestOfK)), None)
+        if self.balancer and self.progress.chunks:
+            from .dataset import read_jsonl
+
+            for row in read_jsonl(out / "data.jsonl"):
+                self.balancer.keep(row["instruction"])
         if self.curator:
             self.pair_filters.append(self.curator)
         if self.rewriter:  # after the replay too: a resumed run never rewrites finished pairs again

@@ -2,8 +2,8 @@
 
 Reads a dataset folder (written by generate, curate, dedup, merge or convert; or any file of
 pairs) and writes ``report/index.html`` with PNG charts next to it: instruction and output
-lengths, kept and dropped pairs by reason, score distributions, the most frequent instruction
-openings, near-duplicate clusters and a sample of records; ``report.json`` holds the numbers.
+lengths, kept and dropped pairs by reason, score distributions, the mix of task types
+(tasktypes.py), the most frequent instruction openings, near-duplicate clusters and a sample of records; ``report.json`` holds the numbers.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .filters.minhash import near_duplicate_clusters
 from .io import atomic_path, write_json_atomic, write_text_atomic
 from .readers.seed import load_pairs
 from .records import Record
+from .tasktypes import task_mix
 
 # Politeness and question frames skipped to reach the verb that opens an instruction.
 _LEAD_INS = (
@@ -136,6 +137,7 @@ def summarize(data: Loaded, threshold: float, samples: int, seed: int = 0) -> tu
             name: {kind: _describe_scores(v) for kind, v in parts.items()} for name, parts in score_sets.items()
         },
         "cutoff": data.stats.get("cutoff"),
+        "task_mix": task_mix((r.instruction for r in data.kept), (data.stats.get("settings") or {}).get("balance")),
         "openings": openings.most_common(20),
         "distinct_openings": len(openings),
         "near_duplicates": {
@@ -318,6 +320,7 @@ th.num { width: 4.5em; } table.compact th.num { width: auto; }
 .line { display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2; overflow: hidden; padding: 2px 0; }
 .line + .line { border-top: 1px dashed #ced4da; }
 .note { color: #6c757d; font-size: .9rem; }
+.warning { color: #c92a2a; font-weight: 600; }
 """
 
 
@@ -371,6 +374,7 @@ def page(summary: dict[str, Any]) -> str:
         (f"{s['lengths']['instruction_words'].get('median', 0):g}", "median instruction words"),
         (f"{s['lengths']['output_words'].get('median', 0):g}", "median output words"),
         (s["distinct_openings"], "distinct openings"),
+        (f"{s['task_mix']['entropy']:g}", "task-type entropy (0-1)"),
         (nd["instruction"]["clusters"], "near-dup instruction clusters"),
         (nd["output"]["clusters"], "near-dup output clusters"),
     ]
@@ -412,6 +416,7 @@ def page(summary: dict[str, Any]) -> str:
             if d["count"]
         ]
         parts.append(_table(["scorer", "pairs", "count", "median", "mean"], rows, (2, 3, 4), compact=True))
+    parts += _task_section(s["task_mix"])
     parts += [
         "<h2 id='openings'>Most frequent instruction openings</h2>",
         "<img src='openings.png' alt='most frequent instruction openings'>",
@@ -450,6 +455,27 @@ def page(summary: dict[str, Any]) -> str:
         f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{_CSS}</style></head>"
         f"<body><main>\n{body}\n</main></body></html>\n"
     )
+
+
+def _task_section(mix: dict[str, Any]) -> list[str]:
+    """What kinds of task the instructions ask for, by the rules of tasktypes.py."""
+    parts = [
+        "<h2 id='tasks'>Task types</h2>",
+        f"<p class='note'>By the leading verb or question word (taxonomy in <code>backtranslate/tasktypes.py</code>). "
+        f"Normalized entropy {mix['entropy']:g} (0: one type, 1: all ten equally often); the most common "
+        f"opening, '{_esc(mix['top_opening'])}', starts {mix['top_opening_share']:.0%} of the instructions"
+        + (f"; steered by <code>--balance {_esc(mix['balance'])}</code>" if mix.get("balance") else "")
+        + ".</p>",
+    ]
+    if mix["pairs"]:
+        rows = [
+            [_esc(t), str(n), f"{n / mix['pairs']:.0%}"]
+            for t, n in sorted(mix["types"].items(), key=lambda x: (-x[1], x[0]))
+        ]
+        parts.append(_table(["type", "pairs", "share"], rows, (1, 2), compact=True))
+    if mix["warning"]:
+        parts.append(f"<p class='warning'>{_esc(mix['warning'])}</p>")
+    return parts
 
 
 def report(dataset: str, out: str, threshold: float = 0.8, samples: int = 12) -> tuple[Path, dict]:

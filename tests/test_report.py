@@ -11,7 +11,7 @@ from backtranslate.readers.seed import load_seed
 from backtranslate.report import CHART_FILES, opening
 
 runner = CliRunner()
-SECTIONS = ("lengths", "reasons", "scores", "openings", "duplicates", "samples")
+SECTIONS = ("lengths", "reasons", "scores", "tasks", "openings", "duplicates", "samples")
 
 
 @pytest.fixture()
@@ -115,6 +115,9 @@ def test_report_writes_the_page_charts_and_numbers(curated):
     assert clusters[0]["size"] == 2 and set(clusters[0]["ids"]) == {"p0", "dup"}
     assert numbers["near_duplicates"]["output"]["clusters"] == 1  # the copy kept the output too
     assert numbers["openings"][0][0] == "write" and len(numbers["samples"]) == 42  # all, when fewer than asked
+    mix = numbers["task_mix"]
+    assert mix["pairs"] == 42 and sum(mix["types"].values()) == 42 and 0 < mix["entropy"] < 1
+    assert "task-type entropy" in page and f"Normalized entropy {mix['entropy']:g}" in page
 
 
 def test_report_on_an_unscored_dataset_says_how_to_score(tmp_path):

@@ -52,10 +52,11 @@ def _files(out):
     [
         ["--greedy"],
         ["--num-candidates", "2"],
+        ["--num-candidates", "2", "--balance", "uniform"],
         ["--greedy", "--curate", "likelihood", "--curate-model", "{base}", "--curate-threshold", "0"],
         ["--greedy", "--rewrite", "{base}", "--rewrite-max-new-tokens", "16"],
     ],
-    ids=["greedy", "sampling", "curated", "rewritten"],
+    ids=["greedy", "sampling", "balanced", "curated", "rewritten"],
 )
 def test_sigkill_then_resume_gives_the_uninterrupted_dataset(tiny_adapter, tiny_model_dir, tmp_path, decoding):
     decoding = [str(tiny_model_dir) if arg == "{base}" else arg for arg in decoding]
