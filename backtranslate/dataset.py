@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from .formats import write_formats
 from .io import atomic_open, read_jsonl, write_json_atomic, write_text_atomic
+from .preferences import pair_counts
 from .records import Record
 from .runstats import ModelInfo, RunStats
 from .tasktypes import task_mix
@@ -115,6 +116,18 @@ def _rewrite_lines(rewrite: dict[str, Any] | None) -> list[str]:
         f"(specifics present, cosine >= {rewrite['min_similarity']}, same negation): "
         f"{rewrite['kept']} of {rewrite['rewritten']} kept; the others keep the passage ({fell}). "
         "Each record's `meta.rewrite` holds the rewrite, the original passage and the check's score"
+    ]
+
+
+def _preference_lines(prefs: dict[str, Any] | None) -> list[str]:
+    if not prefs:
+        return []
+    return [
+        f"- preference pairs (`dpo/`, `kto/`): {prefs['instruction_pairs']} instruction pairs, "
+        f"{prefs['instruction_pairs_per_100_passages']} per 100 passages (a kept instruction over a rejected one "
+        "of the same passage, under the reverse-instruction prompt: they train the **backward** model, "
+        f"passage -> instruction); {prefs['rewrite_pairs']} rewrite pairs (a kept rewrite over its passage, "
+        "under the instruction: they train the **forward** model)"
     ]
 
 
@@ -285,6 +298,7 @@ def write_card(out: Path, stats: RunStats, examples: list[dict[str, Any]]) -> No
         *_curation_lines(stats.curation),
         *_rewrite_lines(stats.rewrite),
         *_task_mix_lines(stats.task_mix),
+        *_preference_lines(stats.preferences),
         *_privacy_lines(stats),
         "",
         "## Counts",
@@ -390,6 +404,8 @@ def finalize(out: Path, stats: RunStats, formats: list[str]) -> list[dict[str, A
     stats.version = __version__
     stats.lengths = {"instruction_words": length_stats(instruction_words), "output_words": length_stats(output_words)}
     stats.task_mix = task_mix(instructions, stats.settings.get("balance"))
+    if {"dpo", "kto"} & set(formats):
+        stats.preferences = pair_counts(out, stats.passages.kept)
     if stats.task_mix["warning"]:
         log.warning(stats.task_mix["warning"])
     stats.files = ["data.json", "data.jsonl", "candidates.jsonl", "rejected.jsonl", "stats.json", "README.md"] + extra

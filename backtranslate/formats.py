@@ -3,7 +3,9 @@
 Every format is written from the folder's data.jsonl (the records with their provenance), whole,
 under a temporary name and renamed. `generate`, `merge`, `curate`, `dedup` and `convert` all
 write through `write_formats`, and `--format` takes any name registered here; adding a format
-is one function with `@register_format(...)`.
+is one function with `@register_format(...)`. Every folder also gets `dataset_info.json`, the
+LLaMA-Factory entry of each file that holds rows. A reply of an e-mail thread is written with the
+thread's earlier messages as turns (`history_pairs`): Alpaca `history`, ShareGPT and messages turns.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .io import atomic_open, atomic_path, read_jsonl
+from .threads import HISTORY
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,21 @@ def write_formats(out: Path, names: list[str] | tuple[str, ...] = ()) -> list[st
 DATASET_INFO = "dataset_info.json"
 _SHAREGPT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"}
 _OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}
-_LLAMAFACTORY_ENTRIES = (  # (file, name suffix, entry)
-    (
-        "data.json",
-        "",
-        {"formatting": "alpaca", "columns": {"prompt": "instruction", "query": "input", "response": "output"}},
-    ),
+# The preference files preferences.py writes (named here, where dataset_info describes them).
+DPO_INSTRUCTIONS = "dpo/instructions.jsonl"  # TRL: the backward model's pairs
+DPO_REWRITES = "dpo/rewrites.jsonl"  # TRL: the forward model's pairs (--rewrite)
+RANKING_INSTRUCTIONS = "dpo/instructions_ranking.json"  # LLaMA-Factory: Alpaca layout, "ranking": true
+RANKING_REWRITES = "dpo/rewrites_ranking.json"
+KTO_INSTRUCTIONS = "kto/instructions.jsonl"  # TRL: prompt, completion, label
+KTO_TAGGED = "kto/instructions_kto_tag.json"  # LLaMA-Factory: Alpaca layout with a kto_tag column
+_ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
+_RANKING = {
+    "formatting": "alpaca",
+    "ranking": True,
+    "columns": {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected"},
+}
+_LLAMAFACTORY_ENTRIES = (  # (file, name suffix, entry); system and history columns are added where rows have them
+    ("data.json", "", {"formatting": "alpaca", "columns": _ALPACA_COLUMNS}),
     (
         "sharegpt.json",
         "_sharegpt",
@@ -72,29 +84,40 @@ _LLAMAFACTORY_ENTRIES = (  # (file, name suffix, entry)
         "_messages",
         {"formatting": "sharegpt", "columns": {"messages": "messages"}, "tags": _OPENAI_TAGS},
     ),
-    (
-        "dpo/ranking.json",
-        "_dpo_rewrites",
-        {
-            "formatting": "alpaca",
-            "ranking": True,
-            "columns": {"prompt": "instruction", "query": "input", "chosen": "chosen", "rejected": "rejected"},
-        },
-    ),
+    (RANKING_INSTRUCTIONS, "_dpo_instructions", _RANKING),
+    (RANKING_REWRITES, "_dpo_rewrites", _RANKING),
+    (KTO_TAGGED, "_kto_instructions", {"formatting": "alpaca", "columns": {**_ALPACA_COLUMNS, "kto_tag": "kto_tag"}}),
 )
 
 
 def dataset_info(out: Path) -> dict[str, Any]:
     """The entries for the files the folder holds, named after the folder."""
     name = out.resolve().name.replace("-", "_") or "backtranslate"
-    first = next(iter(read_jsonl(out / "data.jsonl")), {}) if (out / "data.jsonl").exists() else {}
-    system = {"system": "system"} if system_of(first) else {}
+    system = history = False
+    if (out / "data.jsonl").exists():
+        for i, row in enumerate(read_jsonl(out / "data.jsonl")):
+            system = system or (i == 0 and bool(system_of(row)))  # --system-tags gives every row one
+            history = history or bool(history_pairs(row))
     info = {}
     for file, suffix, entry in _LLAMAFACTORY_ENTRIES:
-        if (out / file).exists():
-            columns = {**entry["columns"], **(system if file in ("data.json", "sharegpt.json") else {})}
+        if _has_rows(out / file):
+            columns = dict(entry["columns"])
+            if system and file in ("data.json", "sharegpt.json"):
+                columns["system"] = "system"
+            if history and file == "data.json":  # sharegpt and messages hold the turns themselves
+                columns["history"] = "history"
             info[f"{name}{suffix}"] = {"file_name": file, **entry, "columns": columns}
     return info
+
+
+def _has_rows(path: Path) -> bool:
+    """Whether a JSON list or JSON lines file holds a row: LLaMA-Factory fails on an empty one
+    (its converter reads the first row for the column names), so an empty file gets no entry."""
+    if not path.is_file():
+        return False
+    with path.open(encoding="utf-8") as f:
+        head = f.read(64).lstrip()
+    return bool(head) and not (head.startswith("[") and head[1:].lstrip()[:1] in ("]", ""))
 
 
 def write_dataset_info(out: Path) -> None:
@@ -130,8 +153,27 @@ def system_of(row: dict[str, Any]) -> dict[str, str]:
     return {"system": system} if system else {}
 
 
-def alpaca(row: dict[str, Any]) -> dict[str, str]:
-    return {**{k: row[k] for k in ("instruction", "input", "output")}, **system_of(row)}
+def history_pairs(row: dict[str, Any]) -> list[list[str]]:
+    """An e-mail reply's thread before the message it answers, as [user, assistant] turns.
+
+    The reply is the assistant's answer and its parent (``input``) the user's message, so going
+    back up the thread the roles alternate: the message before the parent is the assistant's, the
+    one before that the user's. Turns are paired from the parent backwards; where the thread opens
+    with an assistant message, it has no user turn to pair with and is left out (LLaMA-Factory and
+    chat templates want a conversation to start with the user). Text is the records' own, redacted
+    when they were made."""
+    earlier = (row.get("meta") or {}).get(HISTORY) or []
+    start = len(earlier) % 2  # an odd count opens with an assistant turn
+    return [[earlier[i], earlier[i + 1]] for i in range(start, len(earlier) - 1, 2)]
+
+
+def alpaca(row: dict[str, Any]) -> dict[str, Any]:
+    history = history_pairs(row)
+    return {
+        **{k: row[k] for k in ("instruction", "input", "output")},
+        **system_of(row),
+        **({"history": history} if history else {}),
+    }
 
 
 def user_turn(row: dict[str, Any]) -> str:
@@ -139,16 +181,25 @@ def user_turn(row: dict[str, Any]) -> str:
     return f"{row['instruction']}\n\n{row['input']}" if row["input"] else row["instruction"]
 
 
+def turns(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """(user, assistant) turns: the thread's earlier ones (history_pairs), then the pair itself."""
+    return [(u, a) for u, a in history_pairs(row)] + [(user_turn(row), row["output"])]
+
+
 def sharegpt(row: dict[str, Any]) -> dict[str, Any]:
     """ShareGPT: ``conversations`` of ``from``/``value`` turns, as FastChat, axolotl and
     LLaMA-Factory read it (TRL renames the keys to role/content itself)."""
-    turns = [{"from": "human", "value": user_turn(row)}, {"from": "gpt", "value": row["output"]}]
-    return {"conversations": turns, **system_of(row)}
+    conversation = [{"from": who, "value": text} for pair in turns(row) for who, text in zip(("human", "gpt"), pair)]
+    return {"conversations": conversation, **system_of(row)}
 
 
 def messages(row: dict[str, Any]) -> dict[str, Any]:
     """The conversational layout TRL's SFTTrainer takes as it is: ``messages`` of role/content turns."""
-    return {"messages": [{"role": "user", "content": user_turn(row)}, {"role": "assistant", "content": row["output"]}]}
+    return {
+        "messages": [
+            {"role": role, "content": text} for pair in turns(row) for role, text in zip(("user", "assistant"), pair)
+        ]
+    }
 
 
 @register_format("alpaca", "data.json", "data.json, a list of {instruction, input, output} (always written)")
@@ -186,7 +237,9 @@ def write_hf(out: Path) -> None:
 
 
 @register_format(
-    "dpo", "dpo/", "dpo/, preference pairs: instructions.jsonl, rewrites.jsonl (TRL), ranking.json (LLaMA-Factory)"
+    "dpo",
+    "dpo/",
+    "dpo/, preference pairs: instructions.jsonl, rewrites.jsonl (TRL), *_ranking.json (LLaMA-Factory)",
 )
 def write_dpo(out: Path) -> None:
     from .preferences import write_dpo as write  # pairs are built there (candidates, rejects, rewrites)
@@ -194,7 +247,11 @@ def write_dpo(out: Path) -> None:
     write(out)
 
 
-@register_format("kto", "kto/", "kto/instructions.jsonl, TRL's unpaired layout: kept instructions true, rejected false")
+@register_format(
+    "kto",
+    "kto/",
+    "kto/, kept instructions true, rejected false: instructions.jsonl (TRL), instructions_kto_tag.json (LLaMA-Factory)",
+)
 def write_kto(out: Path) -> None:
     from .preferences import write_kto as write
 

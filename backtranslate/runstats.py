@@ -81,6 +81,7 @@ class RunStats:
     version: Optional[str] = None
     lengths: Optional[dict[str, Any]] = None
     task_mix: Optional[dict[str, Any]] = None  # tasktypes.task_mix of the kept instructions
+    preferences: Optional[dict[str, Any]] = None  # --format dpo/kto: preferences.pair_counts
     files: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,7 +113,10 @@ class RunStats:
         if self.rewrite is not None:
             out["rewrite"] = self.rewrite
         if self.version is not None:
-            out.update(version=self.version, lengths=self.lengths, task_mix=self.task_mix, files=self.files)
+            out.update(version=self.version, lengths=self.lengths, task_mix=self.task_mix)
+            if self.preferences is not None:
+                out["preferences"] = self.preferences
+            out["files"] = self.files
         return out
 
     @classmethod
@@ -136,6 +140,7 @@ class RunStats:
             version=d.get("version"),
             lengths=d.get("lengths"),
             task_mix=d.get("task_mix"),
+            preferences=d.get("preferences"),
             files=d.get("files", []),
         )
 

@@ -7,7 +7,12 @@ and the backward model writes instructions such as "Reply to this email declinin
 Threads are rebuilt from Message-ID, In-Reply-To and References (RFC 5322) across every .eml file,
 maildir and .mbox of the corpus, whatever order the files come in: a reply may be read before
 the message it answers. A reply whose parent is not in the corpus, and every message that answers
-nothing, stays a record of its own words, as in the default mode. Messages are held until the
+nothing, stays a record of its own words, as in the default mode.
+
+A reply also carries the thread before its parent, ``meta["history"]``: the own words of up to
+``MAX_HISTORY`` earlier messages of its chain, oldest first, so formats can write the thread as a
+multi-turn conversation (formats.history_pairs). They are held before redaction, which replaces
+their personal data with the same placeholders as the reply's, names of every message included. Messages are held until the
 corpus is read (a reply's parent may come last); documents that are not mail stream on at once.
 """
 
@@ -22,6 +27,8 @@ from .readers.email_text import merge_names
 from .records import Record, stable_id
 
 MAIL_FORMATS = frozenset({"eml", "mbox", "maildir"})
+HISTORY = "history"  # meta key: the earlier messages of a reply's chain, oldest first (parent excluded)
+MAX_HISTORY = 8  # earlier messages kept per reply: a long thread would repeat itself in every record
 _ID = re.compile(r"<[^<>\s]+>")
 
 
@@ -107,7 +114,8 @@ def thread_records(docs: Iterable[Record], stats: ThreadStats) -> Iterator[Recor
             yield Record(output=doc.output, id=doc.id, meta=meta)
             continue
         stats.replies += 1
-        names = merge_names((doc.meta.get("_names") or []) + (parent.meta.get("_names") or []))
+        earlier = _earlier(doc, parent, by_id)
+        names = merge_names([n for m in (doc, parent, *earlier) for n in m.meta.get("_names") or []])
         yield Record(
             output=_own_words(doc),
             input=parent.output,
@@ -118,8 +126,22 @@ def thread_records(docs: Iterable[Record], stats: ThreadStats) -> Iterator[Recor
                 "email_mode": "thread",
                 "parent_source": parent.meta["source"],
                 "parent_row": parent.meta["row"],
+                **({HISTORY: [_own_words(m) for m in earlier]} if earlier else {}),
             },
         )
+
+
+def _earlier(reply: Record, parent: Record, by_id: dict[str, Record]) -> list[Record]:
+    """The messages ``parent`` follows up on, up its chain of parents, oldest first; a chain that
+    loops back (broken headers) stops where it would repeat."""
+    chain: list[Record] = []
+    seen = {id(reply), id(parent)}
+    message = by_id.get(parent_id(parent.meta))
+    while message is not None and id(message) not in seen and len(chain) < MAX_HISTORY:
+        chain.append(message)
+        seen.add(id(message))
+        message = by_id.get(parent_id(message.meta))
+    return chain[::-1]
 
 
 def _own_words(doc: Record) -> str:

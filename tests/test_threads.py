@@ -100,3 +100,79 @@ def test_the_sample_mail_holds_thirteen_replies_to_messages_it_also_holds():
     records = list(thread_records(read_corpus(str(SAMPLE)), stats))
     assert stats.to_dict() == {"messages": 34, "replies": 13, "missing_parent": 0, "threads": 21}
     assert sum(bool(r.input) for r in records) == 13 and len(records) == 34
+
+
+# Long enough a message to pass the passage_length filter (20 words) in generate.
+PAD = " I will bring the printed agenda, the budget draft and the notes from last week for the team."
+
+
+def _chain(folder: Path) -> Path:
+    """A four-message thread, each message answering the one before, read newest first."""
+    bodies = [
+        ("Plan", "Can we meet on Thursday, Ben?", "<t0@x>", None, None),
+        ("Re: Plan", "Thursday works, Ana. Room 4 at ten?", "<t1@x>", "<t0@x>", None),
+        ("Re: Plan", "Room 4 is booked, Ben. Room 2?", "<t2@x>", "<t1@x>", "<t0@x> <t1@x>"),
+        ("Re: Plan", "Room 2 at ten then, Ana.", "<t3@x>", "<t2@x>", "<t0@x> <t1@x> <t2@x>"),
+    ]
+    folder.mkdir()
+    for n, (subject, body, msg_id, parent, refs) in enumerate(bodies):
+        (folder / f"{9 - n}.eml").write_bytes(message(subject, body + PAD, msg_id, parent=parent, refs=refs))
+    return folder
+
+
+def test_a_reply_carries_its_earlier_thread_redacted_like_the_reply(tmp_path):
+    from backtranslate.redact import Redactor
+
+    by_id = {
+        r.meta["message_id"]: r for r in thread_records(read_corpus(str(_chain(tmp_path / "mail"))), ThreadStats())
+    }
+    last = by_id["<t3@x>"]
+    assert last.input == "Subject: Re: Plan\n\nRoom 4 is booked, Ben. Room 2?" + PAD
+    assert last.meta["history"] == ["Can we meet on Thursday, Ben?" + PAD, "Thursday works, Ana. Room 4 at ten?" + PAD]
+    assert by_id["<t2@x>"].meta["history"] == ["Can we meet on Thursday, Ben?" + PAD]
+    assert "history" not in by_id["<t1@x>"].meta and "history" not in by_id["<t0@x>"].meta
+    # Redaction replaces the names in the history with the placeholders of the reply and its parent.
+    red = Redactor().record(last)
+    ben = red.input.split(", ")[1].split(".")[0]
+    ana = red.output.split(", ")[1].split(".")[0]
+    assert ben.startswith("<PERSON_") and ana.startswith("<PERSON_") and ben != ana
+    assert red.meta["history"] == [
+        f"Can we meet on Thursday, {ben}?" + PAD,
+        f"Thursday works, {ana}. Room 4 at ten?" + PAD,
+    ]
+
+
+def test_a_reply_loop_in_broken_headers_ends_the_history(tmp_path):
+    (tmp_path / "a.eml").write_bytes(message("Loop", "First.", "<l0@x>", parent="<l1@x>"))
+    (tmp_path / "b.eml").write_bytes(message("Loop", "Second.", "<l1@x>", parent="<l0@x>"))
+    records = list(thread_records(read_corpus(str(tmp_path)), ThreadStats()))
+    assert [r.meta.get("history") for r in records] == [None, None]
+
+
+def test_generate_in_thread_mode_writes_the_thread_as_turns(tiny_adapter, tmp_path):
+    import json
+
+    from backtranslate.generate import generate
+    from tests.test_generate import _cfg
+
+    corpus = _chain(tmp_path / "mail")
+    generate(
+        _cfg(
+            tiny_adapter,
+            tmp_path,
+            corpus=str(corpus),
+            email_mode="thread",
+            filter=False,
+            min_tokens=1,
+            format="sharegpt",
+        )
+    )
+    data = json.loads((tmp_path / "ds" / "data.json").read_text())
+    sharegpt = json.loads((tmp_path / "ds" / "sharegpt.json").read_text())
+    last = next(i for i, r in enumerate(data) if r["output"].startswith("Room 2 at ten then"))
+    ((user, assistant),) = data[last]["history"]
+    assert user.startswith("Can we meet on Thursday, <PERSON_") and assistant.startswith("Thursday works, <PERSON_")
+    assert [t["value"] for t in sharegpt[last]["conversations"][:2]] == [user, assistant]
+    assert sum("history" in r for r in data) == 1
+    info = json.loads((tmp_path / "ds" / "dataset_info.json").read_text())
+    assert info["ds"]["columns"]["history"] == "history"
