@@ -323,6 +323,18 @@ class GenerateConfig(BackendSettings):
         0.5, "Lowest cosine between a rewrite's claim and some span of its passage that counts as support."
     )
     rewrite_max_new_tokens: int = opt(384, "Longest rewrite in tokens; one that hits it is not kept.")
+    translate: Optional[str] = opt(
+        None,
+        "Translate each kept instruction into its passage's language with this instruct model "
+        "('default': the embedded one), where the backward model wrote it in another (a translate "
+        "pivot: the backward model and the filters stay English); a translation not detected in the "
+        "passage's language drops the pair with the reason. `--languages auto` then keeps every language.",
+    )
+    translate_similarity: float = opt(
+        0.7,
+        "Lowest cosine between an instruction and its translation translated back to English by the "
+        "same model (the round trip); a translation below it is dropped as unfaithful.",
+    )
     redact: bool = opt(
         True,
         "Replace personal data and secrets (names from mail headers and signatures, e-mail "
@@ -390,6 +402,8 @@ class GenerateConfig(BackendSettings):
             problems.append("rewrite_min_support must be between 0 and 1")
         if self.rewrite_max_new_tokens < 16:
             problems.append("rewrite_max_new_tokens must be at least 16")
+        if not -1.0 <= self.translate_similarity <= 1.0:
+            problems.append("translate_similarity is a cosine: between -1 and 1")
         if self.min_tokens < 1 or self.max_tokens < self.min_tokens:
             problems.append("need 1 <= min_tokens <= max_tokens")
         if min(self.num_candidates, self.batch_size, self.batch_tokens, self.max_new_tokens) < 1:

@@ -119,6 +119,18 @@ def _rewrite_lines(rewrite: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _translation_lines(translation: dict[str, Any] | None) -> list[str]:
+    if not translation:
+        return []
+    dropped = ", ".join(f"{n} {why}" for why, n in sorted(translation["dropped"].items())) or "none"
+    per = ", ".join(f"{code} {v['kept']} of {v['translated']}" for code, v in sorted(translation["languages"].items()))
+    return [
+        f"- instructions: translated into their passage's language by `{translation['model']}` where the "
+        f"backward model wrote another: {translation['kept']} of {translation['translated']} kept ({per or 'none'}); "
+        f"dropped: {dropped}. Each record's `meta.translation` holds the instruction before translation"
+    ]
+
+
 def _preference_lines(prefs: dict[str, Any] | None) -> list[str]:
     if not prefs:
         return []
@@ -297,6 +309,7 @@ def write_card(out: Path, stats: RunStats, examples: list[dict[str, Any]]) -> No
         *_hygiene_lines(stats),
         *_curation_lines(stats.curation),
         *_rewrite_lines(stats.rewrite),
+        *_translation_lines(stats.translation),
         *_task_mix_lines(stats.task_mix),
         *_preference_lines(stats.preferences),
         *_privacy_lines(stats),

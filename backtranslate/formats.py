@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .io import atomic_open, atomic_path, read_jsonl
+from .preferences import KTO_TAGGED, RANKING_INSTRUCTIONS, RANKING_REWRITES
+from .records import user_turn
 from .threads import HISTORY
 
 
@@ -59,13 +61,6 @@ def write_formats(out: Path, names: list[str] | tuple[str, ...] = ()) -> list[st
 DATASET_INFO = "dataset_info.json"
 _SHAREGPT_TAGS = {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"}
 _OPENAI_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"}
-# The preference files preferences.py writes (named here, where dataset_info describes them).
-DPO_INSTRUCTIONS = "dpo/instructions.jsonl"  # TRL: the backward model's pairs
-DPO_REWRITES = "dpo/rewrites.jsonl"  # TRL: the forward model's pairs (--rewrite)
-RANKING_INSTRUCTIONS = "dpo/instructions_ranking.json"  # LLaMA-Factory: Alpaca layout, "ranking": true
-RANKING_REWRITES = "dpo/rewrites_ranking.json"
-KTO_INSTRUCTIONS = "kto/instructions.jsonl"  # TRL: prompt, completion, label
-KTO_TAGGED = "kto/instructions_kto_tag.json"  # LLaMA-Factory: Alpaca layout with a kto_tag column
 _ALPACA_COLUMNS = {"prompt": "instruction", "query": "input", "response": "output"}
 _RANKING = {
     "formatting": "alpaca",
@@ -174,11 +169,6 @@ def alpaca(row: dict[str, Any]) -> dict[str, Any]:
         **system_of(row),
         **({"history": history} if history else {}),
     }
-
-
-def user_turn(row: dict[str, Any]) -> str:
-    """The request as a user writes it: the instruction, then its input (the e-mail answered)."""
-    return f"{row['instruction']}\n\n{row['input']}" if row["input"] else row["instruction"]
 
 
 def turns(row: dict[str, Any]) -> list[tuple[str, str]]:

@@ -44,6 +44,8 @@ from .rewrite import REWRITE_KEY, Faithfulness, Rewrite, Rewriter
 from .runstats import GenerationCounts, ModelInfo, PairCounts, PassageCounts, ReadCounts, RunStats
 from .templates import GENERATED_TAG
 from .threads import ThreadStats, thread_records
+from .translate import Translate, Translator
+from .translate import as_filtered as untranslated
 
 log = logging.getLogger(__name__)
 # Everything a run writes (--overwrite clears it all): the run's own files and every format's.
@@ -108,9 +110,17 @@ def passage_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filte
         default_passage_filters(
             patch={"patches": cfg.patches}, standalone={"orphan_replies": cfg.email_mode == "message"}
         )
-        + [Language(resolve_languages(cfg.languages, cfg.model))]
+        + [Language(passage_languages(cfg))]
         + [Contamination(s, fields=("output", "input")) for s in eval_sets]
     )
+
+
+def passage_languages(cfg: GenerateConfig) -> Optional[tuple[str, ...]]:
+    """--languages; with --translate, `auto` keeps every language: the translator writes the
+    instruction in the passage's language, whatever language the backward model writes."""
+    if cfg.translate and (cfg.languages or "").strip().lower() == "auto":
+        return None
+    return resolve_languages(cfg.languages, cfg.model)
 
 
 def pair_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
@@ -129,8 +139,9 @@ def pair_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
     if cfg.num_candidates > 1:
         chosen.append(BestOfK("relevance" if cfg.relevance else "candidate_order", cfg.balance, cfg.balance_margin))
     first_dedup = next(i for i, f in enumerate(filters) if f.name == "exact_duplicate")
-    # The instruction must be in its passage's language (the passage's was detected before the model).
-    language: list[Filter] = [InstructionLanguage()]
+    # The instruction must be in its passage's language (the passage's was detected before the model);
+    # with --translate the translation stage checks that after translating (Run appends it).
+    language: list[Filter] = [] if cfg.translate else [InstructionLanguage()]
     return filters[:first_dedup] + language + contamination + chosen + filters[first_dedup:]
 
 
@@ -201,6 +212,23 @@ def rewriting(cfg: GenerateConfig, totals: Optional[dict] = None) -> Optional[Re
     return Rewrite(rewriter, Faithfulness(cfg.rewrite_similarity), cfg.rewrite_min_support, totals)
 
 
+def translation(cfg: GenerateConfig) -> Optional[Translate]:
+    """--translate: after the filters and curation (which read the backward model's English), before
+    --rewrite (which answers the translated instruction); its model is placed as --rewrite's is."""
+    if not cfg.translate:
+        return None
+    options: dict[str, Any] = {}
+    if cfg.backend == "openai":
+        options = {**options_from(cfg.backend, cfg), "lora_name": None, "served_model": None}
+    translator = Translator(
+        cfg.translate,
+        precision=cfg.precision,
+        backend="openai" if cfg.backend == "openai" else "transformers",
+        **options,
+    )
+    return Translate(translator, cfg.translate_similarity)
+
+
 def backward_model(cfg: GenerateConfig) -> BackwardModel:
     """The backward model on the run's backend, with the backend's own options."""
     return BackwardModel(cfg.model, cfg.template, cfg.precision, cfg.backend, **options_from(cfg.backend, cfg))
@@ -264,6 +292,7 @@ class Run:
         self.model = backward_model(cfg)
         self.curator = curation(cfg)  # loads its model here too, for the same reason
         self.rewriter = rewriting(cfg)
+        self.translator = translation(cfg)
         self.progress = open_run(out, self.settings, OUTPUTS, cfg.overwrite, cfg.resume)
         self.finished = self.progress.done and (out / "stats.json").exists()
         if self.finished:
@@ -273,6 +302,8 @@ class Run:
             self.curator.totals.update(self.progress.counters.get("curation", {}))
         if self.rewriter:
             self.rewriter.totals.update(self.progress.counters.get("rewrite", {}))
+        if self.translator:
+            self.translator.totals.update(self.progress.counters.get("translation", {}))
         self.decoding = decoding_of(cfg)
         self.counters = {
             "pair_stats": {"seen": {}, "kept": {}, "dropped": {}},
@@ -301,7 +332,10 @@ class Run:
                 self.balancer.keep(row["instruction"])
         if self.curator:
             self.pair_filters.append(self.curator)
-        if self.rewriter:  # after the replay too: a resumed run never rewrites finished pairs again
+        # After the replay too: a resumed run never translates or rewrites finished pairs again.
+        if self.translator:
+            self.pair_filters.append(self.translator)
+        if self.rewriter:
             self.pair_filters.append(self.rewriter)
         self.replaying = self.progress.chunks > 0  # while true, passage rejects are already on disk
         self.sent, self.started = 0, time.perf_counter()
@@ -355,6 +389,7 @@ class Run:
             pair_stats=self.pair_stats.to_dict(),
             curation=self.curator.totals if self.curator else {},
             rewrite=self.rewriter.totals if self.rewriter else {},
+            translation=self.translator.totals if self.translator else {},
             seconds=self.counters["seconds"] + time.perf_counter() - self.started,
         )
         self.started = time.perf_counter()
@@ -420,6 +455,7 @@ class Run:
             decontamination=[s.describe() for s in self.eval_sets],
             curation={**self.curator.summary(), "model": cfg.curate_model} if self.curator else None,
             rewrite={**self.rewriter.summary(), "model": cfg.rewrite} if self.rewriter else None,
+            translation={**self.translator.summary(), "model": cfg.translate} if self.translator else None,
         )
         examples = finalize(self.out, stats, cfg.formats)
         mark_done(self.out)
@@ -442,7 +478,8 @@ def _finished(out: Path) -> GenerateResult:
 
 def _replay_kept(out: Path, filters: list) -> None:
     """Rebuild the dataset-wide filters' memory (seen instructions) from the pairs that passed
-    them before an interruption: those kept, and those that only curation (after them) dropped."""
+    them before an interruption: those kept, and those that only curation or the translation
+    (after them) dropped."""
     path = out / "data.jsonl"
     if not filters or not path.exists() or path.stat().st_size == 0:
         return
@@ -453,7 +490,7 @@ def _replay_kept(out: Path, filters: list) -> None:
         (
             r
             for r in read_jsonl(out / "rejected.jsonl")
-            if r.get("meta", {}).get("rejected_by", "").startswith("curate_")
+            if r.get("meta", {}).get("rejected_by", "").startswith(("curate_", "translate"))
         ),
     )
     passed = (_as_filtered(Record.from_row(r)) for r in rows)
@@ -462,11 +499,12 @@ def _replay_kept(out: Path, filters: list) -> None:
 
 
 def _as_filtered(record: Record) -> Record:
-    """A kept pair as the filters saw it: with its original passage where --rewrite replaced it."""
+    """A kept pair as the filters saw it: with its original passage where --rewrite replaced it,
+    and its original instruction where --translate did."""
     rewrite = record.meta.get(REWRITE_KEY)
     if rewrite and rewrite.get("kept"):
         record.output = rewrite["original"]
-    return record
+    return untranslated(record)
 
 
 class Counted:

@@ -9,7 +9,7 @@ Two kinds of pairs, for two different models, in separate files:
   raw passage it came from, under the pair's instruction (instruction back-and-forth translation
   reports rewritten answers fine-tune better than raw text).
 
-Layouts, one file each (names in formats.py, which describes them in dataset_info.json):
+Layouts, one file each (names below; formats.py describes them in dataset_info.json):
 - TRL's preference layout (`prompt`, `chosen`, `rejected`: strings, or messages where the run's
   template is a chat template), the run's exact prompt; `rejected_reason` says what rejected the
   losing side (TRL drops columns it does not use);
@@ -30,20 +30,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .formats import (
-    DPO_INSTRUCTIONS,
-    DPO_REWRITES,
-    KTO_INSTRUCTIONS,
-    KTO_TAGGED,
-    RANKING_INSTRUCTIONS,
-    RANKING_REWRITES,
-    user_turn,
-)
 from .io import atomic_open, read_jsonl
-from .records import Record
+from .records import Record, user_turn
 from .rewrite import REWRITE_KEY
 from .templates import Template, get_template
 
+# The preference files preferences.py writes (formats.py names the LLaMA-Factory ones in dataset_info.json).
+DPO_INSTRUCTIONS = "dpo/instructions.jsonl"  # TRL: the backward model's pairs
+DPO_REWRITES = "dpo/rewrites.jsonl"  # TRL: the forward model's pairs (--rewrite)
+RANKING_INSTRUCTIONS = "dpo/instructions_ranking.json"  # LLaMA-Factory: Alpaca layout, "ranking": true
+RANKING_REWRITES = "dpo/rewrites_ranking.json"
+KTO_INSTRUCTIONS = "kto/instructions.jsonl"  # TRL: prompt, completion, label
+KTO_TAGGED = "kto/instructions_kto_tag.json"  # LLaMA-Factory: Alpaca layout with a kto_tag column
 # The keys of meta[REWRITE_KEY] a rewrite pair is made of (rewrite.py writes them).
 REWRITE_TEXT, REWRITE_ORIGINAL, REWRITE_KEPT = "text", "original", "kept"
 

@@ -58,3 +58,8 @@ def fingerprint(records: list[Record]) -> str:
         h.update(json.dumps(r.to_alpaca(), sort_keys=True, ensure_ascii=False).encode("utf-8"))
         h.update(b"\n")
     return h.hexdigest()[:16]
+
+
+def user_turn(row: dict[str, Any]) -> str:
+    """The request as a user writes it: the instruction, then its input (the e-mail answered)."""
+    return f"{row['instruction']}\n\n{row['input']}" if row["input"] else row["instruction"]

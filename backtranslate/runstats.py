@@ -77,6 +77,7 @@ class RunStats:
     shards: Optional[int] = None  # merged runs: how many shard folders
     curation: Optional[dict[str, Any]] = None
     rewrite: Optional[dict[str, Any]] = None  # --rewrite: rewritten, kept, fell back by reason
+    translation: Optional[dict[str, Any]] = None  # --translate: translated, kept, dropped by reason
     # Completed by dataset.finalize when the folder is written:
     version: Optional[str] = None
     lengths: Optional[dict[str, Any]] = None
@@ -112,6 +113,8 @@ class RunStats:
             out["curation"] = self.curation
         if self.rewrite is not None:
             out["rewrite"] = self.rewrite
+        if self.translation is not None:
+            out["translation"] = self.translation
         if self.version is not None:
             out.update(version=self.version, lengths=self.lengths, task_mix=self.task_mix)
             if self.preferences is not None:
@@ -137,6 +140,7 @@ class RunStats:
             shards=d.get("shards"),
             curation=d.get("curation"),
             rewrite=d.get("rewrite"),
+            translation=d.get("translation"),
             version=d.get("version"),
             lengths=d.get("lengths"),
             task_mix=d.get("task_mix"),

@@ -156,20 +156,18 @@ def task_mix(instructions: Iterable[str], balance: Optional[str] = None) -> dict
 
 
 def folder_mix(dataset: str | Path) -> dict[str, Any]:
-    """The task mix of a dataset's kept pairs: a run folder's data.jsonl (with the --balance it was
-    made with, from stats.json), or any pairs file or folder the seed reader takes. For benchmarks:
-    the task-type entropy of a run before and after --balance is ``folder_mix(out)["entropy"]``."""
+    """The task mix of a dataset folder's kept pairs (its data.jsonl), with the --balance it was
+    made with (from stats.json). For benchmarks: the task-type entropy of a run before and after
+    --balance is ``folder_mix(out)["entropy"]``."""
     from .io import read_jsonl
 
     folder = Path(dataset)
-    if (folder / "data.jsonl").is_file():
-        instructions = [row["instruction"] for row in read_jsonl(folder / "data.jsonl")]
-        stats = folder / "stats.json"
-        settings = json.loads(stats.read_text(encoding="utf-8")).get("settings", {}) if stats.is_file() else {}
-        return task_mix(instructions, settings.get("balance"))
-    from .readers.seed import load_pairs
-
-    return task_mix(r.instruction for r in load_pairs(str(dataset)).records)
+    if not (folder / "data.jsonl").is_file():
+        raise FileNotFoundError(f"{folder} has no data.jsonl: give a folder written by generate")
+    instructions = [row["instruction"] for row in read_jsonl(folder / "data.jsonl")]
+    stats = folder / "stats.json"
+    settings = json.loads(stats.read_text(encoding="utf-8")).get("settings", {}) if stats.is_file() else {}
+    return task_mix(instructions, settings.get("balance"))
 
 
 def collapse_warning(mix: dict[str, Any]) -> str:

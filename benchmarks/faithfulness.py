@@ -16,8 +16,16 @@ Part 2, real (``--rewrite-model``): the kept pairs of a real-corpus run (``--pai
 data.jsonl) are rewritten by that model and checked; it prints how many rewrites the check keeps
 and why the others fall back, and writes every rewrite with its verdict to ``--out`` for a read.
 
+Part 3, blind (``--blind``): part 2's rewrites go to blind readers twice, as two files of the same
+pairs in different orders: ``rewrite-raw`` (the instruction over the original passage, what a run
+without --rewrite keeps) and ``rewrite-new`` (the instruction over the model's rewrite, whatever
+the check said). Each is read by a fresh reader given only real_corpora.RUBRIC; with their
+verdicts committed next to the files, the next run prints raw vs rewritten usable rates, and the
+rates of the rewrites the check kept and of those it sent back.
+
     python benchmarks/faithfulness.py
     python benchmarks/faithfulness.py --rewrite-model default --pairs runs/real-bench/v4c-k1/docs/data.jsonl
+    python benchmarks/faithfulness.py --blind
 """
 
 from __future__ import annotations
@@ -159,6 +167,53 @@ def real_rewrites(pairs_file: Path, model: str, count: int, out: Path, floor: fl
     return {**stage.summary(), "seconds_per_pair": round(seconds / max(1, len(done)), 2), "file": str(out)}
 
 
+def blind(rewrites: Path) -> dict | None:
+    """Part 3: write the two blind-read files from part 2's rewrites, or, where the readers' verdicts
+    are there, the usable / mismatch / unusable counts of raw and rewritten outputs."""
+    from real_corpora import BLIND, RUBRIC
+
+    rows = [json.loads(line) for f in sorted(rewrites.glob("*.jsonl")) for line in f.read_text().splitlines() if line]
+    if not rows:
+        print(f"faithfulness --blind: no rewrites in {rewrites} (run part 2 first)")
+        return None
+    by_id = {r["id"]: r for r in rows}
+    verdicts = {}
+    for side, field in (("raw", "original"), ("new", "text")):
+        folder = BLIND / f"rewrite-{side}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pairs, found = folder / "all.pairs.jsonl", folder / "all.verdicts.jsonl"
+        if found.is_file():
+            verdicts[side] = {v["id"]: v["verdict"] for v in map(json.loads, found.read_text().splitlines()) if v}
+            continue
+        order = random.Random(f"rewrite-{side}").sample(rows, len(rows))
+        with pairs.open("w", encoding="utf-8") as f:
+            for i, r in enumerate(order, 1):
+                row = {"n": i, "id": r["id"], "instruction": r["instruction"], "input": "", "output": r[field]}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        (folder / "RUBRIC.md").write_text(RUBRIC + "\n", encoding="utf-8")
+        print(f"faithfulness --blind: {len(rows)} pairs for a blind reader in {pairs}")
+    if len(verdicts) < 2:
+        return None
+    groups = {
+        "all": list(by_id),
+        "rewrite kept": [i for i, r in by_id.items() if r["kept"]],
+        "rewrite sent back": [i for i, r in by_id.items() if not r["kept"]],
+    }
+    table = {}
+    print("blind read, raw passage vs rewrite (usable / mismatch / unusable)")
+    for name, ids in groups.items():
+        table[name] = {side: dict(Counter(verdicts[side].get(i, "missing") for i in ids)) for side in ("raw", "new")}
+        cells = [
+            "/".join(str(table[name][side].get(k, 0)) for k in ("usable", "mismatch", "unusable"))
+            for side in ("raw", "new")
+        ]
+        print(f"{name} ({len(ids)}): raw {cells[0]} | rewritten {cells[1]}")
+    final = Counter(verdicts["new" if by_id[i]["kept"] else "raw"].get(i) for i in by_id)
+    table["with the check"] = dict(final)
+    print(f"what --rewrite keeps (the rewrite where the check passed it, else the passage): {dict(final)}")
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpora", default=str(ROOT / "runs" / "real-corpora"), help="built real corpora")
@@ -170,7 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor", type=float, default=0.5, help="the cosine floor for part 2")
     parser.add_argument("--out", default=str(ROOT / "runs" / "faithfulness"), help="part 2's rewrites")
     parser.add_argument("--json", help="write the results here too")
+    parser.add_argument("--blind", action="store_true", help="part 3 only: blind-read files, or their rates")
     args = parser.parse_args(argv)
+    if args.blind:
+        table = blind(Path(args.out))
+        if table and args.json:
+            Path(args.json).write_text(json.dumps({"blind": table}, indent=2) + "\n", encoding="utf-8")
+        return 0
     rng = random.Random(0)
 
     corpora = Path(args.corpora)

@@ -66,6 +66,8 @@ def run_generate(corpus: Path, out: Path, model: str, args: argparse.Namespace) 
     overrides = {"num_candidates": args.num_candidates} if args.num_candidates else {}
     if args.no_relevance:
         overrides["relevance"] = False
+    if args.balance:
+        overrides["balance"] = args.balance
     cfg = GenerateConfig(corpus=str(corpus), out=str(out), model=model, overwrite=True, **overrides)
     started = time.perf_counter()
     generate(cfg)
@@ -107,6 +109,7 @@ def summarize(name: str, out: Path, seconds: float | None) -> dict:
         "seconds": round(seconds, 1),
         "seconds_per_kept": round(seconds / max(len(kept), 1), 2),
         "languages": stats.get("languages", {}).get("mix", {}),
+        "task_mix": {k: stats["task_mix"][k] for k in ("types", "entropy", "top_type_share", "top_opening_share")},
     }
     return row
 
@@ -265,6 +268,7 @@ def main() -> int:
     parser.add_argument("--with-demo", action="store_true", help="also the demo's corpora/emails")
     parser.add_argument("--num-candidates", type=int, help="generate's --num-candidates (default: its default)")
     parser.add_argument("--no-relevance", action="store_true", help="generate's --no-relevance")
+    parser.add_argument("--balance", help="generate's --balance (with --num-candidates 2 or more)")
     parser.add_argument("--reuse", action="store_true", help="summarize existing runs without generating")
     parser.add_argument("--sample", action="store_true", help="write the blind-read samples")
     parser.add_argument(
@@ -309,6 +313,7 @@ def main() -> int:
         "junk",
         "rel. median",
         "s/kept",
+        "task entropy",
         "blind read (usable/mismatch/unusable)",
     )
     print(" | ".join(header))
@@ -329,6 +334,7 @@ def main() -> int:
                     f"{r['junk_any']} ({r['junk_any'] / max(r['kept'], 1):.1%})",
                     r["relevance_median"],
                     r["seconds_per_kept"],
+                    f"{r['task_mix']['entropy']} (top type {r['task_mix']['top_type_share']:.0%})",
                     blind,
                 )
             )

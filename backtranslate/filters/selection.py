@@ -24,8 +24,10 @@ from . import Filter, Verdict, register
 
 @register
 class BestOfK(Filter):
-    """Per passage, the candidate with the highest ``meta[score]``; ties go to the earlier one.
-    ``balance`` ('uniform' or shares such as 'write=0.3,answer=0.2') steers near-ties toward a task mix."""
+    """Per passage, the candidate with the highest ``meta[score]``; ties go to the earlier one."""
+
+    # ``balance`` ('uniform' or shares such as 'write=0.3,answer=0.2') steers near-ties toward a
+    # task mix (--balance; tasktypes.Balance).
 
     name = "best_of_k"
 
