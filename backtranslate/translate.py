@@ -58,7 +58,9 @@ class Translator(Rewriter):
         return [{"role": "user", "content": PROMPT.format(language=language, instruction=r.instruction)}]
 
 
-_LABEL = re.compile(r"^\s*(?:translation|translated request|request|english|[A-Z][a-z]+ translation)\s*:\s*", re.IGNORECASE)
+_LABEL = re.compile(
+    r"^\s*(?:translation|translated request|request|english|[A-Z][a-z]+ translation)\s*:\s*", re.IGNORECASE
+)
 
 
 def clean(text: str) -> str:
