@@ -140,6 +140,34 @@ def blind_sample(name: str, out: Path, tag: str, n: int = SAMPLE) -> Path:
     return path
 
 
+def swapped_sample(before: Path, after: Path, names: list[str]) -> dict:
+    """The passages where two runs kept different instructions (e.g. --balance on and off), each
+    side in its own blind-read file (``balance-before``, ``balance-after``), in different random
+    orders; with the readers' verdicts there, their usable / mismatch / unusable counts."""
+    sides: dict[str, list[dict]] = {"before": [], "after": []}
+    for name in names:
+        a = {r["meta"].get("passage_id"): r for r in read_jsonl(before / name / "data.jsonl")}
+        b = {r["meta"].get("passage_id"): r for r in read_jsonl(after / name / "data.jsonl")}
+        for key, row in a.items():
+            if key in b and row["instruction"] != b[key]["instruction"]:
+                sides["before"].append(row)
+                sides["after"].append(b[key])
+    rates = {}
+    for side, rows in sides.items():
+        folder = BLIND / f"balance-{side}"
+        folder.mkdir(parents=True, exist_ok=True)
+        verdicts = read_jsonl(folder / "swapped.verdicts.jsonl")
+        if verdicts:
+            rates[side] = dict(Counter(v["verdict"] for v in verdicts))
+            continue
+        with (folder / "swapped.pairs.jsonl").open("w", encoding="utf-8") as f:
+            for i, r in enumerate(random.Random(f"balance-{side}").sample(rows, len(rows)), 1):
+                keep = {k: r[k] for k in ("id", "instruction", "input", "output")}
+                f.write(json.dumps({"n": i, **keep}, ensure_ascii=False) + "\n")
+        (folder / "RUBRIC.md").write_text(RUBRIC + "\n", encoding="utf-8")
+    return {"swapped": len(sides["before"]), "blind_read": rates}
+
+
 def blind_rates(name: str, tag: str) -> dict | None:
     verdicts = read_jsonl(BLIND / tag / f"{name}.verdicts.jsonl")
     if not verdicts:
@@ -277,6 +305,9 @@ def main() -> int:
         choices=("embedding", "likelihood"),
         help="measure these relevance scorers (both when none is named)",
     )
+    parser.add_argument(
+        "--swapped-against", help="a tag run without --balance: blind-read the passages whose pick changed"
+    )
     parser.add_argument("--json", help="also write the summary here")
     args = parser.parse_args()
 
@@ -346,6 +377,9 @@ def main() -> int:
             f"  languages {r['languages']}"
         )
     report = {"cpu": cpu_class(), "model": args.model, "tag": args.tag, "rows": rows}
+    if args.swapped_against:
+        report["swapped"] = swapped_sample(Path(args.out) / args.swapped_against, Path(args.out) / args.tag, names)
+        print(f"\nswapped picks against {args.swapped_against}:", report["swapped"])
     if args.calibrate is not None:
         report["calibration"] = calibrate(outs, args.tag, args.calibrate or ["embedding", "likelihood"])
         print("\ncalibration:", json.dumps(report["calibration"], indent=1))
