@@ -194,21 +194,21 @@ def curation(cfg: GenerateConfig, totals: Optional[dict] = None) -> Optional[Cur
     return Curation(scorer, cfg.curate_threshold, totals)
 
 
+def helper_model(cfg: GenerateConfig) -> dict[str, Any]:
+    """Where --rewrite's and --translate's instruct models run: on the same server(s) with
+    --backend openai (the model named, no LoRA), else in process with transformers."""
+    if cfg.backend != "openai":
+        return {"precision": cfg.precision, "backend": "transformers"}
+    options = {**options_from(cfg.backend, cfg), "lora_name": None, "served_model": None}
+    return {"precision": cfg.precision, "backend": "openai", **options}
+
+
 def rewriting(cfg: GenerateConfig, totals: Optional[dict] = None) -> Optional[Rewrite]:
     """--rewrite: after every filter and curation, so only pairs that are kept get rewritten. Its
     model is placed as curation's is (the same server with --backend openai, else transformers)."""
     if not cfg.rewrite:
         return None
-    options: dict[str, Any] = {}
-    if cfg.backend == "openai":
-        options = {**options_from(cfg.backend, cfg), "lora_name": None, "served_model": None}
-    rewriter = Rewriter(
-        cfg.rewrite,
-        max_new_tokens=cfg.rewrite_max_new_tokens,
-        precision=cfg.precision,
-        backend="openai" if cfg.backend == "openai" else "transformers",
-        **options,
-    )
+    rewriter = Rewriter(cfg.rewrite, max_new_tokens=cfg.rewrite_max_new_tokens, **helper_model(cfg))
     return Rewrite(rewriter, Faithfulness(cfg.rewrite_similarity), cfg.rewrite_min_support, totals)
 
 
@@ -217,15 +217,7 @@ def translation(cfg: GenerateConfig) -> Optional[Translate]:
     --rewrite (which answers the translated instruction); its model is placed as --rewrite's is."""
     if not cfg.translate:
         return None
-    options: dict[str, Any] = {}
-    if cfg.backend == "openai":
-        options = {**options_from(cfg.backend, cfg), "lora_name": None, "served_model": None}
-    translator = Translator(
-        cfg.translate,
-        precision=cfg.precision,
-        backend="openai" if cfg.backend == "openai" else "transformers",
-        **options,
-    )
+    translator = Translator(cfg.translate, **helper_model(cfg))
     return Translate(translator, cfg.translate_similarity)
 
 

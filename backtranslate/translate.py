@@ -123,17 +123,25 @@ class Translate(Filter):
         found = []
         for r, (text, finish) in zip(records, self.translator.rewrite(records)):
             text = clean(text)
-            code = detect(text)[0] if text else ""
-            reason = ""
+            code, probability = detect(text) if text else ("", 0.0)
+            kind = reason = ""  # kind: the reason's name in the run's counts
             if not text:
-                reason = "empty translation"
+                kind = reason = "empty translation"
             elif finish == "length":
-                reason = "translation cut at max_new_tokens"
+                kind = reason = "translation cut at max_new_tokens"
             elif repeats(text):
-                reason = "repetitive translation"
-            elif code != r.meta["language"] and (len(text.split()) >= MIN_WORDS or detect(text)[1] >= MIN_PROBABILITY):
-                reason = f"translation in {code}, passage in {r.meta['language']}"
-            found.append({"original": r.instruction, "language": r.meta["language"], "text": text, "reason": reason})
+                kind = reason = "repetitive translation"
+            elif code != r.meta["language"] and (len(text.split()) >= MIN_WORDS or probability >= MIN_PROBABILITY):
+                kind, reason = "wrong language", f"translation in {code}, passage in {r.meta['language']}"
+            found.append(
+                {
+                    "original": r.instruction,
+                    "language": r.meta["language"],
+                    "text": text,
+                    "reason": reason,
+                    "kind": kind,
+                }
+            )
         # The round trip, for the translations that passed so far, in one batch.
         back = [f for f in found if not f["reason"]]
         if back:
@@ -148,23 +156,17 @@ class Translate(Filter):
                 cosine = round(float(vectors[k] @ vectors[len(back) + k]), 4)
                 f.update(round_trip=text, cosine=cosine)
                 if cosine < self.min_similarity:
-                    f["reason"] = f"round trip cosine {cosine:.2f} < {self.min_similarity}"
+                    f["kind"], f["reason"] = "round trip", f"round trip cosine {cosine:.2f} < {self.min_similarity}"
         return found
 
     def _apply(self, r: Record, found: dict[str, Any]) -> Verdict:
-        reason = found.pop("reason")
+        reason, kind = found.pop("reason"), found.pop("kind")
         r.meta[TRANSLATE_KEY] = {**found, "kept": not reason, **({"reason": reason} if reason else {})}
         self.totals["translated"] += 1
         by_language = self.totals["languages"].setdefault(found["language"], {"translated": 0, "kept": 0})
         by_language["translated"] += 1
         if reason:
-            key = (
-                re.sub(r" (in|cosine) .*", r" \1 ...", reason)
-                if reason.startswith(("translation in", "round"))
-                else reason
-            )
-            key = {"translation in ...": "wrong language", "round trip cosine ...": "round trip"}.get(key, key)
-            self.totals["dropped"][key] = self.totals["dropped"].get(key, 0) + 1
+            self.totals["dropped"][kind] = self.totals["dropped"].get(kind, 0) + 1
             return False, reason
         self.totals["kept"] += 1
         by_language["kept"] += 1
