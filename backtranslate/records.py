@@ -7,6 +7,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# The corpus formats whose documents are e-mails (record.meta["format"]): threads, and filters
+# that treat mail differently, ask this.
+MAIL_FORMATS = frozenset({"eml", "mbox", "maildir"})
+
 
 @dataclass
 class Record:

@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .readers.email_text import merge_names
-from .records import Record, stable_id
+from .records import MAIL_FORMATS, Record, stable_id
 
-MAIL_FORMATS = frozenset({"eml", "mbox", "maildir"})
 HISTORY = "history"  # meta key: the earlier messages of a reply's chain, oldest first (parent excluded)
 MAX_HISTORY = 8  # earlier messages kept per reply: a long thread would repeat itself in every record
 _ID = re.compile(r"<[^<>\s]+>")

@@ -15,6 +15,8 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,11 @@ from .templates import GENERATED_TAG, SEED_TAG, Template, get_template
 log = logging.getLogger(__name__)
 # Tokens kept free for EOS and for BPE merges across the prompt/completion boundary.
 _MARGIN = 4
+# A reverse pair's context is cut down to leave the response at least this many tokens, but
+# never below _MIN_CONTEXT tokens; " ..." marks the cut.
+_MIN_RESPONSE = 32
+_MIN_CONTEXT = 16
+_CUT_MARK_TOKENS = 2
 
 
 @dataclass
@@ -55,11 +62,15 @@ def fit_to_length(record: Record, template: Template, tokenizer: Any, max_length
     In both directions the response (``output``) is the long part: the backward model reads it
     in its prompt and plain right-truncation would remove the instruction target at the end; the
     forward model writes it, and a cut response still teaches the style of its start.
+    A reverse template's context (a reply's parent message) is cut first where it would leave the
+    response fewer than ``_MIN_RESPONSE`` tokens: skipping such pairs took every reply pair out of
+    the demo's 128-token training, and its instructions for replies got the direction wrong.
     Returns None when the frame and instruction alone do not fit.
     """
-    empty = Record(output="", instruction=record.instruction, input=record.input, id=record.id, meta=record.meta)
-    frame = len(tokenizer(_full_text(empty, template, tokenizer), add_special_tokens=False)["input_ids"])
-    budget = max_length - frame - _MARGIN
+    budget = _response_budget(record, template, tokenizer, max_length)
+    if budget < _MIN_RESPONSE and record.input and template.direction == "reverse":
+        record = _cut_context(record, template, tokenizer, max_length, _MIN_RESPONSE - budget)
+        budget = _response_budget(record, template, tokenizer, max_length)
     if budget < 8:
         return None
     ids = tokenizer(record.output, add_special_tokens=False)["input_ids"]
@@ -72,6 +83,29 @@ def fit_to_length(record: Record, template: Template, tokenizer: Any, max_length
         input=record.input,
         id=record.id,
         meta={**record.meta, "truncated_tokens": len(ids) - budget},
+    )
+
+
+def _response_budget(record: Record, template: Template, tokenizer: Any, max_length: int) -> int:
+    empty = Record(output="", instruction=record.instruction, input=record.input, id=record.id, meta=record.meta)
+    frame = len(tokenizer(_full_text(empty, template, tokenizer), add_special_tokens=False)["input_ids"])
+    return max_length - frame - _MARGIN
+
+
+def _cut_context(record: Record, template: Template, tokenizer: Any, max_length: int, short: int) -> Record:
+    """The context's opening (what the reply answers), ``short`` tokens shorter plus room for the
+    mark, but never under ``_MIN_CONTEXT`` tokens."""
+    ids = tokenizer(record.input, add_special_tokens=False)["input_ids"]
+    keep = max(len(ids) - short - _CUT_MARK_TOKENS, _MIN_CONTEXT)
+    if keep >= len(ids):
+        return record  # already this short: if the response has no room, the pair is skipped
+    context = tokenizer.decode(ids[:keep], skip_special_tokens=True).rstrip() + " ..."
+    return Record(
+        output=record.output,
+        instruction=record.instruction,
+        input=context,
+        id=record.id,
+        meta={**record.meta, "context_truncated_tokens": len(ids) - keep},
     )
 
 
@@ -237,6 +271,31 @@ def _describe(data: SeedSet) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def score_labelled_positions_only() -> Iterator[bool]:
+    """Let TRL's fused LM head score only the positions that carry a label, on CPUs too.
+
+    TRL does so on CUDA and XPU (Triton) and scores every position elsewhere, because on Neuron a
+    batch-dependent row count recompiles the graph. Eager CPU training recompiles nothing, and here
+    the unlabelled positions are most of each example: the backward model's prompt is the whole
+    passage, its label a short instruction. On the demo's seed this trained 1.36x faster with the
+    same losses to the last digit (benchmarks/train_throughput.py). Yields whether it applied: a TRL
+    without the hook trains as before, only slower.
+    """
+    try:
+        from trl.trainer import utils as trl_utils
+
+        original = trl_utils._use_triton
+    except (ImportError, AttributeError):
+        yield False
+        return
+    trl_utils._use_triton = lambda device: original(device) or device.type == "cpu"
+    try:
+        yield True
+    finally:
+        trl_utils._use_triton = original
+
+
 def fit(
     cfg: TrainConfig, template: Template, records: list[Record], skipped: Counter, about: dict[str, Any]
 ) -> TrainResult:
@@ -303,9 +362,10 @@ def fit(
         eval_dataset=Dataset.from_list(val_rows) if val_rows else None,
     )
     started = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=_checkpoint(cfg.resume_from_checkpoint, out / "checkpoints"))
-    runtime = time.perf_counter() - started
-    val_loss = trainer.evaluate()["eval_loss"] if val_rows else None
+    with score_labelled_positions_only():
+        output = trainer.train(resume_from_checkpoint=_checkpoint(cfg.resume_from_checkpoint, out / "checkpoints"))
+        runtime = time.perf_counter() - started
+        val_loss = trainer.evaluate()["eval_loss"] if val_rows else None
     tokens = trainer.state.num_input_tokens_seen
     result = TrainResult(
         output_dir=out,

@@ -6,6 +6,7 @@ from backtranslate.errors import UserError
 from backtranslate.filters import (
     FILTERS,
     AsksForCode,
+    AsksForGenre,
     Boilerplate,
     CopiesPassage,
     ExactDuplicate,
@@ -367,6 +368,7 @@ def test_default_filter_lists_and_registry():
         "refusal",
         "missing_input",
         "asks_for_code",
+        "asks_for_genre",
         "repetition",
         "length_ratio",
         "copies_passage",
@@ -487,3 +489,39 @@ def test_asks_for_code_drops_a_request_for_code_or_a_patch_over_prose(instructio
     assert (verdict is True) == kept
     if not kept:
         assert verdict[1].startswith(("asks for a patch", "asks for code"))
+
+
+OFFICE_MAIL = """Subject: Second-floor move: what happens the week of March 10
+
+Hi all,
+
+The second floor is ready, and Engineering will move down from the fourth floor on March 12.
+Please pack your desk by Tuesday evening; the movers start at 7 on Wednesday.
+
+Thanks,
+<PERSON_1>"""
+DOCS_SECTION = """## Creating Posts
+
+To create a post, add a file to your `_posts` directory named YEAR-MONTH-DAY-title.MARKUP,
+where YEAR is a four-digit number and MARKUP is the file extension of the format used."""
+
+
+@pytest.mark.parametrize(
+    "instruction,output,meta,kept",
+    [
+        ("Write a blog post about the second-floor move.", OFFICE_MAIL, {}, False),
+        ("Write a short IT news article about the move.", OFFICE_MAIL, {}, False),
+        ("Draft an internal IT policy for the office move.", OFFICE_MAIL, {}, False),
+        ("Write an email to the team about the second-floor move.", OFFICE_MAIL, {}, True),
+        ("Write a memo telling Engineering when to pack for the move.", OFFICE_MAIL, {}, True),
+        ("Write a short email to a new Jekyll user about posts.", DOCS_SECTION, {}, False),
+        ("Write a short email to a new Jekyll user about posts.", DOCS_SECTION, {"format": "eml"}, True),
+        ("Write a guide to creating Jekyll posts.", DOCS_SECTION, {}, True),
+        ("Explain how to name a Jekyll post file.", DOCS_SECTION, {}, True),
+    ],
+)
+def test_asks_for_genre_drops_a_request_for_another_kind_of_text(instruction, output, meta, kept):
+    verdict = AsksForGenre().filter(Record(output=output, instruction=instruction, meta=meta))
+    assert (verdict is True) == kept
+    if not kept:
+        assert "e-mail" in verdict[1]

@@ -79,6 +79,45 @@ def test_long_responses_are_cut_so_the_instruction_always_fits(tiny_model_dir):
     assert examples == [] and skipped["instruction too long for max_length"] == 1
 
 
+def test_a_long_context_is_cut_before_a_reply_pair_is_skipped(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    template = get_template("reverse")
+    reply = Record(
+        output="Yes, the tunnel drops too, but only for ten minutes while each gateway reboots. " * 4,
+        instruction="Reply to the analyst's question: tell them the tunnel goes down and when.",
+        input="Will the site-to-site tunnel also be down during the VPN upgrade on Saturday? " * 8,
+    )
+    fitted = fit_to_length(reply, template, tok, 256)
+    assert fitted is not None and fitted.input.endswith(" ...") and fitted.meta["context_truncated_tokens"] > 0
+    full = template.prompt(fitted) + template.completion(fitted)
+    assert len(tok(full)["input_ids"]) <= 256 - 1
+    assert full.endswith(reply.instruction) and fitted.input.startswith("Will the site-to-site tunnel")
+    response = fitted.output
+    assert len(tok(response, add_special_tokens=False)["input_ids"]) >= 24  # the reply itself still has room
+    short = Record(output=reply.output, instruction=reply.instruction, input="Is the tunnel down too?")
+    assert fit_to_length(short, template, tok, 256).input == short.input  # nothing to cut when it fits
+
+
+def test_scoring_only_labelled_positions_changes_no_loss(tiny_model_dir, tmp_path, monkeypatch):
+    from contextlib import nullcontext
+
+    from trl.trainer import utils as trl_utils
+
+    import backtranslate.train as train_module
+
+    cpu = torch.device("cpu")
+    with train_module.score_labelled_positions_only() as applied:
+        assert applied and trl_utils._use_triton(cpu)  # TRL's fused head now compacts on the CPU
+    assert not trl_utils._use_triton(cpu)  # and is left as it was
+    fast = train(_cfg(tiny_model_dir, tmp_path / "labelled"))
+    monkeypatch.setattr(train_module, "score_labelled_positions_only", nullcontext)
+    every = train(_cfg(tiny_model_dir, tmp_path / "every"))
+    assert fast.train_loss == pytest.approx(every.train_loss, rel=1e-5)
+    assert fast.val_loss == pytest.approx(every.val_loss, rel=1e-5)
+
+
 def test_split_is_deterministic_and_keeps_a_validation_item():
     items = list(range(20))
     assert split(items, 0.1, 1) == split(items, 0.1, 1)

@@ -22,8 +22,8 @@ from typing import Any, Optional, Union
 
 from .. import templates
 from ..errors import UserError
-from ..records import Record
-from . import junk
+from ..records import MAIL_FORMATS, Record
+from . import genre, junk
 from .minhash import STOPWORDS, NearDuplicateIndex, Sketcher
 
 Verdict = Union[bool, tuple[bool, str]]
@@ -356,6 +356,27 @@ class AsksForCode(Filter):
         )
 
 
+class AsksForGenre(Filter):
+    """Instructions that ask for another kind of text: a blog post or policy over an e-mail, an e-mail over docs."""
+
+    # Blind reads of the demo mail and the real corpora: "Write a blog post about the second-floor
+    # move" or "Write an IT policy ..." over an office e-mail announcing it, "Write a short email to
+    # ..." over a documentation section. On the 788 judged pairs of every blind read so far it
+    # drops 42: 41 judged mismatch or unusable, 1 usable.
+    name = "asks_for_genre"
+
+    def filter(self, record: Record) -> Verdict:
+        asked = genre.asked_for(record.instruction)
+        if asked is None:
+            return True
+        mail = record.meta.get("format") in MAIL_FORMATS or genre.looks_like_mail(record.output)
+        if asked == "e-mail" and not mail:
+            return False, "asks for an e-mail, the output is not one"
+        if asked != "e-mail" and mail:
+            return False, f"asks for a {asked}, the output is an e-mail"
+        return True
+
+
 class LengthRatio(Filter):
     """Instructions far longer than their answer: the pair is mismatched or the model rambled."""
 
@@ -592,7 +613,7 @@ class Standalone(Filter):
         if meta.get("orphan_reply") and not self.orphan_replies and not record.input:
             return False, "reply whose message is not in the corpus"
         # The first words of a message are its beginning, however they are written ("thanks! ...").
-        opening = meta.get("format") in ("eml", "mbox", "maildir") and not meta.get("start")
+        opening = meta.get("format") in MAIL_FORMATS and not meta.get("start")
         if meta.get("mid_sentence") or (not opening and junk.mid_sentence(record.output)):
             return False, f"starts inside a sentence or code: {quote(record.output, 40)}"
         if junk.open_fence(record.output):
@@ -675,6 +696,7 @@ for _cls in (
     Refusal,
     MissingInput,
     AsksForCode,
+    AsksForGenre,
     Repetition,
     LengthRatio,
     CopiesPassage,
@@ -699,6 +721,7 @@ _PAIR_DEFAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("refusal", {}),
     ("missing_input", {}),
     ("asks_for_code", {}),
+    ("asks_for_genre", {}),
     ("repetition", {}),
     ("length_ratio", {}),
     ("copies_passage", {}),
