@@ -11,6 +11,8 @@ one run's instruction was judged better than the other's.
         old=runs/s26/emails-adapter-v4 new=runs/s26/emails-c128
     # a reader writes benchmarks/blind_read/demo-adapters/mixed.verdicts.jsonl
     python benchmarks/blind_compare.py score demo-adapters
+    # 30 random kept pairs of each run (the blind read's sample), still one reader for both:
+    python benchmarks/blind_compare.py write mail-v8 --sample 30 old=runs/real-bench/v6-k1/mail new=...
 
 A pair that two runs kept word for word is shown once and counts for both. The key (which row
 came from which run) is written beside the pairs as key.json; the reader is given only
@@ -35,10 +37,13 @@ from real_corpora import BLIND, RUBRIC, read_jsonl  # noqa: E402
 RANK = {"usable": 2, "mismatch": 1, "unusable": 0}
 
 
-def write(name: str, runs: dict[str, Path]) -> Path:
+def write(name: str, runs: dict[str, Path], sample: int | None = None) -> Path:
     rows: dict[tuple[str, str, str], dict] = {}
     for label, folder in runs.items():
-        for r in read_jsonl(folder / "data.jsonl"):
+        kept = read_jsonl(folder / "data.jsonl")
+        if sample is not None and sample < len(kept):  # n random kept pairs per run, as a blind read takes
+            kept = random.Random(f"blind-compare:{name}:{label}").sample(kept, sample)
+        for r in kept:
             key = (r["instruction"], r["input"], r["output"])
             entry = rows.setdefault(key, {"runs": [], "passages": []})
             entry["runs"].append(label)
@@ -103,12 +108,13 @@ def main() -> int:
     w = sub.add_parser("write", help="mix the runs' kept pairs into one blind-read file")
     w.add_argument("name")
     w.add_argument("runs", nargs="+", help="label=run folder (with data.jsonl)")
+    w.add_argument("--sample", type=int, help="this many random kept pairs per run (default: all)")
     s = sub.add_parser("score", help="count each run's verdicts")
     s.add_argument("name")
     args = parser.parse_args()
     if args.command == "write":
         runs = dict(item.split("=", 1) for item in args.runs)
-        folder = write(args.name, {k: Path(v) for k, v in runs.items()})
+        folder = write(args.name, {k: Path(v) for k, v in runs.items()}, args.sample)
         print(f"wrote {folder}/mixed.pairs.jsonl ({sum(1 for _ in open(folder / 'mixed.pairs.jsonl'))} pairs)")
         return 0
     for file, r in score(args.name).items():
