@@ -377,6 +377,9 @@ def print_generate_summary(result) -> None:
     p, q = s.passages, s.pairs
     table.add_row("passages", str(p.segmented), str(p.kept), str(sum(p.dropped.values())))
     table.add_row("pairs", str(q.candidates), str(q.kept), str(q.rejected))
+    if q.retried:  # --retry: passages that got sampled candidates after their greedy one was dropped
+        n, k = q.retried.get("passages", 0), q.retried.get("kept", 0)
+        table.add_row("retried passages (--retry)", str(n), str(k), str(n - k))
     console.print(table)
     reasons = [("read", k, v) for k, v in s.read.skipped.items()]
     reasons += [("passage", k, v) for k, v in p.dropped.items()]

@@ -245,6 +245,12 @@ class GenerateConfig(BackendSettings):
         "passages of real corpora but wrote worse instructions in the blind "
         "read (benchmarks/RESULTS.md).",
     )
+    retry: int = opt(
+        0,
+        "Passages whose one greedy instruction the pair filters drop get this many sampled "
+        "candidates, and the most relevant that passes is kept (0: off). The greedy "
+        "instruction stays first choice wherever it passes.",
+    )
     greedy: Optional[bool] = opt(
         None,
         "Greedy decoding, or sampling (--no-greedy, top_p/temperature); default: greedy "
@@ -408,6 +414,10 @@ class GenerateConfig(BackendSettings):
             problems.append("need 1 <= min_tokens <= max_tokens")
         if min(self.num_candidates, self.batch_size, self.batch_tokens, self.max_new_tokens) < 1:
             problems.append("num_candidates, batch_size, batch_tokens and max_new_tokens must be positive")
+        if self.retry < 0:
+            problems.append("retry must be 0 (off) or a number of sampled candidates")
+        elif self.retry and not (self.num_candidates == 1 and self.use_greedy):
+            problems.append("--retry follows up one greedy candidate: with --num-candidates K every passage gets K")
         if self.greedy and self.num_candidates > 1:
             problems.append("greedy decoding gives one candidate per passage: drop --greedy or set --num-candidates 1")
         problems += self.balance_problems()

@@ -10,6 +10,7 @@ produce exactly what an uninterrupted one would, sampled runs included.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import os
@@ -248,12 +249,12 @@ def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] 
             if run.balancer:
                 run.balancer.start_chunk()
             candidates = run.written(run.model.generate(chunk, run.decoding))
-            for pair in apply_filters(candidates, run.pair_filters, run.pair_stats, on_reject=run.reject("pair")):
-                if cfg.system_tags:
-                    pair.meta["system"] = GENERATED_TAG
-                run.writers["data"].write(record_row(pair))
-                if run.balancer:
-                    run.balancer.keep(pair.instruction)
+            kept = {
+                run.keep(pair)
+                for pair in apply_filters(candidates, run.pair_filters, run.pair_stats, on_reject=run.reject("pair"))
+            }
+            if cfg.retry:
+                run.retry([p for p in chunk if p.id not in kept])
             run.end_chunk(index, chunk, on_progress)
     finally:
         run.close()
@@ -332,6 +333,7 @@ class Run:
         self.replaying = self.progress.chunks > 0  # while true, passage rejects are already on disk
         self.sent, self.started = 0, time.perf_counter()
         self.segmented = Counted(())
+        self.retry_filters: Optional[list[Filter]] = None  # built at the first --retry
 
     def passages(self) -> Iterator[Record]:
         """Documents cut into passages, numbered, taken for this shard and filtered."""
@@ -347,6 +349,40 @@ class Run:
             passages = (p for p in passages if shard_of(p.id, self.shard[1]) == self.shard[0])
         passages = apply_filters(passages, self.passage_filters, self.passage_stats, on_reject=self.reject("passage"))
         return itertools.islice(passages, cfg.max_passages) if cfg.max_passages else iter(passages)
+
+    def keep(self, pair: Record) -> str:
+        """Write a pair that passed every filter; returns its passage's id."""
+        if self.cfg.system_tags:
+            pair.meta["system"] = GENERATED_TAG
+        self.writers["data"].write(record_row(pair))
+        if self.balancer:
+            self.balancer.keep(pair.instruction)
+        return pair.meta.get("passage_id") or pair.id
+
+    def retry(self, missed: list[Record]) -> None:
+        """--retry: the passages whose greedy instruction was dropped get sampled candidates
+        (numbered from 1, after the greedy one), through the same filter instances (so the
+        deduplication knows what was kept) with best of K before the deduplication."""
+        if not missed:
+            return
+        if self.retry_filters is None:
+            chain = self.pair_filters
+            extras = (self.curator, self.translator, self.rewriter)
+            at = next(
+                (i for i, f in enumerate(chain) if f.name == "exact_duplicate" or any(f is e for e in extras)),
+                len(chain),
+            )
+            best = BestOfK("relevance" if self.cfg.relevance else "candidate_order")
+            self.retry_filters = chain[:at] + [best] + chain[at:]
+        decoding = dataclasses.replace(self.decoding, greedy=False, num_candidates=self.cfg.retry)
+        candidates = self.written(self.model.generate(missed, decoding, first_index=1))
+        kept = [
+            self.keep(pair)
+            for pair in apply_filters(candidates, self.retry_filters, self.pair_stats, on_reject=self.reject("pair"))
+        ]
+        retried = self.counters.setdefault("retried", {"passages": 0, "kept": 0})
+        retried["passages"] += len(missed)
+        retried["kept"] += len(kept)
 
     def done_before(self, index: int, chunk: list[Record]) -> bool:
         """Whether this chunk was finished before an interruption (its passages are counted either way)."""
@@ -432,6 +468,7 @@ class Run:
                 candidates=writers["candidates"].count,
                 kept=writers["data"].count,
                 dropped={k: v for k, v in self.pair_stats.dropped.items() if v},
+                retried=dict(self.counters.get("retried", {})) if cfg.retry else {},
             ),
             generation=GenerationCounts(self.counters["seconds"], self.counters["generated_tokens"]),
             filters={

@@ -111,7 +111,12 @@ def merge(out: str | Path, folders: list[Path] | None = None) -> tuple[dict[str,
     for shard in shard_stats:
         dropped.update(shard.pairs.dropped)
     dropped.update({f"merge:{k}": v for k, v in filters_stats.dropped.items() if v})
-    pairs = PairCounts(candidates=writers["candidates"].count, kept=writers["data"].count, dropped=dict(dropped))
+    retried = Counter()
+    for shard in shard_stats:
+        retried.update(shard.pairs.retried)
+    pairs = PairCounts(
+        candidates=writers["candidates"].count, kept=writers["data"].count, dropped=dict(dropped), retried=dict(retried)
+    )
     stats = RunStats.merged(shard_stats, settings, pairs, list(filters_stats.seen))
     examples = finalize(out, stats, [f for f in settings.get("format", "alpaca").split(",") if f])
     return stats.to_dict(), examples

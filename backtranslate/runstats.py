@@ -44,6 +44,9 @@ class PairCounts:
     candidates: int
     kept: int
     dropped: dict[str, int]
+    # --retry: passages whose greedy instruction was dropped and got sampled candidates, and how
+    # many of those passages kept one
+    retried: dict[str, int] = field(default_factory=dict)
 
     @property
     def rejected(self) -> int:
@@ -96,6 +99,7 @@ class RunStats:
             "kept": self.pairs.kept,
             "rejected": self.pairs.rejected,
             "dropped": self.pairs.dropped,
+            **({"retried": self.pairs.retried} if self.pairs.retried else {}),
         }
         out["generation"] = {
             "seconds": round(self.generation.seconds, 1),

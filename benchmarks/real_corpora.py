@@ -68,6 +68,8 @@ def run_generate(corpus: Path, out: Path, model: str, args: argparse.Namespace) 
         overrides["relevance"] = False
     if args.balance:
         overrides["balance"] = args.balance
+    if args.retry:
+        overrides["retry"] = args.retry
     cfg = GenerateConfig(corpus=str(corpus), out=str(out), model=model, overwrite=True, **overrides)
     started = time.perf_counter()
     generate(cfg)
@@ -97,6 +99,7 @@ def summarize(name: str, out: Path, seconds: float | None) -> dict:
         "passages": stats["passages"]["kept"],
         "candidates": candidates,
         "kept": len(kept),
+        "retried": stats["pairs"].get("retried", {}),
         "passage_drops": dict(passage_drops.most_common()),
         "pair_drops": dict(pair_drops.most_common()),
         "read_skipped": stats["read"].get("skipped", {}),
@@ -296,6 +299,7 @@ def main() -> int:
     parser.add_argument("--with-demo", action="store_true", help="also the demo's corpora/emails")
     parser.add_argument("--num-candidates", type=int, help="generate's --num-candidates (default: its default)")
     parser.add_argument("--no-relevance", action="store_true", help="generate's --no-relevance")
+    parser.add_argument("--retry", type=int, help="generate's --retry (sampled candidates where greedy's was dropped)")
     parser.add_argument("--balance", help="generate's --balance (with --num-candidates 2 or more)")
     parser.add_argument("--reuse", action="store_true", help="summarize existing runs without generating")
     parser.add_argument("--sample", action="store_true", help="write the blind-read samples")

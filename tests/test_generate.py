@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from backtranslate.cli import app
-from backtranslate.config import GenerateConfig
+from backtranslate.config import GenerateConfig, resolve
 from backtranslate.errors import UserError
 from backtranslate.generate import generate
 
@@ -170,3 +170,35 @@ def test_a_bad_model_leaves_an_earlier_dataset_and_folder_untouched(tiny_adapter
     with pytest.raises(UserError, match="not found"):
         generate(_cfg("./nowhere", tmp_path / "fresh"))
     assert not (tmp_path / "fresh").exists()
+
+
+def test_retry_gives_the_dropped_passages_sampled_candidates(tmp_path):
+    """The embedded 135M model as it is (no adapter): its greedy instructions fail the pair filters
+    on about half of the demo's mail, so some passages are retried and some of those keep one."""
+
+    def rows(out, name):
+        return [json.loads(line) for line in (out / name).read_text().splitlines()]
+
+    plain, retried, N = tmp_path / "plain", tmp_path / "retried", 12
+    settings = dict(max_passages=N, max_new_tokens=48, email_mode="auto")
+    generate(_cfg("default", tmp_path, out=str(plain), **settings))
+    generate(_cfg("default", tmp_path, out=str(retried), retry=3, **settings))
+    before, after = rows(plain, "data.jsonl"), rows(retried, "data.jsonl")
+    stats = json.loads((retried / "stats.json").read_text())["pairs"]
+    greedy_kept = {r["meta"]["passage_id"] for r in before}
+    # the greedy instruction stays first choice: retried passages are exactly those without one
+    assert stats["retried"]["passages"] == N - len(greedy_kept) > 0
+    assert {r["meta"]["passage_id"] for r in after if r["meta"]["candidate"] == 0} <= greedy_kept
+    on_retry = [r for r in after if r["meta"]["candidate"] > 0]
+    assert len(on_retry) == stats["retried"]["kept"] > 0
+    assert all(r["meta"]["passage_id"] not in greedy_kept for r in on_retry)
+    assert len({r["meta"]["passage_id"] for r in after}) == len(after)  # one pair per passage
+    candidates = rows(retried, "candidates.jsonl")
+    assert len(candidates) == N + 3 * stats["retried"]["passages"]
+    assert len({r["id"] for r in candidates}) == len(candidates)
+    assert "kept on retry" in (retried / "README.md").read_text()
+
+
+def test_retry_needs_one_greedy_candidate(tmp_path):
+    with pytest.raises(UserError, match="--retry follows up one greedy candidate"):
+        resolve(GenerateConfig, None, {"corpus": "x", "out": str(tmp_path), "num_candidates": 4, "retry": 2})

@@ -55,8 +55,9 @@ def _files(out):
         ["--num-candidates", "2", "--balance", "uniform"],
         ["--greedy", "--curate", "likelihood", "--curate-model", "{base}", "--curate-threshold", "0"],
         ["--greedy", "--rewrite", "{base}", "--rewrite-max-new-tokens", "16"],
+        ["--greedy", "--retry", "2"],
     ],
-    ids=["greedy", "sampling", "balanced", "curated", "rewritten"],
+    ids=["greedy", "sampling", "balanced", "curated", "rewritten", "retried"],
 )
 def test_sigkill_then_resume_gives_the_uninterrupted_dataset(tiny_adapter, tiny_model_dir, tmp_path, decoding):
     decoding = [str(tiny_model_dir) if arg == "{base}" else arg for arg in decoding]

@@ -70,8 +70,9 @@ class BackwardModel:
         """Each prompt tokenized once; the backend reads the lengths and the ids."""
         return self.tokenizer([self.prompt(p) for p in passages], add_special_tokens=False)["input_ids"]
 
-    def generate(self, passages: list[Record], decoding: Decoding) -> Iterator[Record]:
-        """Candidates for each passage, in the order of ``passages``."""
+    def generate(self, passages: list[Record], decoding: Decoding, first_index: int = 0) -> Iterator[Record]:
+        """Candidates for each passage, in the order of ``passages``, numbered from ``first_index``
+        (a retry's candidates follow the greedy candidate 0, so their ids differ from it)."""
         if not passages:
             return
         # A chat template's messages go along: a server backend sends them to its chat endpoint.
@@ -80,7 +81,7 @@ class BackwardModel:
             self.prompt_ids(passages), [p.id for p in passages], decoding, self.stop_strings, messages
         )
         for passage, completions in zip(passages, done):
-            for index, completion in enumerate(completions):
+            for index, completion in enumerate(completions, first_index):
                 yield self.candidate(passage, index, completion)
 
     def candidate(self, passage: Record, index: int, completion: Completion) -> Record:
