@@ -231,6 +231,23 @@ def decoding_of(cfg: GenerateConfig) -> Decoding:
     return Decoding.of(cfg)
 
 
+def retry_chain(cfg: GenerateConfig, pair_filters: list[Filter], stages: tuple = ()) -> list[Filter]:
+    """--retry's chain: the same filter instances (the deduplication knows what was kept), with
+    best of K before the deduplication and before the later ``stages`` (curation, translation,
+    rewriting), as the chain of a --num-candidates run has it."""
+    at = next(
+        (i for i, f in enumerate(pair_filters) if f.name == "exact_duplicate" or any(f is s for s in stages)),
+        len(pair_filters),
+    )
+    best = BestOfK("relevance" if cfg.relevance else "candidate_order")
+    return pair_filters[:at] + [best] + pair_filters[at:]
+
+
+def retry_decoding(cfg: GenerateConfig, decoding: Decoding) -> Decoding:
+    """--retry's candidates are sampled, ``cfg.retry`` of them."""
+    return dataclasses.replace(decoding, greedy=False, num_candidates=cfg.retry)
+
+
 def generate(cfg: GenerateConfig, on_progress: Callable[[dict[str, int]], None] | None = None) -> GenerateResult:
     """Run (or resume) the pipeline into the output folder; ``on_progress(counts)`` after each
     chunk, with the documents read, passages cut, passages sent to the model and pairs kept.
@@ -366,16 +383,10 @@ class Run:
         if not missed:
             return
         if self.retry_filters is None:
-            chain = self.pair_filters
-            extras = (self.curator, self.translator, self.rewriter)
-            at = next(
-                (i for i, f in enumerate(chain) if f.name == "exact_duplicate" or any(f is e for e in extras)),
-                len(chain),
+            self.retry_filters = retry_chain(
+                self.cfg, self.pair_filters, (self.curator, self.translator, self.rewriter)
             )
-            best = BestOfK("relevance" if self.cfg.relevance else "candidate_order")
-            self.retry_filters = chain[:at] + [best] + chain[at:]
-        decoding = dataclasses.replace(self.decoding, greedy=False, num_candidates=self.cfg.retry)
-        candidates = self.written(self.model.generate(missed, decoding, first_index=1))
+        candidates = self.written(self.model.generate(missed, retry_decoding(self.cfg, self.decoding), first_index=1))
         kept = [
             self.keep(pair)
             for pair in apply_filters(candidates, self.retry_filters, self.pair_stats, on_reject=self.reject("pair"))

@@ -21,7 +21,7 @@ from .config import GenerateConfig
 from .dataset import record_row
 from .filters import FilterStats, apply_filters
 from .filters.decontaminate import load_eval_sets
-from .generate import Counted, backward_model, decoding_of, documents, filter_chain
+from .generate import Counted, backward_model, decoding_of, documents, filter_chain, retry_chain, retry_decoding
 from .passages import TokenMeter, segment_all
 from .readers.corpus import ReadStats
 from .redact import RedactionStats
@@ -92,6 +92,12 @@ def plan(cfg: GenerateConfig, sample: int = SAMPLE) -> Plan:
         started = time.perf_counter()
         candidates = list(model.generate(picked, decoding_of(cfg))) if picked else []
         kept = list(apply_filters(list(candidates), chain.pair, pair_stats))
+        if cfg.retry:  # as generate does: sampled candidates for the passages whose greedy one was dropped
+            done = {r.meta.get("passage_id") for r in kept}
+            missed = [p for p in picked if p.id not in done]
+            retried = list(model.generate(missed, retry_decoding(cfg, decoding_of(cfg)), first_index=1))
+            candidates += retried
+            kept += apply_filters(retried, retry_chain(cfg, chain.pair), pair_stats)
         sample_seconds = time.perf_counter() - started
     finally:
         model.close()

@@ -73,3 +73,18 @@ def test_plan_command_prints_the_estimates(tiny_model_dir, tmp_path):
     for line in ("passages to the model", "expected kept pairs", "generation time", "Nothing was written"):
         assert line in result.output
     assert not out.exists()
+
+
+def test_plan_retries_as_generate_does(tiny_model_dir, tmp_path):
+    cfg = dict(
+        corpus=str(_corpus(tmp_path)),
+        model=str(tiny_model_dir),
+        max_new_tokens=4,
+        min_tokens=4,
+        relevance=False,
+        precision="fp32",
+    )
+    plain = plan(GenerateConfig(out=str(tmp_path / "a"), greedy=True, **cfg), sample=5)
+    retried = plan(GenerateConfig(out=str(tmp_path / "b"), greedy=True, retry=2, **cfg), sample=5)
+    # the passages whose greedy pair was dropped get 2 sampled candidates each
+    assert retried.candidates == 5 + 2 * (5 - plain.kept) and retried.kept >= plain.kept
