@@ -249,7 +249,8 @@ class GenerateConfig(BackendSettings):
         0,
         "Passages whose one greedy instruction the pair filters drop get this many sampled "
         "candidates, and the most relevant that passes is kept (0: off). The greedy "
-        "instruction stays first choice wherever it passes.",
+        "instruction stays first choice wherever it passes. With the embedded 135M model "
+        "retried pairs were rarely usable (2 of 30 vs 10 of 30 greedy, benchmarks/RESULTS.md).",
     )
     greedy: Optional[bool] = opt(
         None,
