@@ -172,17 +172,17 @@ def test_a_bad_model_leaves_an_earlier_dataset_and_folder_untouched(tiny_adapter
     assert not (tmp_path / "fresh").exists()
 
 
-def test_retry_gives_the_dropped_passages_sampled_candidates(tmp_path):
-    """The embedded 135M model as it is (no adapter): its greedy instructions fail the pair filters
-    on about half of the demo's mail, so some passages are retried and some of those keep one."""
+def test_retry_gives_the_dropped_passages_sampled_candidates(lively_adapter, tmp_path):
+    """The lively model ends its generations at different lengths, so some greedy instructions
+    fail the pair filters (cut at the token limit, too long) and some sampled ones pass."""
 
     def rows(out, name):
         return [json.loads(line) for line in (out / name).read_text().splitlines()]
 
-    plain, retried, N = tmp_path / "plain", tmp_path / "retried", 12
-    settings = dict(max_passages=N, max_new_tokens=48, email_mode="auto")
-    generate(_cfg("default", tmp_path, out=str(plain), **settings))
-    generate(_cfg("default", tmp_path, out=str(retried), retry=3, **settings))
+    plain, retried, N = tmp_path / "plain", tmp_path / "retried", 16
+    settings = dict(max_passages=N, max_new_tokens=24, relevance=False)
+    generate(_cfg(lively_adapter, tmp_path, out=str(plain), **settings))
+    generate(_cfg(lively_adapter, tmp_path, out=str(retried), retry=3, **settings))
     before, after = rows(plain, "data.jsonl"), rows(retried, "data.jsonl")
     stats = json.loads((retried / "stats.json").read_text())["pairs"]
     greedy_kept = {r["meta"]["passage_id"] for r in before}

@@ -111,9 +111,10 @@ def test_scoring_only_labelled_positions_changes_no_loss(tiny_model_dir, tmp_pat
     with train_module.score_labelled_positions_only() as applied:
         assert applied and trl_utils._use_triton(cpu)  # TRL's fused head now compacts on the CPU
     assert not trl_utils._use_triton(cpu)  # and is left as it was
-    fast = train(_cfg(tiny_model_dir, tmp_path / "labelled"))
+    small = dict(max_steps=2, batch_size=2, max_length=160)
+    fast = train(_cfg(tiny_model_dir, tmp_path / "labelled", **small))
     monkeypatch.setattr(train_module, "score_labelled_positions_only", nullcontext)
-    every = train(_cfg(tiny_model_dir, tmp_path / "every"))
+    every = train(_cfg(tiny_model_dir, tmp_path / "every", **small))
     assert fast.train_loss == pytest.approx(every.train_loss, rel=1e-5)
     assert fast.val_loss == pytest.approx(every.val_loss, rel=1e-5)
 
