@@ -324,15 +324,11 @@ def write_card(out: Path, stats: RunStats, examples: list[dict[str, Any]]) -> No
         f"| passages kept | {stats.passages.kept} |",
         f"| candidates | {stats.pairs.candidates} |",
         f"| pairs kept | {kept} |",
-        *(
-            [
-                f"| of which kept on retry (sampled, after the greedy instruction was dropped) | {stats.pairs.retried['kept']} |"
-            ]
-            if stats.pairs.retried
-            else []
-        ),
-        "",
     ]
+    if stats.pairs.retried:
+        retried = stats.pairs.retried["kept"]
+        lines.append(f"| of which kept on retry (sampled, after the greedy instruction was dropped) | {retried} |")
+    lines.append("")
     dropped = {**stats.passages.dropped, **{f"pair: {k}": v for k, v in stats.pairs.dropped.items()}}
     if dropped:
         lines += (

@@ -107,13 +107,11 @@ def merge(out: str | Path, folders: list[Path] | None = None) -> tuple[dict[str,
     finally:
         for w in writers.values():
             w.close()
-    dropped = Counter()
+    dropped, retried = Counter(), Counter()
     for shard in shard_stats:
         dropped.update(shard.pairs.dropped)
-    dropped.update({f"merge:{k}": v for k, v in filters_stats.dropped.items() if v})
-    retried = Counter()
-    for shard in shard_stats:
         retried.update(shard.pairs.retried)
+    dropped.update({f"merge:{k}": v for k, v in filters_stats.dropped.items() if v})
     pairs = PairCounts(
         candidates=writers["candidates"].count, kept=writers["data"].count, dropped=dict(dropped), retried=dict(retried)
     )
