@@ -13,6 +13,9 @@ one run's instruction was judged better than the other's.
     python benchmarks/blind_compare.py score demo-adapters
     # 30 random kept pairs of each run (the blind read's sample), still one reader for both:
     python benchmarks/blind_compare.py write mail-v8 --sample 30 old=runs/real-bench/v6-k1/mail new=...
+    # what a filter drops, beside what the run keeps (its precision, on pairs it was not tuned on):
+    python benchmarks/blind_compare.py write mail-drops kept=runs/x/mail \\
+        ungrounded=runs/x/mail/rejected.jsonl::^ungrounded
 
 A pair that two runs kept word for word is shown once and counts for both. The key (which row
 came from which run) is written beside the pairs as key.json; the reader is given only
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 from collections import Counter
 from itertools import combinations
@@ -37,10 +41,20 @@ from real_corpora import BLIND, RUBRIC, read_jsonl  # noqa: E402
 RANK = {"usable": 2, "mismatch": 1, "unusable": 0}
 
 
-def write(name: str, runs: dict[str, Path], sample: int | None = None) -> Path:
+def pairs_of(spec: str) -> list[dict]:
+    """A run's kept pairs (a folder with data.jsonl), or the rows of a .jsonl file; after "::", only
+    the rows whose reject reason matches that regex (a filter's drops, to read what it drops)."""
+    path, _, reason = spec.partition("::")
+    rows = read_jsonl(Path(path) if path.endswith(".jsonl") else Path(path) / "data.jsonl")
+    if reason:
+        rows = [r for r in rows if r.get("instruction") and re.search(reason, r["meta"].get("reject_reason", ""))]
+    return rows
+
+
+def write(name: str, runs: dict[str, str], sample: int | None = None) -> Path:
     rows: dict[tuple[str, str, str], dict] = {}
-    for label, folder in runs.items():
-        kept = read_jsonl(folder / "data.jsonl")
+    for label, spec in runs.items():
+        kept = pairs_of(spec)
         if sample is not None and sample < len(kept):  # n random kept pairs per run, as a blind read takes
             kept = random.Random(f"blind-compare:{name}:{label}").sample(kept, sample)
         for r in kept:
@@ -107,14 +121,18 @@ def main() -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     w = sub.add_parser("write", help="mix the runs' kept pairs into one blind-read file")
     w.add_argument("name")
-    w.add_argument("runs", nargs="+", help="label=run folder (with data.jsonl)")
+    w.add_argument(
+        "runs",
+        nargs="+",
+        help="label=run folder (its data.jsonl) or label=file.jsonl[::regex on meta.reject_reason]",
+    )
     w.add_argument("--sample", type=int, help="this many random kept pairs per run (default: all)")
     s = sub.add_parser("score", help="count each run's verdicts")
     s.add_argument("name")
     args = parser.parse_args()
     if args.command == "write":
         runs = dict(item.split("=", 1) for item in args.runs)
-        folder = write(args.name, {k: Path(v) for k, v in runs.items()}, args.sample)
+        folder = write(args.name, runs, args.sample)
         print(f"wrote {folder}/mixed.pairs.jsonl ({sum(1 for _ in open(folder / 'mixed.pairs.jsonl'))} pairs)")
         return 0
     for file, r in score(args.name).items():

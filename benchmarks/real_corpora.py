@@ -313,12 +313,15 @@ def main() -> int:
         "--swapped-against", help="a tag run without --balance: blind-read the passages whose pick changed"
     )
     parser.add_argument("--json", help="also write the summary here")
+    parser.add_argument(
+        "--split", default="bench", help="heldout: other messages and pages of the same sources (real_corpora_data)"
+    )
     args = parser.parse_args()
 
     from real_corpora_data import CorpusUnavailable, build
 
     try:
-        corpora = build(Path(args.corpora))
+        corpora = build(Path(args.corpora), split=args.split)
     except CorpusUnavailable as e:
         print(f"real_corpora: skipped, {e}")
         return 0

@@ -22,9 +22,11 @@ from backtranslate.filters import (
     TemplateLeak,
     TextRatio,
     Truncated,
+    Ungrounded,
     apply_filters,
     default_pair_filters,
     default_passage_filters,
+    grounding,
 )
 from backtranslate.records import Record
 from backtranslate.templates import REVERSE_TASK
@@ -369,6 +371,7 @@ def test_default_filter_lists_and_registry():
         "missing_input",
         "asks_for_code",
         "asks_for_genre",
+        "ungrounded",
         "repetition",
         "length_ratio",
         "copies_passage",
@@ -525,3 +528,66 @@ def test_asks_for_genre_drops_a_request_for_another_kind_of_text(instruction, ou
     assert (verdict is True) == kept
     if not kept:
         assert "e-mail" in verdict[1]
+
+
+BOOK_SECTION = """## Refactoring with Structs
+
+Our area function is supposed to calculate the area of one rectangle, but the function we wrote
+has two parameters, and it is not clear anywhere in our program that the parameters are related.
+It would be more readable to group width and height together.
+
+```rust
+fn area(dimensions: (u32, u32)) -> u32 {
+    dimensions.0 * dimensions.1
+}
+```
+
+In one way this program is better: tuples add a bit of structure. In another way it is less
+clear: tuples do not name their elements, so we have to index into the parts of the tuple."""
+
+
+@pytest.mark.parametrize(
+    "instruction,output,kept",
+    [
+        ("Write a Rust function that returns the area of a rectangle.", BOOK_SECTION, False),
+        ("Explain why a tuple makes the area function less clear.", BOOK_SECTION, True),
+        ("Write a Rust function that returns the area of a rectangle.", BOOK_SECTION.split("```")[1], True),
+    ],
+)
+def test_asks_for_code_wants_a_function_to_be_most_of_the_output(instruction, output, kept):
+    verdict = AsksForCode().filter(Record(output=output, instruction=instruction))
+    assert (verdict is True) == kept
+    if not kept:
+        assert verdict[1].startswith("asks for a function, the output is mostly prose")
+    assert AsksForCode(min_code_share=None).filter(Record(output=BOOK_SECTION, instruction=instruction)) is True
+
+
+NEWS = """Helicopter crash kills 12 in eastern Afghanistan
+
+A military helicopter crashed in the mountains of Kunar province on Tuesday, killing all 12
+people on board, officials said. The cause of the crash is not yet known; the weather in the
+valley had been poor since Monday. The 2019 fleet review had grounded two of the same model."""
+
+
+@pytest.mark.parametrize(
+    "instruction,kept,missing",
+    [
+        ("What is known about the helicopter crash in Afghanistan?", True, []),
+        ("What caused the helicopter crash in the Philippines?", False, ["Philippines"]),
+        ("Summarize the news about the crash. How many people died?", True, []),  # sentence capitals
+        ("Write a 10-minute briefing on the 2018 helicopter crash.", False, ["10-minute", "2018"]),
+        ("Why was the 2019 fleet review relevant to the crash in Kunar?", True, []),
+        ("What are the top 3 facts about the crash?", True, []),  # a one-digit count is not checked
+        ("Which `ww_acquire_done()` call did the crash report mention?", False, ["ww_acquire_done()"]),
+        ("I want a short summary of the crash for my newsletter.", True, []),
+    ],
+)
+def test_ungrounded_drops_an_instruction_that_names_what_the_pair_lacks(instruction, kept, missing):
+    verdict = Ungrounded().filter(Record(output=NEWS, instruction=instruction))
+    assert (verdict is True) == kept
+    assert grounding.ungrounded(instruction, NEWS) == missing
+    if not kept:
+        assert verdict[1].startswith("names what the pair does not have: ")
+    # What the input holds counts too: a reply's instruction may name its parent's words.
+    with_input = Ungrounded().filter(Record(output=NEWS, input="Re: the Philippines", instruction=instruction))
+    assert (with_input is True) == (kept or missing == ["Philippines"])

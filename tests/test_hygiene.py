@@ -329,10 +329,20 @@ def test_a_page_whose_naive_cut_starts_mid_sentence_is_cut_at_lines_or_dropped(t
             ["tool_output"],
         ),
         ("It prints:\n\n```console\n```\n\nThat is all.", ["empty_code"]),
+        ("## Deployment\n\nThere are two manual ways to upload a site:", ["ends_open"]),
+        ("Your work means the world to our users. :heart:", []),
     ],
 )
 def test_junk_checks_name_what_is_wrong(text, checks):
     assert junk.junk(text) == checks
+
+
+def test_a_passage_that_ends_on_a_colon_is_dropped_for_what_it_lacks():
+    cut = Record(output="## Deployment\n\nJekyll builds a static site. There are two manual ways:\n")
+    verdict = Standalone().filter(cut)
+    assert verdict[0] is False and verdict[1].startswith("ends on a colon, without what it introduces")
+    whole = Record(output=cut.output + "\n1. Copy `_site` to your server.\n2. Push it to a static host.")
+    assert Standalone().filter(whole) is True
 
 
 def test_standalone_keeps_an_ordinary_passage():

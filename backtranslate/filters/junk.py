@@ -129,6 +129,16 @@ def mid_sentence(text: str) -> bool:
     return False
 
 
+_EMOJI_END = re.compile(r":[\w+-]+:$")  # ":heart:" ends a sentence; it introduces nothing
+
+
+def ends_open(text: str) -> bool:
+    """The passage ends on a colon: the list, listing or quote it introduces is not in it."""
+    lines = _lines(text)
+    last = lines[-1].rstrip() if lines else ""
+    return last.endswith(":") and not _EMOJI_END.search(last)
+
+
 # What git format-patch writes between a patch's description and its diff: the diffstat lines
 # (" path | 12 +-", binary files) and its summary ("3 files changed, ..."). Mail cleaning removes
 # them from patches; tool_output counts them as program output.
@@ -198,6 +208,24 @@ def has_code(text: str) -> bool:
     return sum(bool(_CODE_LINE.match(line)) for line in _lines(text)) >= 3
 
 
+def code_share(text: str) -> float:
+    """The share of the text's non-blank lines that are code: in a fence, diff lines, or lines that read as code."""
+    code = total = 0
+    fence = ""
+    for line in text.split("\n"):
+        m = _FENCE.match(line)
+        if fence or m:
+            if m:  # a fence line opens or closes a block; it is part of the code either way
+                fence = "" if fence and m.group(1)[0] == fence[0] else (fence or m.group(1))
+            code += bool(line.strip())
+            total += bool(line.strip())
+            continue
+        if line.strip():
+            total += 1
+            code += bool(_CODE_LINE.match(line) or _is_diff_line(line))
+    return code / total if total else 0.0
+
+
 CHECKS: dict[str, Callable[[str], bool]] = {
     "diff_hunk": diff_hunk,
     "markup": markup,
@@ -205,6 +233,7 @@ CHECKS: dict[str, Callable[[str], bool]] = {
     "mid_sentence": mid_sentence,
     "tool_output": tool_output,
     "empty_code": empty_code,
+    "ends_open": ends_open,
 }
 
 
