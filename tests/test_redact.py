@@ -59,6 +59,10 @@ def test_each_kind_is_replaced_by_its_placeholder(redactor, text, kind):
         "Read https://docs.python.org/3/library/re.html and http://dev.example.com:8080 first.",
         "The commit message says CamelCaseIdentifiersAreFine and snake_case_names_are_fine_too.",
         "Meeting 2025-03-14 at 10:30, call-in code 2025.",
+        "use std::pin::Pin;\nuse std::task::{Context, Poll};",  # the Rust book: a path, not a PIN
+        # a patch's git object ids are no keys
+        "diff --git a/lib/x.c b/lib/x.c\nindex 3b18e512dba7..9c1f2e33ab01 100644\n--- a/lib/x.c",
+        "base-commit: 8f0b4cce4481fb22653697cce0a6c3b1a2ea7d1f",
     ),
 )
 def test_look_alikes_are_left_alone(redactor, text):
