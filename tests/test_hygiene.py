@@ -265,6 +265,20 @@ def test_markdown_loses_front_matter_html_directives_image_and_link_lines_but_no
     assert not junk.markup(cleaned)
 
 
+def test_reference_links_show_their_words_and_liquid_output_in_prose_is_markup():
+    counts = Counter()
+    page = (
+        "Check your links with [HTML Proofer][5], as most sites do; see `[a][1]` for the syntax.\n"
+        "[5]: https://github.com/gjtorikian/html-proofer\n"
+    )
+    cleaned = clean_markdown(page, counts)
+    assert cleaned == "Check your links with HTML Proofer, as most sites do; see `[a][1]` for the syntax.\n"
+    assert counts["reference_links"] == 1 and counts["link_lines"] == 1
+    assert junk.markup("You need Ruby {{ site.data.ruby.min_version }} or higher installed first.")
+    assert junk.markup("Send us your review. [/button]")
+    assert not junk.markup("Liquid prints a value: `{{ page.title }}`, and\n```\n{{ site.url }}\n```")
+
+
 def test_markdown_passages_carry_their_heading_path_and_never_cut_a_code_block(tmp_path):
     docs = _docs(tmp_path, {"caching.md": MARKDOWN_PAGE})
     assert docs[0].meta["title"] == "Caching results"

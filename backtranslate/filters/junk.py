@@ -22,7 +22,14 @@ _DIFF_LINE = re.compile(
 )
 _HEADER = re.compile(r"^diff --git |^--- \S.*\n\+\+\+ \S", re.M)
 _LIST_ITEM = re.compile(r"^[-+*] +[\w\"'‘“(\[^]")
-_DIRECTIVE = re.compile(r"\{%-?.*?-?%\}|\{\{[<%#].*?\}\}|^\s*\{:[^}]*\}\s*$", re.S | re.M)
+# Template tags left in the text: Liquid/Jinja "{% %}" and "{{ site.x }}" (what the built page
+# would show instead is unknown), Hugo and mdBook "{{< >}}" "{{#...}}", kramdown "{: .note}" and a
+# WordPress shortcode's closing "[/button]".
+_DIRECTIVE = re.compile(
+    r"\{%-?.*?-?%\}|\{\{[<%#].*?\}\}|\{\{\s*[A-Za-z_][\w.\[\]'\"-]*(?:\s*\|[^}\n]*)?\s*\}\}"
+    r"|^\s*\{:[^}]*\}\s*$|\[/[a-z_]+\]",
+    re.S | re.M,
+)
 _FRONT_MATTER = re.compile(r"\A(---|\+\+\+)[ \t]*\n(?:[\w-]+\s*[:=].*\n)+")
 _ANY_TAG = re.compile(r"<(/)?([A-Za-z][\w:-]*)(\s+[^<>]*?)?/?>")
 HTML_ELEMENTS = frozenset(

@@ -41,6 +41,8 @@ _IMAGE_ONLY = re.compile(rf"^\s*(?:[-*+]\s+)?(?:(?:{_IMAGE})\s*)+$")
 _LINK_ONLY = re.compile(rf"^\s*(?:[-*+]\s+|\d+\.\s+)?(?:(?:{_LINK}|{_IMAGE})[\s|·,;]*)+$")
 # Reference-style link definitions: "[id]: https://..." lines, invisible on the rendered page.
 _LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+.*$")
+# "[HTML Proofer][5]": its definition line goes (above), so the page shows the words only.
+_REFERENCE_LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\[[^\]\n]*\]")
 _KRAMDOWN_ATTRIBUTES = re.compile(r"^\s*\{:[^}]*\}\s*$")  # "{: .note}" lines of Jekyll's kramdown
 _HEADING_ID = re.compile(r"^(#{1,6}\s.*?)\s*\{[#:.][^}]*\}\s*$", re.M)  # "## Title {#anchor}"
 
@@ -150,6 +152,7 @@ def _clean_prose(text: str, counts: Counter) -> list[str]:
         if _KRAMDOWN_ATTRIBUTES.match(line):
             counts["html_tags"] += 1
             continue
+        line = _outside_code(line, lambda t: _count_sub(_REFERENCE_LINK, r"\1", t, counts, "reference_links"))
         lines.append(line.rstrip())
     return lines
 
