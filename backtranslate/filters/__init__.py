@@ -662,6 +662,7 @@ class Markup(Filter):
     """Passages still carrying HTML tags, template directives or front matter after cleaning."""
 
     name = "markup"
+    version = 2  # v2: Liquid output tags ("{{ site.x }}") and shortcode closings ("[/button]") too
     stages = ("passage",)
 
     def filter(self, record: Record) -> Verdict:
