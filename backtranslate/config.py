@@ -297,6 +297,17 @@ class GenerateConfig(BackendSettings):
         None,
         "Lowest relevance kept; default: the scorer's threshold calibrated on real corpora (benchmarks/RESULTS.md).",
     )
+    confidence: bool = opt(
+        False,
+        "Score how sure the backward model was of each instruction (log p with its passage, and how "
+        "much the passage raised it) and drop pairs below --confidence-threshold. Off by default: the "
+        "threshold is calibrated for make demo's adapter (configs/cpu-demo.yaml turns it on).",
+    )
+    confidence_threshold: Optional[float] = opt(
+        None,
+        "Lowest confidence kept; default: the bottom quarter of make demo's adapter on real corpora "
+        "(-0.6, benchmarks/RESULTS.md). Another backward model needs its own: benchmarks/judged_pairs.py.",
+    )
     curate: Optional[str] = opt(
         None,
         "Self-curate the kept pairs as they are made: 'likelihood' or 'rubric' "

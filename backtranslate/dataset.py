@@ -350,7 +350,7 @@ def _server_lines(model: ModelInfo) -> list[str]:
 
 
 def _hygiene_lines(stats: RunStats) -> list[str]:
-    """What cleaning removed from the documents, how patches were treated, and relevance."""
+    """What cleaning removed from the documents, how patches were treated, relevance and confidence."""
     settings = stats.settings
     lines = []
     cleaned = stats.read.cleaned or {}
@@ -366,6 +366,14 @@ def _hygiene_lines(stats: RunStats) -> list[str]:
         )
     elif "relevance" in settings:
         lines.append("- relevance: off (`--no-relevance`)")
+    confidence = next((f for f in stats.filters["pair"] if f["name"] == "confidence"), None)
+    if confidence:
+        lines.append(
+            f"- confidence: on, pairs whose instruction the backward model scored below {confidence['threshold']} "
+            "dropped (`--no-confidence` turns it off); each pair's score is in `meta.confidence`"
+        )
+    elif settings.get("confidence") is False:
+        lines.append("- confidence: off (`--no-confidence`)")
     return lines
 
 

@@ -30,6 +30,8 @@ from .filters import (
     default_pair_filters,
     default_passage_filters,
 )
+from .filters.confidence import DEFAULT_THRESHOLD as CONFIDENCE_THRESHOLD
+from .filters.confidence import Confidence
 from .filters.decontaminate import Contamination, EvalSet, load_eval_sets
 from .filters.language import InstructionLanguage, Language, resolve_languages
 from .filters.relevance import Relevance
@@ -100,8 +102,10 @@ class FilterChain:
         return [f for f in getattr(self, stage) if f.dataset_wide]
 
 
-def filter_chain(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> FilterChain:
-    return FilterChain(passage=passage_filters(cfg, eval_sets), pair=pair_filters(cfg, eval_sets))
+def filter_chain(cfg: GenerateConfig, eval_sets: list[EvalSet], model: Any = None) -> FilterChain:
+    """``model``: the run's backward model, which the confidence filter scores with (merge, which
+    re-runs only the dataset-wide filters, has none)."""
+    return FilterChain(passage=passage_filters(cfg, eval_sets), pair=pair_filters(cfg, eval_sets, model))
 
 
 def passage_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
@@ -124,7 +128,7 @@ def passage_languages(cfg: GenerateConfig) -> Optional[tuple[str, ...]]:
     return resolve_languages(cfg.languages, cfg.model)
 
 
-def pair_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
+def pair_filters(cfg: GenerateConfig, eval_sets: list[EvalSet], model: Any = None) -> list[Filter]:
     """The pair filters; decontamination of the instruction runs even with --no-filter, before the
     dataset-wide deduplication so that a contaminated pair claims no first slot."""
     contamination: list[Filter] = [Contamination(s, fields=("instruction",)) for s in eval_sets]
@@ -137,6 +141,9 @@ def pair_filters(cfg: GenerateConfig, eval_sets: list[EvalSet]) -> list[Filter]:
     # Relevance scores the pairs the cheap checks kept; best of K picks among those it kept, so
     # that only the chosen candidate claims a slot in the dataset-wide deduplication after it.
     chosen: list[Filter] = [Relevance(cfg.relevance_scorer, cfg.relevance_threshold)] if cfg.relevance else []
+    if cfg.confidence and model is not None:  # the model's own certainty, before best of K picks
+        threshold = CONFIDENCE_THRESHOLD if cfg.confidence_threshold is None else cfg.confidence_threshold
+        chosen.insert(0, Confidence(threshold, model=model))
     if cfg.num_candidates > 1:
         chosen.append(BestOfK("relevance" if cfg.relevance else "candidate_order", cfg.balance, cfg.balance_margin))
     first_dedup = next(i for i, f in enumerate(filters) if f.name == "exact_duplicate")
@@ -325,7 +332,7 @@ class Run:
         }
         self.passage_stats = FilterStats()
         self.pair_stats = FilterStats.from_dict(self.counters["pair_stats"])
-        chain = filter_chain(cfg, self.eval_sets)
+        chain = filter_chain(cfg, self.eval_sets, self.model)
         self.passage_filters, self.pair_filters = chain.passage, chain.pair
         self.language = next(f for f in self.passage_filters if isinstance(f, Language))
         self.writers = {

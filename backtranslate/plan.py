@@ -73,12 +73,11 @@ def plan(cfg: GenerateConfig, sample: int = SAMPLE) -> Plan:
     read_stats = ReadStats()
     thread_stats = ThreadStats() if cfg.email_mode in ("thread", "auto") else None
     docs = documents(cfg, read_stats, thread_stats, RedactionStats())
-    chain = filter_chain(
-        cfg, load_eval_sets(cfg.decontaminate or [], cfg.decontaminate_ngram, cfg.decontaminate_threshold)
-    )
+    eval_sets = load_eval_sets(cfg.decontaminate or [], cfg.decontaminate_ngram, cfg.decontaminate_threshold)
     started = time.perf_counter()
     model = backward_model(cfg)
     load_seconds = time.perf_counter() - started
+    chain = filter_chain(cfg, eval_sets, model)
     try:
         meter = TokenMeter(model.tokenizer)
         passage_stats = FilterStats()

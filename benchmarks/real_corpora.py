@@ -70,6 +70,10 @@ def run_generate(corpus: Path, out: Path, model: str, args: argparse.Namespace) 
         overrides["balance"] = args.balance
     if args.retry:
         overrides["retry"] = args.retry
+    if args.confidence or args.confidence_threshold is not None:
+        overrides["confidence"] = True
+    if args.confidence_threshold is not None:
+        overrides["confidence_threshold"] = args.confidence_threshold
     cfg = GenerateConfig(corpus=str(corpus), out=str(out), model=model, overwrite=True, **overrides)
     started = time.perf_counter()
     generate(cfg)
@@ -299,6 +303,10 @@ def main() -> int:
     parser.add_argument("--with-demo", action="store_true", help="also the demo's corpora/emails")
     parser.add_argument("--num-candidates", type=int, help="generate's --num-candidates (default: its default)")
     parser.add_argument("--no-relevance", action="store_true", help="generate's --no-relevance")
+    parser.add_argument("--confidence", action="store_true", help="generate's --confidence")
+    parser.add_argument(
+        "--confidence-threshold", type=float, help="generate's --confidence-threshold (very low: score, keep all)"
+    )
     parser.add_argument("--retry", type=int, help="generate's --retry (sampled candidates where greedy's was dropped)")
     parser.add_argument("--balance", help="generate's --balance (with --num-candidates 2 or more)")
     parser.add_argument("--reuse", action="store_true", help="summarize existing runs without generating")
