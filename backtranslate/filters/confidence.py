@@ -42,7 +42,7 @@ class Confidence(Filter):
         self,
         threshold: Optional[float] = DEFAULT_THRESHOLD,
         gain_weight: float = GAIN_WEIGHT,
-        batch_size: int = 16,
+        batch_size: int = 64,
         model: Any = None,
     ) -> None:
         self.threshold, self.gain_weight, self.batch_size = threshold, gain_weight, batch_size
@@ -76,14 +76,26 @@ class Confidence(Filter):
             raise RuntimeError("the confidence filter scores with the run's backward model: none was given")
         engine = scoring(self.model.engine)
         empty = self._ids(self.model.prompt(Record(output="")))
-        sequences, starts = [], []
-        for r in records:
-            target = self._ids(r.instruction.strip() or " ")
-            for prompt in (self._ids(self.model.prompt(Record(output=r.output, input=r.input, meta=r.meta))), empty):
-                sequences.append(prompt + target)
-                starts.append(len(prompt))
-        means = [sum(lp) / len(lp) if lp else 0.0 for lp in engine.logprobs(sequences, starts)]
-        return list(zip(means[::2], means[1::2]))
+        targets = [self._ids(r.instruction.strip() or " ") for r in records]
+        prompts = [self._ids(self.model.prompt(Record(output=r.output, input=r.input, meta=r.meta))) for r in records]
+        # Two calls: rows are padded to the longest in a call, and a prompt without its passage is
+        # a sixth of the length of one with it.
+        given = _by_length(engine, [p + t for p, t in zip(prompts, targets)], [len(p) for p in prompts])
+        without = _by_length(engine, [empty + t for t in targets], [len(empty)] * len(targets))
+        mean = lambda lp: sum(lp) / len(lp) if lp else 0.0  # noqa: E731
+        return [(mean(a), mean(b)) for a, b in zip(given, without)]
 
     def _ids(self, text: str) -> list[int]:
         return self.model.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def _by_length(engine: Any, sequences: list[list[int]], starts: list[int], rows: int = 8) -> list[list[float]]:
+    """engine.logprobs in calls of ``rows`` sequences of similar length (a padded position costs
+    as much as a real one), answered in the order asked."""
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    out: list[list[float]] = [[] for _ in sequences]
+    for k in range(0, len(order), rows):
+        picked = order[k : k + rows]
+        for i, lp in zip(picked, engine.logprobs([sequences[i] for i in picked], [starts[i] for i in picked])):
+            out[i] = lp
+    return out
