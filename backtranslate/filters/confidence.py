@@ -12,6 +12,10 @@ at all, the instruction tends to be made up. On 214 judged pairs of the demo's a
 - ``gain``: ``given`` minus the mean log p(instruction | the prompt with an empty passage), 0.693;
 - the score ``given + 0.3 * gain``: 0.744 (benchmarks/RESULTS.md).
 
+On fresh text (78 kept pairs of a third split of the same sources, read blind after the weight
+and threshold were chosen) it fell to 0.576, about the embedding's 0.595 there: a weak ranking.
+Its threshold still dropped mostly mismatches (11 of 13), so it is an option, off by default.
+
 Scoring is one forward pass per pair on the run's own backward model, through any backend that
 gives log-probabilities (transformers, vllm, openai).
 """
