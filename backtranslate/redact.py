@@ -488,9 +488,9 @@ def _looks_random(token: str) -> bool:
     if _entropy(token) < _MIN_ENTROPY:
         return False
     pieces = [p for p in re.split(r"[^A-Za-z0-9]", token) if p]
-    if all(_GIT_ID.fullmatch(p) for p in pieces):
-        return False  # a patch's "index 1a2b3c4d5e6f..7a8b9c0d1e2f" or "base-commit: <40 hex>"
-    return any(_random_piece(p) for p in pieces)
+    # A git object id is no key: a patch's "index 1a2b3c4d5e6f..7a8b9c0d1e2f", "base-commit: <40 hex>",
+    # a commit link "github.com/org/repo/commit/<40 hex>".
+    return any(_random_piece(p) for p in pieces if not _GIT_ID.fullmatch(p))
 
 
 # Git object ids, whole (40 or 64 lowercase hex) or abbreviated (up to 16): every patch mail has
