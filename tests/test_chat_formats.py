@@ -59,8 +59,8 @@ def test_the_chat_files_hold_the_same_records_as_data_json(dataset):
     lines = [json.loads(line) for line in (dataset / "messages.jsonl").read_text().splitlines()]
     assert len(alpaca) == len(shared) == len(lines) == 6
     assert (
-        [s["conversations"][1]["value"] for s in shared]
-        == [m["messages"][1]["content"] for m in lines]
+        [s["conversations"][-1]["value"] for s in shared]  # a reply's thread comes before it as turns
+        == [m["messages"][-1]["content"] for m in lines]
         == [a["output"] for a in alpaca]
     )
     assert any(a["input"] and a["input"] in m["messages"][0]["content"] for a, m in zip(alpaca, lines))
@@ -84,13 +84,14 @@ def test_each_layout_trains_one_sft_step(dataset, tiny_model_dir, tmp_path, file
             max_steps=1,
             report_to="none",
             use_cpu=True,
-            max_length=256,
+            max_length=1024,  # a reply's user turn holds the message it answers
             per_device_train_batch_size=2,
         ),
     )
     # TRL took the file as a conversation and rendered it through the tokenizer's chat template
     # (ShareGPT's from/value it renames to role/content; the roles stay human and gpt).
-    rendered = tok.decode(trainer.train_dataset[0]["input_ids"])
+    # (A reply's thread comes before it as turns and may fill max_length: read the shortest row.)
+    rendered = tok.decode(min((row["input_ids"] for row in trainer.train_dataset), key=len))
     user, assistant = ("human", "gpt") if file == "sharegpt.json" else ("user", "assistant")
     assert f"<|im_start|>{user}\n" in rendered and f"<|im_start|>{assistant}\n" in rendered
     assert trainer.train().global_step == 1

@@ -461,7 +461,7 @@ def test_merge_reruns_the_dataset_wide_filters_of_the_runs_own_chain(monkeypatch
             return True
 
     real = generate.pair_filters
-    monkeypatch.setattr(generate, "pair_filters", lambda cfg, sets: real(cfg, sets) + [SameTopic()])
+    monkeypatch.setattr(generate, "pair_filters", lambda cfg, sets, model=None: real(cfg, sets, model) + [SameTopic()])
     assert [f.name for f in merge_filters(settings)][-1] == "same_topic"
 
 

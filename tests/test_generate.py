@@ -36,7 +36,7 @@ def test_generate_end_to_end_writes_a_self_describing_dataset(tiny_adapter, tiny
     candidates = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
     rows = [json.loads(line) for line in (out / "data.jsonl").read_text().splitlines()]
     # --no-filter keeps every candidate, one per passage with greedy decoding
-    assert len(data) == len(candidates) == stats["passages"]["kept"] == stats["pairs"]["kept"] > 20
+    assert len(data) == len(candidates) == stats["passages"]["kept"] == stats["pairs"]["kept"] > 15
     assert all(set(r) == {"instruction", "input", "output"} and r["input"] == "" for r in data)
     assert stats["model"]["template"] == "reverse" and stats["model"]["base"] == str(tiny_model_dir)
     # provenance: the passage is the exact slice of its source document

@@ -149,8 +149,10 @@ def test_sampled_candidates_are_seeded_per_candidate(server, key, lively_adapter
 def test_generate_resumes_after_the_server_dies_and_comes_back(server, key, proxy, lively_adapter, tmp_path, bt_home):
     whole = _generate(lively_adapter, tmp_path / "whole", server)
     assert whole.exit_code == 0, whole.output
-    # The start-up probe, the first chunk (4 batches of 4 passages), then 2 requests of the second.
-    proxy.down_after = 1 + 16 + 2
+    # A second chunk to lose: more than one chunk of 16 passages reach the model.
+    assert json.loads((tmp_path / "whole" / "stats.json").read_text())["passages"]["kept"] > 16
+    # The start-up probe, the first chunk (4 batches of 4 passages), then 1 request of the second.
+    proxy.down_after = 1 + 16 + 1
     out = tmp_path / "resumed"
     started = time.monotonic()
     broken = _generate(lively_adapter, out, proxy.url, "--max-retries", "2")
