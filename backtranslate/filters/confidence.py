@@ -1,6 +1,6 @@
 """Stage: how sure was the backward model of the instruction it wrote? The ``confidence`` filter.
 
-The blind reads of real corpora found most kept pairs that fail to be mismatches: an instruction
+The blind reads of real corpora found that most failing kept pairs are mismatches: an instruction
 of the wrong genre, addressee or detail for a good passage. The scorers that read the pair from
 outside tell them apart barely or not at all (ROC-AUC, usable vs mismatch, 279 judged pairs:
 the embedding cosine 0.645, the base model's likelihood gain 0.532, the instruct model asked
@@ -51,8 +51,10 @@ class Confidence(Filter):
     ) -> None:
         self.threshold, self.gain_weight, self.batch_size = threshold, gain_weight, batch_size
         self.model = model  # the run's BackwardModel; the filter scores with it, never loads its own
+        self._empty: Optional[list[int]] = None  # the prompt without a passage, tokenized once
 
     def describe(self) -> dict[str, Any]:
+        # The settings a dataset records; the model is the run's own, recorded by the run.
         return {
             "name": self.name,
             "version": self.version,
@@ -79,7 +81,9 @@ class Confidence(Filter):
         if self.model is None:
             raise RuntimeError("the confidence filter scores with the run's backward model: none was given")
         engine = scoring(self.model.engine)
-        empty = self._ids(self.model.prompt(Record(output="")))
+        if self._empty is None:
+            self._empty = self._ids(self.model.prompt(Record(output="")))
+        empty = self._empty
         targets = [self._ids(r.instruction.strip() or " ") for r in records]
         prompts = [self._ids(self.model.prompt(Record(output=r.output, input=r.input, meta=r.meta))) for r in records]
         # Two calls: rows are padded to the longest in a call, and a prompt without its passage is

@@ -216,20 +216,11 @@ def has_code(text: str) -> bool:
 
 
 def code_share(text: str) -> float:
-    """The share of the text's non-blank lines that are code: in a fence, diff lines, or lines that read as code."""
-    code = total = 0
-    fence = ""
-    for line in text.split("\n"):
-        m = _FENCE.match(line)
-        if fence or m:
-            if m:  # a fence line opens or closes a block; it is part of the code either way
-                fence = "" if fence and m.group(1)[0] == fence[0] else (fence or m.group(1))
-            code += bool(line.strip())
-            total += bool(line.strip())
-            continue
-        if line.strip():
-            total += 1
-            code += bool(_CODE_LINE.match(line) or _is_diff_line(line))
+    """The share of the text's non-blank lines that are code: in a fence (with its fence lines),
+    diff lines, or lines that read as code."""
+    total = len(_lines(text))
+    prose = _lines(_outside_fences(text))
+    code = total - len(prose) + sum(bool(_CODE_LINE.match(line) or _is_diff_line(line)) for line in prose)
     return code / total if total else 0.0
 
 
