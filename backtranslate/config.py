@@ -64,7 +64,9 @@ class TrainConfig:
     output_dir: str = opt("runs/backward", "Where the adapter, tokenizer and backtranslate.json are written.")
     lora_r: int = opt(16, "LoRA rank.")
     lora_alpha: int = opt(32, "LoRA scaling numerator (alpha / r scales the update).")
-    lora_dropout: float = opt(0.05, "Dropout on the LoRA branch.")
+    # 0: on CPUs the dropout masks (aten::bernoulli_) took 30% of a training step, and one
+    # epoch on a small seed needs no such regulariser (benchmarks/train_throughput.py).
+    lora_dropout: float = opt(0.0, "Dropout on the LoRA branch (0: none; it costs 30% of a CPU step).")
     lora_target_modules: str = opt(
         "all-linear", "Modules to adapt: 'all-linear' or a comma list such as 'q_proj,v_proj'."
     )
@@ -202,7 +204,7 @@ class BackendSettings(*backend_option_classes()):
     precision: str = opt(
         "auto",
         "auto (bf16 where supported), bf16, fp16, fp32, or int8 (transformers backend on CPUs: "
-        "int8 linear layers, about 1.6x fp32; see README).",
+        "int8 linear layers, 1.7x fp32 but worse instructions in the blind read; see README).",
     )
     backend: str = opt(
         "transformers",

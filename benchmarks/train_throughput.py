@@ -1,27 +1,47 @@
-"""Training throughput of the backward model: fp32 vs bf16 autocast, with and without
-length-grouped batches, and the LM head scoring every position (TRL's CPU default) vs only the
-labelled ones (ours), on the same seed pairs and the same number of optimizer steps.
+"""Training throughput of the backward model, one change at a time on the same seed pairs and the
+same number of optimizer steps: fp32 vs bf16 autocast, length-grouped batches, the LM head scoring
+every position (TRL's CPU default) vs only the labelled ones, LoRA dropout, and LoRA layers fused
+into one matmul (backtranslate/fused_lora.py) vs peft's path.
 
-    .venv/bin/python benchmarks/train_throughput.py [--model default] [--steps 12] [--max-length 128]
+    .venv/bin/python benchmarks/train_throughput.py [--model default] [--steps 12] [--max-length 192]
+    .venv/bin/python benchmarks/train_throughput.py --rows dropout nodropout fused   # the stop-28 rows
 
-Tokens/s counts real (non-padding) tokens, so padding saved shows up as speed.
+Tokens/s counts real (non-padding) tokens, so padding saved shows up as speed. Each row prints the
+CPU class beside it; bf16 rows run only where the CPU has bf16.
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from unittest import mock
 
 from rich.console import Console
 from rich.table import Table
 
+from backtranslate import fused_lora as fused_module
 from backtranslate import train as train_module
 from backtranslate.config import TrainConfig
 from backtranslate.hardware import cpu_supports_bf16
 from backtranslate.readers.seed import load_seed
 from backtranslate.train import train
+
+# name: (precision, length-grouped, LM head on labelled positions only, LoRA dropout, fused LoRA)
+ROWS = {
+    "trl": ("fp32", False, False, 0.05, False),  # TRL's own CPU path
+    "grouped": ("fp32", True, False, 0.05, False),
+    "dropout": ("fp32", True, True, 0.05, False),  # stop 26-27's default
+    "nodropout": ("fp32", True, True, 0.0, False),
+    "fused": ("fp32", True, True, 0.0, True),  # the default since stop 28
+    "bf16": ("bf16", True, True, 0.0, False),
+}
+
+
+def cpu_class() -> str:
+    import torch
+
+    return f"{torch.backends.cpu.get_cpu_capability()}, bf16 {'yes' if cpu_supports_bf16() else 'no'}"
 
 
 def main() -> None:
@@ -30,18 +50,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-length", type=int, default=384)
+    parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
     args = parser.parse_args()
 
     seed = load_seed("default")
-    # (precision, length-grouped, labelled positions only); the first row is TRL's own CPU path
-    runs = [("fp32", False, False), ("fp32", True, False), ("fp32", True, True)]
-    if cpu_supports_bf16():
-        runs += [("bf16", True, False), ("bf16", True, True)]
     rows = []
-    for precision, grouped, labelled_only in runs:
-        # TRL's default: every position scored (the hook replaced by a no-op)
-        every_position = mock.patch.object(train_module, "score_labelled_positions_only", nullcontext)
-        with tempfile.TemporaryDirectory() as out, nullcontext() if labelled_only else every_position:
+    for name in args.rows:
+        precision, grouped, labelled_only, dropout, fused = ROWS[name]
+        if precision == "bf16" and not cpu_supports_bf16():
+            continue
+        with tempfile.TemporaryDirectory() as out, ExitStack() as stack:
+            if not labelled_only:  # TRL's default: every position scored (the hook replaced by a no-op)
+                stack.enter_context(mock.patch.object(train_module, "score_labelled_positions_only", nullcontext))
+            if not fused:
+                stack.enter_context(mock.patch.object(fused_module, "_adapter", lambda module: None))
             cfg = TrainConfig(
                 model=args.model,
                 output_dir=out,
@@ -50,31 +72,28 @@ def main() -> None:
                 max_length=args.max_length,
                 precision=precision,
                 group_by_length=grouped,
+                lora_dropout=dropout,
                 val_fraction=0.1,
                 logging_steps=args.steps,
             )
             result = train(cfg, seed=seed)
-        rows.append((precision, grouped, labelled_only, result))
+        rows.append((name, result))
 
-    baseline = rows[0][3].tokens_per_second
-    table = Table(title=f"train throughput: {args.model}, {args.steps} steps x batch {args.batch_size}")
-    columns = (
-        "precision",
-        "length-grouped",
-        "LM head scores",
-        "tokens/s",
-        "vs first",
-        "train loss",
-        "val loss",
-        "time s",
-    )
-    for col in columns:
+    baseline = rows[0][1].tokens_per_second
+    title = f"train throughput: {args.model}, {args.steps} steps x batch {args.batch_size}, CPU {cpu_class()}"
+    table = Table(title=title)
+    columns = ("row", "precision", "length-grouped", "LM head scores", "LoRA dropout", "LoRA path", "tokens/s")
+    for col in columns + ("vs first", "train loss", "val loss", "time s"):
         table.add_column(col, justify="right")
-    for precision, grouped, labelled_only, r in rows:
+    for name, r in rows:
+        precision, grouped, labelled_only, dropout, fused = ROWS[name]
         table.add_row(
+            name,
             precision,
             "yes" if grouped else "no",
             "labelled only" if labelled_only else "every position",
+            f"{dropout:g}",
+            "fused" if fused else "peft",
             f"{r.tokens_per_second:.1f}",
             f"{r.tokens_per_second / baseline:.2f}x",
             f"{r.train_loss:.3f}",

@@ -591,3 +591,63 @@ def test_ungrounded_drops_an_instruction_that_names_what_the_pair_lacks(instruct
     # What the input holds counts too: a reply's instruction may name its parent's words.
     with_input = Ungrounded().filter(Record(output=NEWS, input="Re: the Philippines", instruction=instruction))
     assert (with_input is True) == (kept or missing == ["Philippines"])
+
+
+def test_ungrounded_reads_cpp_as_its_name_not_as_the_letter_c():
+    patch = "Include <asm/processor.h> in lib/foo.c so that cpu_relax() is declared.\n"
+    assert grounding.ungrounded("Write a C++ function that spins on a lock.", patch) == ["C++"]
+    assert grounding.ungrounded("Write a C function that spins on a lock.", patch) == []
+    assert grounding.ungrounded("Port this C++ helper to C#.", "A C++ helper, and its C# port.") == []
+
+
+PATCH_MAIL = """Subject: [PATCH v2 2/3] sparse: add the missing include for cpu_relax()
+
+cpu_relax() is used in lib/spin.c without its header, which breaks the build on arm64.
+
+diff --git a/lib/spin.c b/lib/spin.c
+--- a/lib/spin.c
++++ b/lib/spin.c
+@@ -1,3 +1,4 @@
++#include <asm/processor.h>
+ #include <linux/spinlock.h>
+"""
+COVER_LETTER = """Subject: [PATCH 0/3] sparse: fix three build warnings
+
+This series fixes the three warnings that the arm64 build shows since the last release."""
+LIST_REPLY = """Subject: Re: [GIT PULL] sparse fixes for 0.6.5
+
+I would rather wait for v4 before tagging; the second patch still warns on arm64."""
+
+
+@pytest.mark.parametrize(
+    "instruction,output,meta,has_input,why",
+    [
+        ("What is the difference between cpu_relax and barrier?", PATCH_MAIL, {"patch": True}, False, "patch"),
+        ("Explain why the build breaks on arm64.", PATCH_MAIL, {"patch": True}, False, "patch"),
+        ("Write a patch that adds the missing include for cpu_relax().", PATCH_MAIL, {"patch": True}, False, None),
+        ("Can you send a patch that fixes the arm64 build?", PATCH_MAIL, {"patch": True}, False, None),
+        ("Which warnings does the series fix?", COVER_LETTER, {"subject": "[PATCH 0/3] sparse: fix"}, False, "cover"),
+        (
+            "Write a cover letter for a series fixing three warnings.",
+            COVER_LETTER,
+            {"subject": "[PATCH 0/3]"},
+            False,
+            None,
+        ),
+        ("Write a release announcement for sparse 0.6.5.", LIST_REPLY, {}, True, "reply"),
+        ("Write a pull request for the sparse fixes.", LIST_REPLY, {"subject": "Re: [GIT PULL] x"}, False, "reply"),
+        ("Reply to the pull request saying you would wait for v4.", LIST_REPLY, {}, True, None),
+        ("Write a release announcement for sparse 0.6.5.", LIST_REPLY, {}, False, None),  # a message, not a reply
+    ],
+)
+def test_asks_for_genre_knows_patches_cover_letters_and_replies(instruction, output, meta, has_input, why):
+    context = "the message answered" if has_input else ""
+    record = Record(output=output, input=context, instruction=instruction, meta={"format": "mbox", **meta})
+    verdict = AsksForGenre().filter(record)
+    if why is None:
+        assert verdict is True
+    else:
+        assert verdict[0] is False and why in verdict[1]
+    # The same text outside mail (a Markdown page quoting it) is not judged by a mail's kind.
+    as_page = Record(output=output, input=context, instruction=instruction, meta={"format": "md", **meta})
+    assert AsksForGenre().filter(as_page) is True or why is None

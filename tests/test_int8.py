@@ -1,5 +1,5 @@
-"""--precision int8 (transformers backend on CPUs): linear layers as int8, the output head in fp32,
-and `auto` choosing it only on CPUs without bf16 where it measures faster."""
+"""--precision int8 (transformers backend on CPUs): linear layers as int8, the output head in fp32;
+asked for by name only (`auto` takes fp32 on CPUs without bf16)."""
 
 import pytest
 import torch
@@ -8,7 +8,6 @@ from backtranslate import hardware
 from backtranslate.config import GenerateConfig, resolve
 from backtranslate.errors import UserError
 from backtranslate.inference import BackwardModel, Decoding
-from backtranslate.inference.transformers_backend import faster_cpu_precision
 from backtranslate.records import Record
 
 
@@ -30,24 +29,14 @@ def test_int8_quantizes_every_linear_layer_but_the_head(lively_adapter):
     assert all(c.meta["generated_tokens"] > 0 for c in candidates)
 
 
-def test_auto_measures_int8_against_fp32_only_on_cpus_without_bf16(lively_adapter, monkeypatch):
-    from backtranslate import models
-
-    net, _ = models.load(str(lively_model_dir_of(lively_adapter)), dtype=torch.float32)
-    choice = faster_cpu_precision(net)
-    assert choice in ("int8", "fp32")
-    assert faster_cpu_precision(net, margin=1e9) == "fp32"  # never int8 unless it is faster
+def test_auto_generates_in_fp32_on_cpus_without_bf16(lively_adapter, monkeypatch):
+    # int8 is faster there, but the blind read of the demo's pairs on an AVX2-only CPU found 3 of
+    # 20 usable against 18-19 of 28 in fp32: `auto` never picks it; --precision int8 still does.
     monkeypatch.setattr(hardware, "cpu_supports_bf16", lambda: False)
-    model = BackwardModel(str(lively_adapter), precision="auto")
-    assert model.precision in ("int8", "fp32")
+    assert BackwardModel(str(lively_adapter), precision="auto").precision == "fp32"
+    assert BackwardModel(str(lively_adapter), precision="int8").precision == "int8"
     monkeypatch.setattr(hardware, "cpu_supports_bf16", lambda: True)
     assert BackwardModel(str(lively_adapter), precision="auto").precision == "bf16"
-
-
-def lively_model_dir_of(adapter):
-    import json
-
-    return json.loads((adapter / "backtranslate.json").read_text())["base_model"]
 
 
 def test_int8_is_a_generation_precision_only():

@@ -70,3 +70,28 @@ def test_ids_are_stable_across_runs(meter):
 
 def test_whitespace_document_gives_nothing(meter):
     assert list(segment(_doc(" \n\n \t"), meter, 1, 10)) == []
+
+
+def test_a_colon_intro_goes_with_the_code_it_introduces(meter):
+    # Cut after its last paragraph, the first passage ended on "... run this:" and the listing
+    # after it had no introduction; now the intro opens the listing's passage and nothing is lost.
+    intro = "To build the project, run this:"
+    code = "```sh\n" + "\n".join(f"cargo build --package crate{i} --release" for i in range(12)) + "\n```"
+    text = "\n\n".join([_paragraph(1, 60), _paragraph(2, 60), intro, code])
+    budget = meter.count("\n\n".join([_paragraph(1, 60), _paragraph(2, 60), intro])) + 2
+    assert meter.count(intro + "\n\n" + code) <= budget < meter.count(text)  # the premise: a cut is needed
+    passages = list(segment(_doc(text), meter, min_tokens=10, max_tokens=budget))
+    assert [p.output.rstrip().endswith(":") for p in passages] == [False] * len(passages)
+    assert passages[-1].output.startswith(intro) and passages[-1].output.endswith("```")
+    assert "".join(p.output for p in passages).count("word") == text.count("word")
+
+
+def test_a_colon_intro_stays_when_the_next_passage_cannot_take_it(meter):
+    # The block after the intro fills a passage on its own (it is no oversized code block), so
+    # moving the intro would overfill it: the cut stays where it was.
+    intro = "The reasons are these:"
+    text = "\n\n".join([_paragraph(1, 60), intro, _paragraph(2, 60)])
+    budget = meter.count(_paragraph(2, 60))
+    passages = list(segment(_doc(text), meter, min_tokens=5, max_tokens=budget + 1))
+    assert all(meter.count(p.output) <= budget + 1 for p in passages)
+    assert any(p.output.endswith(intro) for p in passages)

@@ -372,12 +372,18 @@ class AsksForGenre(Filter):
     # ..." over a documentation section. On the 788 judged pairs of every blind read so far it
     # drops 38: 36 judged mismatch, 1 unusable, 1 usable.
     name = "asks_for_genre"
+    version = 2  # v2: the kind of list mail too (a question over a patch, an announcement over a reply)
 
     def filter(self, record: Record) -> Verdict:
+        in_mail = record.meta.get("format") in MAIL_FORMATS
+        kind = genre.mail_kind(record.meta, bool(record.input)) if in_mail else None
+        why = genre.mail_mismatch(record.instruction, kind)
+        if why:
+            return False, why
         asked = genre.asked_for(record.instruction)
         if asked is None:
             return True
-        mail = record.meta.get("format") in MAIL_FORMATS or genre.looks_like_mail(record.output)
+        mail = in_mail or genre.looks_like_mail(record.output)
         if asked == "e-mail" and not mail:
             return False, "asks for an e-mail, the output is not one"
         if asked != "e-mail" and mail:

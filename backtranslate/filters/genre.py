@@ -1,9 +1,14 @@
-"""What kind of text an instruction asks for, and whether a text is an e-mail.
+"""What kind of text an instruction asks for, and whether a text is an e-mail (and which kind).
 
 Used by the ``asks_for_genre`` pair filter: the embedded backward model often names a genre its
 output is not ("Write a blog post about ..." over an office e-mail). Only genres that an e-mail
 is not are named here; a memo, note, update, announcement, agenda, review or letter can be an
 e-mail, and the blind reads judged such pairs usable.
+
+On a mailing list the kind of message matters as well: a patch or a cover letter answers no
+question, and a reply in a thread is no announcement, pull request or cover letter. The blind
+reads of real list mail called most such pairs mismatch ("What is the difference between ...?"
+over a one-line include fix; "Write a release announcement" over a reply about its timing).
 """
 
 from __future__ import annotations
@@ -41,3 +46,51 @@ def asked_for(instruction: str) -> str | None:
 def looks_like_mail(text: str) -> bool:
     """Opens with a subject line or a salutation."""
     return bool(_SUBJECT.match(text) or _SALUTATION.match(text))
+
+
+# A patch series' cover letter: "[PATCH 0/3]", "[PATCH v2 00/12]", "[RFC PATCH 0/2]".
+_COVER_LETTER = re.compile(r"\[[^\]]*\bPATCH\b[^\]]*\b0+/\d+\s*\]", re.I)
+_REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|antw)\s*:", re.I)
+# What only a new thread is: a reply is none of these.
+_THREAD_STARTER = re.compile(
+    r"^\s*(?:please\s+)?(?:write|draft|compose|create|prepare|produce|generate|send|post|submit|announce)\s+"
+    r"(?:(?:a|an|the|one)\s+)?(?:[\w'-]+\s+){0,4}?"
+    r"(?P<genre>(?:release\s+)?announcement|pull\s+request|cover\s+letter|release\s+notes|bug\s+report)\b",
+    re.I,
+)
+# A question, or a request for an explanation or a summary: what a patch or cover letter is not.
+_QUESTION = re.compile(
+    r"^\s*(?:please\s+)?(?:what|why|how|which|who|when|where|is|are|does|do|did|can|could|should|would|will"
+    r"|explain|describe|summari[sz]e|clarify)\b|\?\s*$",
+    re.I,
+)
+
+
+def mail_kind(meta: dict, has_input: bool) -> str:
+    """What a passage of mail is, by its headers: "patch", "cover letter", "reply" or "message"."""
+    subject = meta.get("subject") or ""
+    if meta.get("patch"):
+        return "patch"
+    if _COVER_LETTER.search(subject):
+        return "cover letter"
+    if has_input or meta.get("parent") or _REPLY_SUBJECT.match(subject):
+        return "reply"
+    return "message"
+
+
+# "Can you send a patch that ...?" asks for a patch, however it is phrased.
+_POLITE_REQUEST = re.compile(
+    r"^\s*(?:can|could|would|will)\s+(?:you|someone)\s+(?:please\s+)?"
+    r"(?:write|make|fix|send|prepare|submit|create|add|update|change|remove|rewrite|provide|give|post|drop|revert)\b",
+    re.I,
+)
+
+
+def mail_mismatch(instruction: str, kind: str | None) -> str | None:
+    """Why the instruction cannot be what this kind of mail answers, or None."""
+    if kind in ("patch", "cover letter") and _QUESTION.search(instruction) and not _POLITE_REQUEST.match(instruction):
+        return f"asks a question, the output is a {kind}"
+    starter = _THREAD_STARTER.search(instruction)
+    if kind == "reply" and starter:
+        return f"asks for a {' '.join(starter.group('genre').lower().split())}, the output is a reply in a thread"
+    return None

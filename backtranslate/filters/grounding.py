@@ -63,8 +63,15 @@ def specifics(instruction: str) -> list[str]:
 def ungrounded(instruction: str, *texts: str) -> list[str]:
     """The instruction's specifics that none of `texts` contains, each once, in order."""
     words = set().union(*(_norm_words(t) for t in texts))
+    lowered = [t.lower() for t in texts]
     missing: list[str] = []
     for token in specifics(instruction):
+        if token.endswith(("++", "#")):
+            # "C++", "C#", "F#": as words they are one letter, which any text with "foo.c" has;
+            # the 135M model names C++ over kernel mail and Rust alike. Only the name itself counts.
+            if not any(token.lower() in t for t in lowered) and token not in missing:
+                missing.append(token)
+            continue
         if len(token) == 1 and token.isdigit():
             continue  # "the top 3 ...": a count the reader does not check against the text
         # A unit or ordinal of one or two letters beside a number ("8m", "16th") is not checked.
