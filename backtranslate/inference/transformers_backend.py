@@ -197,4 +197,3 @@ def quantize_linear_int8(model: Any) -> None:
     with warnings.catch_warnings():  # torch.ao's deprecation notices: nothing a user can act on
         warnings.simplefilter("ignore")
         quantize_dynamic(model, layers, dtype=torch.qint8, inplace=True)
-
