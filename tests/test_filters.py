@@ -627,6 +627,7 @@ I would rather wait for v4 before tagging; the second patch still warns on arm64
         ("Write a patch that adds the missing include for cpu_relax().", PATCH_MAIL, {"patch": True}, False, None),
         ("Can you send a patch that fixes the arm64 build?", PATCH_MAIL, {"patch": True}, False, None),
         ("Which warnings does the series fix?", COVER_LETTER, {"subject": "[PATCH 0/3] sparse: fix"}, False, "cover"),
+        ("Which warnings does the series fix?", LIST_REPLY, {"subject": "Re: [PATCH 0/3] sparse: fix"}, False, None),
         (
             "Write a cover letter for a series fixing three warnings.",
             COVER_LETTER,

@@ -71,10 +71,12 @@ def mail_kind(meta: dict, has_input: bool) -> str:
     subject = meta.get("subject") or ""
     if meta.get("patch"):
         return "patch"
-    if _COVER_LETTER.search(subject):
-        return "cover letter"
+    # Before the cover letter: "Re: [PATCH 0/3] ..." is a review of the series, and a review may
+    # answer a question (the heldout3 read had one such drop).
     if has_input or meta.get("parent") or _REPLY_SUBJECT.match(subject):
         return "reply"
+    if _COVER_LETTER.search(subject):
+        return "cover letter"
     return "message"
 
 
