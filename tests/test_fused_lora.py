@@ -50,3 +50,13 @@ def test_layers_with_dropout_keep_peft_path(tiny_model_dir):
         assert patched == 0
     with fused_lora(_lora_model(tiny_model_dir), enabled=False) as patched:
         assert patched == 0
+
+
+def test_a_trained_base_weight_keeps_peft_path(tiny_model_dir):
+    # Fused backward gives the base weight no gradient, so a layer whose base is trained stays peft's.
+    model = _lora_model(tiny_model_dir)
+    with fused_lora(model) as all_layers:
+        pass
+    model.base_model.model.model.layers[0].self_attn.q_proj.base_layer.weight.requires_grad_(True)
+    with fused_lora(model) as patched:
+        assert patched == all_layers - 1
