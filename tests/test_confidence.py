@@ -58,7 +58,18 @@ def test_the_models_own_instruction_scores_above_another_and_the_threshold_drops
     assert own.meta["confidence"] == pytest.approx(2 * own_given - own_without, abs=1e-3)
 
 
-def test_generate_with_confidence_scores_every_kept_pair_and_says_so_in_the_card(lively_adapter, tmp_path):
+def test_generate_with_confidence_scores_every_kept_pair_and_says_so_in_the_card(lively_adapter, tmp_path, monkeypatch):
+    # The lively model writes noise; which of it passes the cheap checks (length, truncation)
+    # changed with the CPU's rounding, and on an AVX2 CPU none did. Only the dataset-wide
+    # deduplication stays in front of the confidence filter here: this test is about its scores.
+    from backtranslate import generate as generate_module
+
+    every = generate_module.default_pair_filters
+    monkeypatch.setattr(
+        generate_module,
+        "default_pair_filters",
+        lambda **kw: [f for f in every(**kw) if f.name in ("exact_duplicate", "near_duplicate")],
+    )
     out = tmp_path / "out"
     cfg = GenerateConfig(
         corpus=str(CORPORA / "emails"),
