@@ -9,6 +9,7 @@ bounded memory, not a tokenization of the whole line at once.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 
 from .records import Record, stable_id
@@ -207,14 +208,16 @@ def _intro_with_block(
     with it (or is an oversized code block that goes whole anyway). Cut there, the first passage
     ended on a promise it did not keep (the blind reads called 19 of 24 such pairs unusable) and
     the code or list after it lost its introduction."""
-    starts = [s for s, _ in blocks]
+    starts = [s for s, _ in blocks]  # in order: blocks are cut left to right
     out = list(spans)
     for i in range(len(out) - 1):
         (a0, a1), (b0, b1) = out[i], out[i + 1]
-        if not text[a0:a1].rstrip().endswith(":") or _HEADING.match(text[b0 : b0 + 200]):
+        # Spans are trimmed, so their last character is their last visible one.
+        if text[a1 - 1] != ":" or _HEADING.match(text[b0 : b0 + 200]):
             continue
-        last = max((s for s in starts if a0 < s < a1), default=None)  # the passage's last block, not its first
-        if last is None:
+        k = bisect_left(starts, a1) - 1  # the passage's last block...
+        last = starts[k] if k >= 0 else a0
+        if last <= a0:  # ...unless that is its first: then there is nothing to hand on
             continue
         if b0 in oversized or not meter.over(text[last:b1], max_tokens):
             out[i], out[i + 1] = _trim(text, a0, last), (last, b1)

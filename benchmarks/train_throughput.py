@@ -13,8 +13,10 @@ CPU class beside it; bf16 rows run only where the CPU has bf16.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from contextlib import ExitStack, nullcontext
+from pathlib import Path
 from unittest import mock
 
 from rich.console import Console
@@ -27,6 +29,9 @@ from backtranslate.hardware import cpu_supports_bf16
 from backtranslate.readers.seed import load_seed
 from backtranslate.train import train
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from real_corpora import cpu_class  # noqa: E402  (the benchmarks' one description of the CPU)
+
 # name: (precision, length-grouped, LM head on labelled positions only, LoRA dropout, fused LoRA)
 ROWS = {
     "trl": ("fp32", False, False, 0.05, False),  # TRL's own CPU path
@@ -36,12 +41,6 @@ ROWS = {
     "fused": ("fp32", True, True, 0.0, True),  # the default since stop 28
     "bf16": ("bf16", True, True, 0.0, False),
 }
-
-
-def cpu_class() -> str:
-    import torch
-
-    return f"{torch.backends.cpu.get_cpu_capability()}, bf16 {'yes' if cpu_supports_bf16() else 'no'}"
 
 
 def main() -> None:
