@@ -88,6 +88,7 @@ def test_only_instructions_in_another_language_than_their_passage_are_translated
     assert not stage.needs(Record(id="x", instruction="Write a letter.", input="", output="..."))
 
 
+@pytest.mark.embedded  # shares the cached conversion of the embedded model, as test_embedded.py makes it
 def test_the_embedded_model_cannot_translate_and_the_round_trip_says_so():
     """The real 135M model on real requests: German-looking text that is not the request. The
     language detector alone would keep most of it; the round trip drops every one."""
