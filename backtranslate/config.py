@@ -235,6 +235,11 @@ class GenerateConfig(BackendSettings):
     template: Optional[str] = opt(
         None, "Prompt template; default: the one the trained model was trained with, else 'reverse'."
     )
+    prime: bool = opt(
+        False,
+        "Open the instruction of a list mail by its kind, as the seed's pairs of that kind open: "
+        "'Reply to the' over a reply with its parent, 'Write a patch' over a patch (priming.py).",
+    )
     text_field: str = opt("text", "Column holding the text in JSONL/JSON/CSV/Parquet corpora and datasets.")
     id_field: Optional[str] = opt(None, "Column holding each row's own id (default: 'id' when present).")
     min_tokens: int = opt(24, "Shortest passage in tokens; shorter pieces join their neighbour.")

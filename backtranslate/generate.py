@@ -231,7 +231,9 @@ def translation(cfg: GenerateConfig) -> Optional[Translate]:
 
 def backward_model(cfg: GenerateConfig) -> BackwardModel:
     """The backward model on the run's backend, with the backend's own options."""
-    return BackwardModel(cfg.model, cfg.template, cfg.precision, cfg.backend, **options_from(cfg.backend, cfg))
+    return BackwardModel(
+        cfg.model, cfg.template, cfg.precision, cfg.backend, prime=cfg.prime, **options_from(cfg.backend, cfg)
+    )
 
 
 def decoding_of(cfg: GenerateConfig) -> Decoding:

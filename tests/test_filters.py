@@ -485,6 +485,10 @@ diff --git a/lib/count.c b/lib/count.c
         ("Write a code of conduct for our open-source project.", "Be kind. Assume good faith. Ask first.", True),
         ("Summarize the reviewer's objection to the patch.", REVIEW_REPLY, True),
         ("What is the patch for the lockdep warning?", REVIEW_REPLY, False),
+        # Text about code is prose: a cover letter, a reply, a review (heldout3's primed mail).
+        ("Write the cover letter for a patch series that fixes lockdep warnings.", REVIEW_REPLY, True),
+        ("Write a reply to the patch below saying the lock is already held.", REVIEW_REPLY, True),
+        ("Draft a review of the function, pointing out the false positive.", REVIEW_REPLY, True),
     ],
 )
 def test_asks_for_code_drops_a_request_for_code_or_a_patch_over_prose(instruction, output, kept):
@@ -628,6 +632,9 @@ I would rather wait for v4 before tagging; the second patch still warns on arm64
         ("Can you send a patch that fixes the arm64 build?", PATCH_MAIL, {"patch": True}, False, None),
         ("Which warnings does the series fix?", COVER_LETTER, {"subject": "[PATCH 0/3] sparse: fix"}, False, "cover"),
         ("Which warnings does the series fix?", LIST_REPLY, {"subject": "Re: [PATCH 0/3] sparse: fix"}, False, None),
+        # A stable backport's cover letter names its branch after the count.
+        ("What is the minmax bug in 6.1.y?", COVER_LETTER, {"subject": "[PATCH 00/19 v6.1.y] minmax"}, False, "cover"),
+        ("What is the minmax bug in 6.1.y?", COVER_LETTER, {"subject": "[PATCH 10/19 v6.1.y] minmax"}, False, None),
         (
             "Write a cover letter for a series fixing three warnings.",
             COVER_LETTER,

@@ -338,14 +338,15 @@ class AsksForCode(Filter):
     # review replies, thank-you notes and cover letters (half of mail's mismatches). On the 613
     # pairs of all blind reads so far it drops 75: 74 judged mismatch or unusable, 1 usable.
     name = "asks_for_code"
-    version = 2  # v2: a function, program or script must be at least half the output's lines
+    version = 3  # v2: a function, program or script must be at least half the output's lines; v3: not
+    # a request for text about code ("the cover letter for a patch series", "a reply to the patch")
 
     def __init__(self, min_code_share: Optional[float] = 0.5):
         self.min_code_share = min_code_share  # None: any code will do
 
     def filter(self, record: Record) -> Verdict:
         ask = _ASKS_FOR_CODE.search(record.instruction) or _ASKS_FOR_PATCH.search(record.instruction)
-        if not ask:
+        if not ask or _ABOUT_CODE.search(ask.group(0)):
             return True
         if _PATCH_WORD.search(ask.group(0)):
             return (
@@ -622,6 +623,13 @@ _ASKS_FOR_PATCH = re.compile(
     r"\b(?:what(?:'s| is| was)|show(?: me)?|send|post|share)\s+(?:the|a)\s+patch(?:es)?\b", re.I
 )
 _PATCH_WORD = re.compile(r"\bpatch(?:es)?\b", re.I)
+# ... unless what is asked for is text about the code: "Write the cover letter for a patch series",
+# "Write a reply to the patch below", "Draft a review of the function" ask for prose.
+_ABOUT_CODE = re.compile(
+    r"\b(?:cover\s+letter|repl(?:y|ies)|response|review|comments?|e-?mail|message|summary|description"
+    r"|explanation|announcement|changelog)\s+(?:for|to|on|of|about|describing|explaining)\b",
+    re.I,
+)
 _WHOLE_UNIT = re.compile(r"\b(?:function|program|script|class|method|module)$", re.I)
 _HEADING_START = re.compile(r"#{1,6} |[^\n]{1,80}\n[=-]{3,}\s*(?:\n|$)")
 

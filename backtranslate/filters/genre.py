@@ -48,8 +48,9 @@ def looks_like_mail(text: str) -> bool:
     return bool(_SUBJECT.match(text) or _SALUTATION.match(text))
 
 
-# A patch series' cover letter: "[PATCH 0/3]", "[PATCH v2 00/12]", "[RFC PATCH 0/2]".
-_COVER_LETTER = re.compile(r"\[[^\]]*\bPATCH\b[^\]]*\b0+/\d+\s*\]", re.I)
+# A patch series' cover letter: "[PATCH 0/3]", "[PATCH v2 00/12]", "[RFC PATCH 0/2]", and with a
+# branch after the count, as stable backports write it: "[PATCH 00/15 v6.6.y]".
+_COVER_LETTER = re.compile(r"\[[^\]]*\bPATCH\b[^\]]*?\b0+/\d+\b[^\]]*\]", re.I)
 _REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|antw)\s*:", re.I)
 # What only a new thread is: a reply is none of these.
 _THREAD_STARTER = re.compile(

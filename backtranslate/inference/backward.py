@@ -9,15 +9,19 @@ every backend builds the same prompts and the same records.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from .. import models
+from ..priming import primer
 from ..records import Record, stable_id
 from ..templates import DEFAULT_TEMPLATE, Template, get_template, render
 from .base import Backend, Completion, Decoding, entry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class BackwardModel:
         template: str | None = None,
         precision: str = "auto",
         backend: str = "transformers",
+        prime: bool = False,
         **options: Any,
     ) -> None:
         self.spec = spec
@@ -58,13 +63,22 @@ class BackwardModel:
         self.engine: Backend = entry(backend).cls(self.backward, precision, **options)
         self.tokenizer = self.engine.tokenizer
         self.precision = self.engine.precision
+        # Open mail instructions the way the seed's pairs of that kind open (priming.py). A server's
+        # chat endpoint takes messages, not the rendered prompt the primer is appended to, and its
+        # servers differ in how (or whether) they continue an assistant message: no primer there.
+        self.prime = prime and not (self.template.chat and getattr(self.engine, "takes_messages", False))
+        if prime and not self.prime:
+            log.warning("--prime: a chat template on the %s backend sends messages; no primer is used", backend)
 
     @property
     def backend(self) -> str:
         return self.engine.name
 
+    def primer(self, passage: Record) -> str:
+        return primer(passage) if self.prime else ""
+
     def prompt(self, passage: Record) -> str:
-        return render(self.template.prompt(passage), self.tokenizer)
+        return render(self.template.prompt(passage), self.tokenizer) + self.primer(passage)
 
     def prompt_ids(self, passages: list[Record]) -> list[list[int]]:
         """Each prompt tokenized once; the backend reads the lengths and the ids."""
@@ -85,8 +99,10 @@ class BackwardModel:
                 yield self.candidate(passage, index, completion)
 
     def candidate(self, passage: Record, index: int, completion: Completion) -> Record:
-        """The candidate record of one generation: the instruction parsed from the decoded text."""
-        text = completion.decode(self.tokenizer, getattr(self.engine, "eos_ids", ()))
+        """The candidate record of one generation: the instruction parsed from the decoded text
+        (after the primer, where there is one)."""
+        opening = self.primer(passage)
+        text = opening + completion.decode(self.tokenizer, getattr(self.engine, "eos_ids", ()))
         return Record(
             output=passage.output,
             instruction=self.template.parse(text),
@@ -99,6 +115,7 @@ class BackwardModel:
                 "finish_reason": completion.finish,
                 "generated_tokens": completion.length,
                 "raw": text.strip(),
+                **({"primer": opening} if opening else {}),
             },
         )
 

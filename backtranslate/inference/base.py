@@ -88,7 +88,8 @@ class Backend(Protocol):
 
     ``messages``, when given, are the same prompts as chat messages (a chat template's prompts,
     before the tokenizer's chat template rendered them): a server backend sends those to its
-    chat endpoint, which applies the model's chat template itself. In-process backends ignore them.
+    chat endpoint, which applies the model's chat template itself. In-process backends ignore them;
+    one that sends them says so with ``takes_messages = True`` (read with getattr, default False).
     """
 
     name: ClassVar[str]

@@ -144,6 +144,8 @@ class _Request:
 class OpenAIBackend:
     """Requests to one or more OpenAI-compatible servers behind the Backend protocol."""
 
+    takes_messages = True  # a chat template's prompts go to /chat/completions as messages
+
     def __init__(
         self,
         spec: Any,

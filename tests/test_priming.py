@@ -1,0 +1,66 @@
+"""--prime: a list mail's instruction opens by the mail's kind, the model writes the rest."""
+
+import json
+
+import pytest
+
+from backtranslate.priming import PRIMERS, primer
+from backtranslate.records import Record
+
+
+def _mail(subject: str, parent: str = "", **meta) -> Record:
+    return Record(output="Thanks, applied.", input=parent, meta={"format": "eml", "subject": subject, **meta})
+
+
+def test_the_primer_follows_the_kind_of_mail():
+    assert primer(_mail("Re: [PATCH] fix the leak", parent="> the patch")) == "Reply to the"
+    assert primer(_mail("[PATCH 2/3] fix the leak", patch=True)) == "Write a patch"
+    assert primer(_mail("[PATCH v2 0/3] leak fixes")) == PRIMERS["cover letter"]
+    # A reply whose parent is not in the corpus has no message below to reply to.
+    assert primer(_mail("Re: [PATCH] fix the leak")) == ""
+    # A new thread, a Markdown page: nothing says what is asked of them.
+    assert primer(_mail("Release planning")) == ""
+    assert primer(Record(output="# Install", meta={"format": "md", "title": "Re: [PATCH 0/2] x"})) == ""
+
+
+def test_a_primed_candidate_is_the_primer_and_the_models_continuation_of_it(lively_adapter):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from backtranslate.inference import BackwardModel, Decoding
+
+    passage = _mail("Re: [PATCH] fix the leak", parent="The patch frees the buffer twice.")
+    primed = BackwardModel(str(lively_adapter), precision="fp32", prime=True)
+    plain = BackwardModel(str(lively_adapter), precision="fp32")
+    assert primed.prompt(passage) == plain.prompt(passage) + "Reply to the"
+    decoding = Decoding(num_candidates=1, greedy=True, max_new_tokens=8)
+    (candidate,) = primed.generate([passage], decoding)
+    assert candidate.instruction.startswith("Reply to the") and candidate.meta["primer"] == "Reply to the"
+    # The continuation is what the model writes after the primer: greedy decoding of the primed
+    # prompt with transformers' own generate, on the merged adapter.
+    model = AutoModelForCausalLM.from_pretrained(str(primed.base))
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(model, str(lively_adapter)).merge_and_unload().eval()
+    ids = primed.tokenizer(primed.prompt(passage), add_special_tokens=False, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        out = model.generate(ids, max_new_tokens=8, do_sample=False, pad_token_id=primed.tokenizer.pad_token_id)
+    expected = primed.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+    assert candidate.meta["raw"] == ("Reply to the" + expected).strip()
+    (unprimed,) = plain.generate([passage], decoding)
+    assert "primer" not in unprimed.meta
+
+
+@pytest.mark.parametrize("prime", [True, False])
+def test_generate_primes_the_replies_of_a_mail_corpus(tiny_adapter, tmp_path, prime):
+    from backtranslate.generate import generate
+    from tests.test_generate import _cfg
+
+    generate(_cfg(tiny_adapter, tmp_path, email_mode="auto", filter=False, prime=prime))
+    candidates = [json.loads(line) for line in (tmp_path / "ds" / "candidates.jsonl").read_text().splitlines()]
+    replies = [c for c in candidates if c["input"]]
+    assert len(replies) >= 10  # corpora/emails: thirteen replies whose parents it holds
+    assert all(c["instruction"].startswith("Reply to the") == prime for c in replies)
+    assert not any(c["instruction"].startswith("Reply to the") for c in candidates if not c["input"])
+    stats = json.loads((tmp_path / "ds" / "stats.json").read_text())
+    assert stats["settings"]["prime"] is prime
