@@ -236,9 +236,11 @@ class GenerateConfig(BackendSettings):
         None, "Prompt template; default: the one the trained model was trained with, else 'reverse'."
     )
     prime: bool = opt(
-        False,
+        True,
         "Open the instruction of a list mail by its kind, as the seed's pairs of that kind open: "
-        "'Reply to the' over a reply with its parent, 'Write a patch' over a patch (priming.py).",
+        "'Reply to the' over a reply with its parent, 'Write a patch' over a patch (priming.py). "
+        "On real list mail it doubled the kept pairs and the usable share (benchmarks/RESULTS.md); "
+        "--no-prime turns it off.",
     )
     text_field: str = opt("text", "Column holding the text in JSONL/JSON/CSV/Parquet corpora and datasets.")
     id_field: Optional[str] = opt(None, "Column holding each row's own id (default: 'id' when present).")

@@ -57,6 +57,14 @@ class VllmOptions:
         },
     )
 
+    vllm_eager: Optional[bool] = field(
+        default=None,
+        metadata={
+            "help": "vllm backend: run the model eagerly, without torch.compile (default: eager on CPUs, "
+            "where compiling took 136 of a 186 s engine start for the 135M model; compiled on GPUs)."
+        },
+    )
+
     def problems(self) -> list[str]:
         found = []
         if self.tensor_parallel_size < 1:
@@ -99,6 +107,7 @@ class VllmBackend:
         tensor_parallel_size: int = 1,
         kv_cache_gb: Optional[float] = None,
         vllm_lora: str = "auto",
+        vllm_eager: Optional[bool] = None,
     ) -> None:
         if vllm_lora not in LORA_MODES:  # checked before the slow import: a typo costs no vLLM start-up
             raise UserError(f"vllm_lora must be one of {', '.join(LORA_MODES)}, not {vllm_lora!r}")
@@ -124,6 +133,11 @@ class VllmBackend:
             tensor_parallel_size=tensor_parallel_size,
             max_model_len=min(MAX_MODEL_LEN, _context_length(location)),
         )
+        # On CPUs vLLM compiles the model with torch.compile at every engine start (its cache did not
+        # load here): 186 s against 51 s eager for SmolLM2-135M on a 2-core AVX2 EPYC, for a few
+        # percent of decoding speed (benchmarks/RESULTS.md).
+        if vllm_eager if vllm_eager is not None else not on_gpu:
+            args["enforce_eager"] = True
         if not on_gpu and "VLLM_CPU_KVCACHE_SPACE" not in os.environ:
             kv_cache_gb = kv_cache_gb or CPU_KV_CACHE_GB
         if kv_cache_gb:
