@@ -24,7 +24,12 @@ def test_every_backend_is_registered_with_its_own_settings():
     for cls in (GenerateConfig, EvalConfig):
         assert option_names() <= set(cls.__dataclass_fields__)
     cfg = GenerateConfig(backend="vllm", kv_cache_gb=0.5)
-    assert options_from("vllm", cfg) == {"tensor_parallel_size": 1, "kv_cache_gb": 0.5, "vllm_lora": "auto"}
+    assert options_from("vllm", cfg) == {
+        "tensor_parallel_size": 1,
+        "kv_cache_gb": 0.5,
+        "vllm_lora": "auto",
+        "vllm_eager": None,
+    }
     assert options_from("transformers", cfg) == {}
 
 
