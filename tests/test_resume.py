@@ -42,8 +42,9 @@ def _args(adapter, out, *extra):
 
 
 def _in_process(*args):
-    """The uninterrupted reference run, in this process: a process start (torch, transformers,
-    peft imports) costs more than the run itself, and the run is the same code either way."""
+    """A run in this process (the uninterrupted reference, the resume of a killed run): a process
+    start (torch, transformers, peft imports) costs more than the run itself, and the run is the
+    same code either way. Only the run that is killed needs a process of its own."""
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output
 
@@ -90,8 +91,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_dataset(tiny_adapter, tiny_
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert not (killed / "data.json").exists()  # no final file was half-written
 
-    resumed = subprocess.run(_cli(*_args(tiny_adapter, killed, *decoding)), capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
+    _in_process(*_args(tiny_adapter, killed, *decoding))  # the resume: a new run of the same command
     assert _files(killed) == _files(clean)
     rows = [json.loads(line) for line in (killed / "candidates.jsonl").read_text().splitlines()]
     assert len({r["id"] for r in rows}) == len(rows)  # nothing generated twice
