@@ -64,3 +64,15 @@ def test_generate_primes_the_replies_of_a_mail_corpus(tiny_adapter, tmp_path, pr
     assert not any(c["instruction"].startswith("Reply to the") for c in candidates if not c["input"])
     stats = json.loads((tmp_path / "ds" / "stats.json").read_text())
     assert stats["settings"]["prime"] is prime
+
+
+def test_confidence_scores_a_primed_instruction_after_the_unprimed_prompt(lively_adapter):
+    from backtranslate.filters.confidence import Confidence
+    from backtranslate.inference import BackwardModel
+
+    pair = _mail("Re: [PATCH] fix the leak", parent="The patch frees the buffer twice.")
+    pair = Record(output=pair.output, input=pair.input, instruction="Reply to the patch below.", meta=pair.meta)
+    primed = BackwardModel(str(lively_adapter), precision="fp32", prime=True)
+    plain = BackwardModel(str(lively_adapter), precision="fp32")
+    # The primer is part of the instruction: it is not in the prompt a second time.
+    assert Confidence(model=primed).logprobs([pair]) == Confidence(model=plain).logprobs([pair])

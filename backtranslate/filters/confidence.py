@@ -85,7 +85,11 @@ class Confidence(Filter):
             self._empty = self._ids(self.model.prompt(Record(output="")))
         empty = self._empty
         targets = [self._ids(r.instruction.strip() or " ") for r in records]
-        prompts = [self._ids(self.model.prompt(Record(output=r.output, input=r.input, meta=r.meta))) for r in records]
+        # The instruction holds its primer (--prime), so it is scored after the unprimed prompt.
+        prompts = [
+            self._ids(self.model.prompt(Record(output=r.output, input=r.input, meta=r.meta), primed=False))
+            for r in records
+        ]
         # Two calls: rows are padded to the longest in a call, and a prompt without its passage is
         # a sixth of the length of one with it.
         given = _by_length(engine, [p + t for p, t in zip(prompts, targets)], [len(p) for p in prompts])

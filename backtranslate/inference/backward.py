@@ -77,8 +77,10 @@ class BackwardModel:
     def primer(self, passage: Record) -> str:
         return primer(passage) if self.prime else ""
 
-    def prompt(self, passage: Record) -> str:
-        return render(self.template.prompt(passage), self.tokenizer) + self.primer(passage)
+    def prompt(self, passage: Record, primed: bool = True) -> str:
+        """The text the model continues; ``primed=False`` leaves the primer out (a scorer that
+        reads the whole instruction, primer included, after the prompt)."""
+        return render(self.template.prompt(passage), self.tokenizer) + (self.primer(passage) if primed else "")
 
     def prompt_ids(self, passages: list[Record]) -> list[list[int]]:
         """Each prompt tokenized once; the backend reads the lengths and the ids."""
