@@ -70,8 +70,8 @@ def run_generate(corpus: Path, out: Path, model: str, args: argparse.Namespace) 
         overrides["balance"] = args.balance
     if args.retry:
         overrides["retry"] = args.retry
-    if args.prime:
-        overrides["prime"] = True
+    if args.no_prime:
+        overrides["prime"] = False
     if args.confidence or args.confidence_threshold is not None:
         overrides["confidence"] = True
     if args.confidence_threshold is not None:
@@ -310,7 +310,9 @@ def main() -> int:
         "--confidence-threshold", type=float, help="generate's --confidence-threshold (very low: score, keep all)"
     )
     parser.add_argument("--retry", type=int, help="generate's --retry (sampled candidates where greedy's was dropped)")
-    parser.add_argument("--prime", action="store_true", help="generate's --prime (mail instructions opened by kind)")
+    parser.add_argument(
+        "--no-prime", action="store_true", help="generate's --no-prime (mail instructions not opened by kind)"
+    )
     parser.add_argument("--balance", help="generate's --balance (with --num-candidates 2 or more)")
     parser.add_argument("--reuse", action="store_true", help="summarize existing runs without generating")
     parser.add_argument("--sample", action="store_true", help="write the blind-read samples")
