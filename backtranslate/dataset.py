@@ -419,15 +419,17 @@ def finalize(out: Path, stats: RunStats, formats: list[str]) -> list[dict[str, A
 
     extra = write_formats(out, formats)
     instruction_words, output_words, examples, instructions = [], [], [], []
+    primed = 0
     for row in read_jsonl(out / "data.jsonl"):
         instructions.append(row["instruction"])
+        primed += bool(row.get("meta", {}).get("primer"))
         instruction_words.append(len(row["instruction"].split()))
         output_words.append(len(row["output"].split()))
         if len(examples) < 3:
             examples.append({k: row[k] for k in ("instruction", "input", "output")})
     stats.version = __version__
     stats.lengths = {"instruction_words": length_stats(instruction_words), "output_words": length_stats(output_words)}
-    stats.task_mix = task_mix(instructions, stats.settings.get("balance"))
+    stats.task_mix = task_mix(instructions, stats.settings.get("balance"), primed)
     if {"dpo", "kto"} & set(formats):
         stats.preferences = pair_counts(out, stats.passages.kept)
     if stats.task_mix["warning"]:

@@ -21,6 +21,9 @@ _ATX = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _SETEXT = re.compile(r"^([=-])\1{2,}[ \t]*$")
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A subheading line of extracted web text: opens with a capital or digit, no sentence or clause
+# punctuation inside or at its end, no list bullet.
+_TITLE_LINE = re.compile(r"^[A-Z0-9][^.!?:;,…\n]*[^.!?:;,…\s\"”’')\]]$")
 # Formats whose "#" lines are headings (in plain text and mail they may be anything).
 _MARKDOWN_FORMATS = frozenset({"md", "txt"})
 # Tokens longer than this many characters are rare, so max_tokens * this many characters hold
@@ -234,14 +237,29 @@ def _intro_with_block(
     return out
 
 
+def _title_line(line: str) -> bool:
+    """A line of extracted web text that reads as a subheading: a few words, capitalized, not a
+    sentence (no closing punctuation) and not a list item ("Module efficiency", "Straight outta
+    Helgen")."""
+    words = line.split()
+    return 0 < len(words) <= 8 and bool(_TITLE_LINE.match(line.strip()))
+
+
 def _split_block(
-    text: str, start: int, end: int, meter: TokenMeter, max_tokens: int, mid_sentence: set[int]
+    text: str, start: int, end: int, meter: TokenMeter, max_tokens: int, mid_sentence: set[int], titles: bool = False
 ) -> list[Span]:
     """A paragraph over max_tokens: its lines (extracted web text puts one paragraph on each),
     then a long line's sentences, then an over-long sentence cut by tokens, packed. The start of
-    every piece cut inside a sentence goes into ``mid_sentence``: such a passage cannot stand alone."""
+    every piece cut inside a sentence goes into ``mid_sentence``: such a passage cannot stand alone.
+
+    ``titles`` (extracted web text, whose subheadings are plain lines): a cut falls before a line
+    that reads as a subheading rather than after it. A page cut after "Domestic industry" gave a
+    passage that ended on a heading with nothing under it, and the blind read called it a fragment."""
     pieces: list[Span] = []
+    headings: set[int] = set()
     for ls, le in _spans(text, _LINE_BREAK, start, end):
+        if titles and ls > start and _title_line(text[ls:le]):
+            headings.add(ls)
         if not meter.over(text[ls:le], max_tokens):
             pieces.append((ls, le))
             continue
@@ -252,7 +270,7 @@ def _split_block(
                 pieces.extend(cut)
             else:
                 pieces.append((s, e))
-    return _pack(text, pieces, meter, max_tokens, set())
+    return _pack(text, pieces, meter, max_tokens, headings)
 
 
 def segment(doc: Record, meter: TokenMeter, min_tokens: int = 32, max_tokens: int = 512) -> Iterator[Record]:
@@ -277,6 +295,7 @@ def segment(doc: Record, meter: TokenMeter, min_tokens: int = 32, max_tokens: in
     else:
         blocks: list[Span] = []
         headings = set()
+        titles = doc.meta.get("format") == "html"
         for s, e, code in _blocks(text, fences):
             if _HEADING.match(text[s : min(e, s + 200)]):  # a heading line is short; never copy a huge block
                 headings.add(s)
@@ -286,7 +305,7 @@ def segment(doc: Record, meter: TokenMeter, min_tokens: int = 32, max_tokens: in
                 blocks.append((s, e))
                 oversized[s] = "code block"
             else:
-                blocks.extend(_split_block(text, s, e, meter, max_tokens, mid_sentence))
+                blocks.extend(_split_block(text, s, e, meter, max_tokens, mid_sentence, titles))
         spans = _merge_short_tail(text, _pack(text, blocks, meter, max_tokens, headings), meter, min_tokens, max_tokens)
         spans = _intro_with_block(text, spans, blocks, meter, max_tokens, set(oversized))
     context = _head(doc.input, meter, max_tokens) if doc.input else ""
@@ -294,6 +313,10 @@ def segment(doc: Record, meter: TokenMeter, min_tokens: int = 32, max_tokens: in
     marks = heading_marks(text, fences) if doc.meta.get("format") in _MARKDOWN_FORMATS else []
     for i, (s, e) in enumerate(spans):
         meta = {**doc.meta, "doc": doc.id, "passage": i, "start": s, "end": e, **extra}
+        # The next passage goes on with what this one started (no heading opens it): a section
+        # cut before its end, an article's opening. Read by the standalone filter and --prime.
+        if i + 1 < len(spans) and not _HEADING.match(text[spans[i + 1][0] : spans[i + 1][0] + 200]):
+            meta["continued"] = True
         path = heading_path(marks, s)
         if path:
             meta["headings"] = path

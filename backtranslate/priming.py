@@ -6,8 +6,14 @@ blind reads of real list mail most kept pairs were mismatches such as "What is t
 following patch?" over a reply that clears up a confusion, or "What is the difference between
 ...?" over a one-line patch. A primer starts the instruction the way the seed's own pairs of that
 kind start ("Reply to the ... below ...", "Write a patch ..."): the model writes the rest, so the
-topic and what the output does still come from the passage. Text with no such signal (docs, web
-pages, a new thread) gets no primer.
+topic and what the output does still come from the passage.
+
+Two more kinds say what they are: a section of a Markdown page (its heading path), and a web
+page that declares itself an article (its og:type, as trafilatura reads it). Their blind reads
+found the same fault: "Write a Rust function ..." over a book section that explains one, "Write a
+short story about ..." or "What is the weather in Napa County?" over a news article. A section's
+instruction opens "Explain how", an article's "Write an article about". Text with no such signal (a
+plain-text file, a page of another type, a new thread) gets no primer.
 
 The primer is appended to the rendered prompt after the template's response marker, so it works
 with every backend that continues token ids; the instruction is primer + continuation.
@@ -25,12 +31,29 @@ PRIMERS = {
     "reply": "Reply to the",
     "patch": "Write a patch",
     "cover letter": "Write the cover letter for a patch series that",
+    # The seed's docs pairs open "Explain how to ...", "Describe ...", "Document ..."; its news and
+    # blog pairs "Write a ... news article ...", "Write a blog post ...". An article names neither.
+    # "Explain" alone was continued "the following Rust code ..." for 52 of heldout3's 186 docs
+    # passages (`missing_input`); "Explain how" for 10 (stop 30, RESULTS).
+    "docs section": "Explain how",
+    "article": "Write an article about",
+    # The seed's news pairs ask for a part where they have one: "Write the opening paragraphs of
+    # a news story about ...", "Give me the first few paragraphs of ...".
+    "opening": "Write the opening paragraphs of an article about",
 }
+# og:type values of a news or blog article (schema.org's names, lower-cased, as pages write them).
+ARTICLE_TYPES = frozenset({"article", "newsarticle", "blogposting", "reportagenewsarticle", "opinionnewsarticle"})
 
 
 def primer(passage: Record) -> str:
     """The opening for this passage's instruction, or "" where its kind is not known."""
-    if passage.meta.get("format") not in MAIL_FORMATS:
+    fmt = passage.meta.get("format")
+    if fmt == "md" and passage.meta.get("headings"):
+        return PRIMERS["docs section"]
+    if fmt == "html" and passage.meta.get("pagetype") in ARTICLE_TYPES:
+        # Most articles are longer than a passage; their first passage is their opening.
+        return PRIMERS["opening" if passage.meta.get("continued") else "article"]
+    if fmt not in MAIL_FORMATS:
         return ""
     kind = mail_kind(passage.meta, bool(passage.input))
     # A reply is primed only with its parent as input: "Reply to the message below" over a reply

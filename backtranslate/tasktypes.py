@@ -129,10 +129,11 @@ def opening(instruction: str) -> str:
     return " ".join(re.findall(r"[\w']+", instruction.lower())[:2])
 
 
-def task_mix(instructions: Iterable[str], balance: Optional[str] = None) -> dict[str, Any]:
+def task_mix(instructions: Iterable[str], balance: Optional[str] = None, primed: int = 0) -> dict[str, Any]:
     """Counts per type, the normalized entropy of the mix (0: one type, 1: all equally often),
     the top opening and its share, and a warning where the mix has collapsed; with ``balance``
-    (the run's --balance) also the target and, where the mix missed it, a warning that says so."""
+    (the run's --balance) also the target and, where the mix missed it, a warning that says so.
+    ``primed``: how many of the instructions open with --prime's primer (the warning names it)."""
     instructions = list(instructions)
     n = len(instructions)
     types = Counter(task_type(i) for i in instructions)
@@ -151,6 +152,8 @@ def task_mix(instructions: Iterable[str], balance: Optional[str] = None) -> dict
     }
     if balance:
         mix["balance"] = balance
+    if primed:
+        mix["primed_share"] = round(primed / n, 3)
     mix["warning"] = collapse_warning(mix)
     return mix
 
@@ -164,10 +167,11 @@ def folder_mix(dataset: str | Path) -> dict[str, Any]:
     folder = Path(dataset)
     if not (folder / "data.jsonl").is_file():
         raise FileNotFoundError(f"{folder} has no data.jsonl: give a folder written by generate")
-    instructions = [row["instruction"] for row in read_jsonl(folder / "data.jsonl")]
+    rows = list(read_jsonl(folder / "data.jsonl"))
     stats = folder / "stats.json"
     settings = json.loads(stats.read_text(encoding="utf-8")).get("settings", {}) if stats.is_file() else {}
-    return task_mix(instructions, settings.get("balance"))
+    primed = sum(bool(row.get("meta", {}).get("primer")) for row in rows)
+    return task_mix([row["instruction"] for row in rows], settings.get("balance"), primed)
 
 
 def collapse_warning(mix: dict[str, Any]) -> str:
@@ -182,11 +186,17 @@ def collapse_warning(mix: dict[str, Any]) -> str:
     if not mix.get("balance"):
         if not found:
             return ""
-        return (
-            "Task mix collapsed: "
-            + " and ".join(found)
-            + " (more candidates per passage, --num-candidates 4 --balance uniform, give best of K other kinds to keep)."
-        )
+        if mix.get("primed_share", 0) > 0.5:
+            # Best of K cannot help here: every candidate of a passage shares its primer.
+            remedy = (
+                f"{mix['primed_share']:.0%} open with --prime's primer for their kind of text; --no-prime lets "
+                "the backward model choose, with fewer usable pairs on real corpora (see README)"
+            )
+        else:
+            remedy = (
+                "more candidates per passage, --num-candidates 4 --balance uniform, give best of K other kinds to keep"
+            )
+        return "Task mix collapsed: " + " and ".join(found) + f" ({remedy})."
     target = parse_target(mix["balance"])
     missed = [
         f"{t} {mix['types'].get(t, 0) / mix['pairs']:.0%} (target {share:.0%})"

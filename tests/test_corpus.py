@@ -237,6 +237,17 @@ def test_html_keeps_main_text_without_boilerplate(tmp_path: Path) -> None:
     assert record.meta["format"] == "html"
 
 
+def test_html_records_what_the_page_says_it_is(tmp_path: Path) -> None:
+    # og:type is how a page declares itself an article; --prime reads it. A page without one
+    # has no pagetype rather than a guessed one.
+    article = PAGE.replace("<title>", '<meta property="og:type" content="Article"><title>')
+    write(tmp_path, "news.html", article)
+    write(tmp_path, "plain.html", PAGE)
+    records, _ = read(tmp_path)
+    kinds = {r.meta["source"]: r.meta.get("pagetype") for r in records}
+    assert kinds == {"news.html": "article", "plain.html": None}
+
+
 def test_html_without_body_is_skipped(tmp_path: Path) -> None:
     write(tmp_path, "shell.html", "<html><head><title>Nothing</title></head><body></body></html>")
     records, stats = read(tmp_path)

@@ -130,13 +130,26 @@ def test_repetition():
         f, pair("Write a cheerful note to the team!!!!!!!!!!!!!!!!!!!!!!!!!"), "character '!' repeated 25 times"
     )
     assert_drops(f, pair("Summarise it.\nSummarise it."), "line repeated 2 times: 'summarise it.'")
+    # Instructions of the blind reads that compare a thing with itself, and two that do not.
+    assert_drops(f, pair("What is the difference between unsafe and unsafe in Rust?"), "compares 'unsafe' with itself")
+    assert_drops(
+        f,
+        pair(
+            "What is the difference between the command line options for running tests and the command line "
+            "options for running tests?"
+        ),
+        "with itself",
+    )
+    assert_keeps(f, pair("What is the difference between String and string slices in Rust?"))
+    assert_keeps(f, pair("Compare the 4K mode with the 1080p mode on the Xbox One X."))
 
 
 def test_repetition_none_turns_checks_off():
-    f = Repetition(max_repeated_ngram_fraction=None, max_char_run=None, max_line_repeats=None)
+    f = Repetition(max_repeated_ngram_fraction=None, max_char_run=None, max_line_repeats=None, self_comparison=False)
     assert_keeps(
         f, pair("Write a poem write a poem write a poem\nWrite a poem write a poem write a poem!!!!!!!!!!!!!!!!!!!!!!!")
     )
+    assert_keeps(f, pair("Compare tabs with tabs."))
 
 
 @pytest.mark.parametrize(

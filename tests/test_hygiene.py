@@ -359,6 +359,14 @@ def test_a_passage_that_ends_on_a_colon_is_dropped_for_what_it_lacks():
     assert Standalone().filter(whole) is True
 
 
+def test_a_teaser_that_ends_on_an_ellipsis_is_dropped_but_not_a_mail():
+    teaser = "It was the shot heard round the world. He may receive further discipline...."
+    verdict = Standalone().filter(Record(output=teaser, meta={"format": "html"}))
+    assert verdict[0] is False and verdict[1].startswith("ends on an ellipsis")
+    assert Standalone().filter(Record(output=teaser.replace("....", "…"), meta={"format": "md"}))[0] is False
+    assert Standalone().filter(Record(output="Fixed the probe, the leak, etc...", meta={"format": "eml"})) is True
+
+
 def test_standalone_keeps_an_ordinary_passage():
     assert Standalone().filter(Record(output="Set the lifetime in the cache table.")) is True
 
@@ -503,9 +511,29 @@ def test_a_later_piece_that_opens_no_section_is_dropped_as_a_continuation(tmp_pa
     page = f"# Setup\n\n{body}\n\n## Upgrading\n\n{upgrade} {upgrade}"
     passages = _passages(_docs(tmp_path, {"setup.md": page}), max_tokens=60, min_tokens=3)
     kept, rejects = _filtered(passages)
-    assert [p.output.split("\n")[0] for p in kept] == ["# Setup", "## Upgrading"]
-    assert rejects and all(
-        r.meta["reject_reason"] == "standalone: continues the passage before it (no heading opens it)"
-        or r.meta["rejected_by"] == "passage_length"
-        for r in rejects
-    )
+    # The whole "Upgrading" section stays; "Setup" was cut into pieces: its later pieces go as
+    # continuations, its first because its section goes on without it.
+    assert [p.output.split("\n")[0] for p in kept] == ["## Upgrading"]
+    reasons = Counter(r.meta["reject_reason"] for r in rejects if r.meta["rejected_by"] == "standalone")
+    assert reasons["standalone: continues the passage before it (no heading opens it)"] >= 1
+    assert reasons["standalone: its section goes on in the next passage (cut short)"] == 1
+    first = next(p for p in passages if p.output.startswith("# Setup"))
+    assert first.meta["continued"] and not kept[0].meta.get("continued")
+    assert Standalone(partial_sections=True).filter(first) is True
+
+
+def test_a_web_page_is_cut_before_its_subheadings_not_after_them(tmp_path):
+    # Extracted web text: paragraphs and subheadings one per line. The naive cut left "Module
+    # efficiency" at the end of the first passage, a heading with nothing under it.
+    para = "The ministry wants module costs to fall from {} cents a watt to ten cents by the end of the decade."
+    lines = [para.format(20 + i) for i in range(4)] + ["Module efficiency"] + [para.format(40 + i) for i in range(4)]
+    page = Record(output="\n".join(lines), meta={"format": "html"})
+    passages = _passages([page], max_tokens=120, min_tokens=3)
+    assert len(passages) == 2
+    assert passages[0].output.endswith(lines[3]) and passages[1].output.startswith("Module efficiency")
+    assert passages[0].meta["continued"] and "continued" not in passages[1].meta
+    # Not a subheading: a sentence, a list item, a line with a clause's comma.
+    for line in ("The plan was announced on Monday.", "- Quick access to Siri", "Costs, prices and more"):
+        lines_ = lines[:4] + [line] + lines[5:]
+        cut = _passages([Record(output="\n".join(lines_), meta={"format": "html"})], max_tokens=120, min_tokens=3)
+        assert not cut[1].output.startswith(line)

@@ -21,6 +21,24 @@ def test_the_primer_follows_the_kind_of_mail():
     # A new thread, a Markdown page: nothing says what is asked of them.
     assert primer(_mail("Release planning")) == ""
     assert primer(Record(output="# Install", meta={"format": "md", "title": "Re: [PATCH 0/2] x"})) == ""
+    assert primer(Record(output="Install it.", meta={"format": "txt", "title": "Re: [PATCH 0/2] x"})) == ""
+
+
+def test_a_docs_section_and_an_article_are_primed_by_what_they_are():
+    section = Record(output="Run cargo new.", meta={"format": "md", "title": "Book", "headings": ["Hello, Cargo!"]})
+    assert primer(section) == "Explain how"
+    # A page's opening before its first heading sits under no section.
+    assert primer(Record(output="Run cargo new.", meta={"format": "md", "title": "Book"})) == ""
+    for kind in ("article", "newsarticle", "blogposting"):
+        assert primer(Record(output="The council voted.", meta={"format": "html", "pagetype": kind})) == (
+            "Write an article about"
+        )
+    # The first passage of an article that goes on is its opening.
+    opening = Record(output="The council voted.", meta={"format": "html", "pagetype": "article", "continued": True})
+    assert primer(opening) == "Write the opening paragraphs of an article about"
+    # A page that is not an article (a product page, a site's front page) or says nothing.
+    for kind in ("website", "product", None):
+        assert primer(Record(output="Buy now.", meta={"format": "html", "pagetype": kind})) == ""
 
 
 def test_a_primed_candidate_is_the_primer_and_the_models_continuation_of_it(lively_adapter):

@@ -117,6 +117,10 @@ def test_a_collapsed_mix_is_named_with_its_numbers():
     )
     assert "--balance" in mix["warning"]
     assert task_mix(["Write a poem.", "What is DNS?", "Explain TCP.", "Summarize this text."] * 3)["warning"] == ""
+    # Where the primer made the mix, best of K cannot change it (a passage's candidates share it).
+    primed = task_mix(["Write an article about the vote."] * 9 + ["What is DNS?"], primed=9)
+    assert primed["primed_share"] == 0.9 and "90% open with --prime's primer" in primed["warning"]
+    assert "--no-prime" in primed["warning"] and "--balance" not in primed["warning"]
 
 
 def test_a_balanced_run_that_missed_its_target_says_so():

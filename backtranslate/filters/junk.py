@@ -146,6 +146,11 @@ def ends_open(text: str) -> bool:
     return last.endswith(":") and not _EMOJI_END.search(last)
 
 
+def ends_in_ellipsis(text: str) -> bool:
+    """The passage ends on "..." or "…": a teaser whose text goes on behind a link or paywall."""
+    return bool(re.search(r"(?:\.\.\.|…)[\])]?\s*$", text))
+
+
 # What git format-patch writes between a patch's description and its diff: the diffstat lines
 # (" path | 12 +-", binary files) and its summary ("3 files changed, ..."). Mail cleaning removes
 # them from patches; tool_output counts them as program output.

@@ -380,7 +380,13 @@ def _read_html(path: Path, source: str, opts: _Options, stats: ReadStats) -> Ite
     if not text or not text.strip():
         raise _Skip(NO_HTML_TEXT)
     name = " ".join((getattr(found, "title", None) or "").split())
-    yield 0, text, {"title": name} if name else {}
+    meta = {"title": name} if name else {}
+    # What the page says it is (its og:type, e.g. "article"): --prime opens an article's
+    # instruction as a request for an article.
+    kind = " ".join(str(getattr(found, "pagetype", None) or "").split()).lower()
+    if kind:
+        meta["pagetype"] = kind
+    yield 0, text, meta
 
 
 def _read_jsonl(path: Path, source: str, opts: _Options, stats: ReadStats) -> Iterator[Doc]:
