@@ -367,6 +367,20 @@ def test_a_teaser_that_ends_on_an_ellipsis_is_dropped_but_not_a_mail():
     assert Standalone().filter(Record(output="Fixed the probe, the leak, etc...", meta={"format": "eml"})) is True
 
 
+def test_a_docs_intro_that_only_announces_what_follows_is_dropped():
+    intro = (
+        "## Closures\n\nRust's closures are anonymous functions you can save in a variable. We'll "
+        "demonstrate how these closure features allow for code reuse."
+    )
+    verdict = Standalone().filter(Record(output=intro, meta={"format": "md"}))
+    assert verdict[0] is False and verdict[1].startswith("a short intro that announces what follows")
+    # A section that holds its content keeps its closing "Next, we'll ...".
+    full = intro + " " + " ".join(["A closure captures values from the scope in which it is defined."] * 8)
+    assert Standalone().filter(Record(output=full, meta={"format": "md"})) is True
+    # Mail and web text are not Markdown sections.
+    assert Standalone().filter(Record(output=intro.replace("## Closures\n\n", ""), meta={"format": "eml"})) is True
+
+
 def test_standalone_keeps_an_ordinary_passage():
     assert Standalone().filter(Record(output="Set the lifetime in the cache table.")) is True
 

@@ -25,10 +25,14 @@ def test_the_primer_follows_the_kind_of_mail():
 
 
 def test_a_docs_section_and_an_article_are_primed_by_what_they_are():
-    section = Record(output="Run cargo new.", meta={"format": "md", "title": "Book", "headings": ["Hello, Cargo!"]})
+    body = " ".join(["Cargo is Rust's build system and package manager, and it builds your code."] * 4)
+    section = Record(output=f"## Hello, Cargo!\n\n{body}", meta={"format": "md", "headings": ["Hello, Cargo!"]})
     assert primer(section) == "Explain how"
+    # A heading and a sentence: "Explain how" would promise what it does not hold.
+    stub = Record(output="## Hello, Cargo!\n\nCargo builds your code.", meta=section.meta)
+    assert primer(stub) == ""
     # A page's opening before its first heading sits under no section.
-    assert primer(Record(output="Run cargo new.", meta={"format": "md", "title": "Book"})) == ""
+    assert primer(Record(output=body, meta={"format": "md", "title": "Book"})) == ""
     for kind in ("article", "newsarticle", "blogposting"):
         assert primer(Record(output="The council voted.", meta={"format": "html", "pagetype": kind})) == (
             "Write an article about"

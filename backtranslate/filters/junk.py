@@ -146,6 +146,28 @@ def ends_open(text: str) -> bool:
     return last.endswith(":") and not _EMOJI_END.search(last)
 
 
+# "In this section, we'll ...", "Let's look at a few of ...", "Next, we'll ...": a section's
+# opening that announces what its subsections or the next chapter hold.
+_ANNOUNCES = re.compile(
+    r"\b(?:we['’]ll|we will|we['’]re going to|let['’]s (?:look|see|explore|start|take|walk|dive|discuss|examine)"
+    r"|in (?:this|the next|the following) (?:section|chapter)s?|next,? we|the (?:next|following) (?:section|chapter)s?)\b",
+    re.I,
+)
+_MD_HEADING_LINE = re.compile(r"^#{1,6} .*$", re.M)
+
+
+def body_words(text: str) -> int:
+    """Words of a Markdown passage without its heading lines."""
+    return len(_MD_HEADING_LINE.sub("", text).split())
+
+
+def announces(text: str, max_words: int = 80) -> bool:
+    """A short passage that announces what follows it instead of holding it: the section intro
+    "Rust's closures are ... We'll demonstrate how ...", a chapter's "Let's look at a few groups."
+    """
+    return body_words(text) < max_words and bool(_ANNOUNCES.search(_MD_HEADING_LINE.sub("", text)))
+
+
 def ends_in_ellipsis(text: str) -> bool:
     """The passage ends on "..." or "…": a teaser whose text goes on behind a link or paywall."""
     return bool(re.search(r"(?:\.\.\.|…)[\])]?\s*$", text))
