@@ -364,10 +364,14 @@ def _ibans(text: str) -> Iterator[Finding]:
             yield Finding(m.start(), m.end(), IBAN, compact)
 
 
+# A patch's subject tag: its numbers ("07/27 5.10.y") are a counter and a branch, never a phone.
+_PATCH_TAG = re.compile(r"\[[^\]\n]{0,60}\bPATCH\b[^\]\n]{0,60}\]", re.I)
+
+
 def _phones(text: str, regions: tuple[str, ...], claimed: list[Finding]) -> Iterator[Finding]:
     # The matcher is thorough but slow on long text; give it only digit runs that could be
     # numbers, with a little context on either side.
-    taken = sorted((f.start, f.end) for f in claimed)
+    taken = sorted([(f.start, f.end) for f in claimed] + [m.span() for m in _PATCH_TAG.finditer(text)])
     for run in _DIGIT_RUN.finditer(text):
         if sum(c.isdigit() for c in run.group(0)) < 7 or _DATE_OR_TIME.fullmatch(run.group(0).strip()):
             continue

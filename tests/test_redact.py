@@ -64,6 +64,8 @@ def test_each_kind_is_replaced_by_its_placeholder(redactor, text, kind):
         "diff --git a/lib/x.c b/lib/x.c\nindex 3b18e512dba7..9c1f2e33ab01 100644\n--- a/lib/x.c",
         "base-commit: 8f0b4cce4481fb22653697cce0a6c3b1a2ea7d1f",
         "[1]: https://github.com/error27/smatch/commit/a7b509b8171b4982b5a2a355f64d083dd76e03f9",
+        # a stable backport's patch number and branch (linux-sparse heldout3 read it as a phone)
+        "Subject: [PATCH 07/27 5.10.y] minmax: fix header inclusions",
     ),
 )
 def test_look_alikes_are_left_alone(redactor, text):
