@@ -285,7 +285,8 @@ class GenerateConfig(BackendSettings):
         None,
         "Steer best of K toward a task mix (tasktypes.py): 'uniform' (the rarest type so far wins) or "
         "shares such as 'write=0.3,answer=0.2' (the rest spread over the other types). Only candidates "
-        "within --balance-margin of the best relevance compete on type; needs --num-candidates 2 or more.",
+        "within --balance-margin of the best relevance compete on type; needs --num-candidates 2 or more. "
+        "No primer is used with it (--prime would open every candidate of a passage alike).",
     )
     balance_margin: float = opt(
         0.05, "How far below the best relevance score a candidate may be and still be kept for its task type."
@@ -509,6 +510,12 @@ class GenerateConfig(BackendSettings):
     @property
     def use_greedy(self) -> bool:
         return self.num_candidates == 1 if self.greedy is None else self.greedy
+
+    @property
+    def use_prime(self) -> bool:
+        # --balance asks for a task mix; a primer opens every candidate of a passage alike and
+        # would leave it nothing to choose between.
+        return self.prime and not self.balance
 
     @property
     def formats(self) -> list[str]:

@@ -232,7 +232,7 @@ def translation(cfg: GenerateConfig) -> Optional[Translate]:
 def backward_model(cfg: GenerateConfig) -> BackwardModel:
     """The backward model on the run's backend, with the backend's own options."""
     return BackwardModel(
-        cfg.model, cfg.template, cfg.precision, cfg.backend, prime=cfg.prime, **options_from(cfg.backend, cfg)
+        cfg.model, cfg.template, cfg.precision, cfg.backend, prime=cfg.use_prime, **options_from(cfg.backend, cfg)
     )
 
 
@@ -293,11 +293,14 @@ class Run:
 
     def __init__(self, cfg: GenerateConfig) -> None:
         self.cfg = cfg
+        if cfg.prime and not cfg.use_prime:
+            log.info("--balance: no primer is used (it would open every candidate of a passage alike)")
         self.shard = shard = resolve_shard(cfg)
         self.out = out = output_folder(cfg, shard)
         self.settings = {
             **to_dict(cfg),
             "greedy": cfg.use_greedy,
+            "prime": cfg.use_prime,
             "shard": f"{shard[0]}/{shard[1]}" if shard else None,
         }
         self.read_stats, self.redaction_stats = ReadStats(), RedactionStats()

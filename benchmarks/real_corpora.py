@@ -72,6 +72,8 @@ def run_generate(corpus: Path, out: Path, model: str, args: argparse.Namespace) 
         overrides["retry"] = args.retry
     if args.no_prime:
         overrides["prime"] = False
+    if args.max_tokens:
+        overrides["max_tokens"] = args.max_tokens
     if args.confidence or args.confidence_threshold is not None:
         overrides["confidence"] = True
     if args.confidence_threshold is not None:
@@ -311,8 +313,9 @@ def main() -> int:
     )
     parser.add_argument("--retry", type=int, help="generate's --retry (sampled candidates where greedy's was dropped)")
     parser.add_argument(
-        "--no-prime", action="store_true", help="generate's --no-prime (mail instructions not opened by kind)"
+        "--no-prime", action="store_true", help="generate's --no-prime (instructions not opened by the text's kind)"
     )
+    parser.add_argument("--max-tokens", type=int, help="generate's --max-tokens (longest passage)")
     parser.add_argument("--balance", help="generate's --balance (with --num-candidates 2 or more)")
     parser.add_argument("--reuse", action="store_true", help="summarize existing runs without generating")
     parser.add_argument("--sample", action="store_true", help="write the blind-read samples")

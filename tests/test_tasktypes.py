@@ -249,6 +249,9 @@ def test_a_balanced_run_records_its_mix_and_moves_it(tiny_model_dir, tmp_path):
     plain, balanced = folder_mix(tmp_path / "plain"), folder_mix(tmp_path / "balanced")
     stats = json.loads((tmp_path / "balanced" / "stats.json").read_text())
     assert stats["task_mix"] == balanced and balanced["balance"] == "uniform"
+    # A primer would open every candidate of a passage alike: --balance runs without one.
+    assert stats["settings"]["prime"] is False
+    assert json.loads((tmp_path / "plain" / "stats.json").read_text())["settings"]["prime"] is True
     assert balanced["entropy"] > plain["entropy"]
     assert balanced["types"].get("summarize", 0) > plain["types"].get("summarize", 0)
     card = (tmp_path / "balanced" / "README.md").read_text()
