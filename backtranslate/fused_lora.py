@@ -39,7 +39,8 @@ class _AdaptedLinear(torch.autograd.Function):
     def backward(ctx, grad):
         x, hidden, weight, lora_a, lora_b = ctx.saved_tensors
         scaling = ctx.scaling
-        grad_x = grad @ torch.addmm(weight, lora_b, lora_a, alpha=scaling)
+        # The lowest adapted layer's input comes from frozen layers: it needs no gradient.
+        grad_x = grad @ torch.addmm(weight, lora_b, lora_a, alpha=scaling) if ctx.needs_input_grad[0] else None
         flat_grad = grad.reshape(-1, grad.shape[-1])
         grad_b = (flat_grad.t() @ hidden.reshape(-1, hidden.shape[-1])) * scaling
         grad_a = ((flat_grad @ lora_b).t() @ x.reshape(-1, x.shape[-1])) * scaling

@@ -6,7 +6,8 @@ blind reads of real list mail most kept pairs were mismatches such as "What is t
 following patch?" over a reply that clears up a confusion, or "What is the difference between
 ...?" over a one-line patch. A primer starts the instruction the way the seed's own pairs of that
 kind start ("Reply to the ... below ...", "Write a patch ..."): the model writes the rest, so the
-topic and what the output does still come from the passage.
+topic and what the output does still come from the passage. A patch or a series' cover letter is
+asked for by its subject line, its author's own summary of it.
 
 Two more kinds say what they are: a section of a Markdown page (its heading path), and a web
 page that declares itself an article (its og:type, as trafilatura reads it). Their blind reads
@@ -20,6 +21,8 @@ with every backend that continues token ids; the instruction is primer + continu
 """
 
 from __future__ import annotations
+
+import re
 
 from .filters.genre import mail_kind
 from .filters.junk import body_words
@@ -42,6 +45,13 @@ PRIMERS = {
     # a news story about ...", "Give me the first few paragraphs of ...".
     "opening": "Write the opening paragraphs of an article about",
 }
+# Where the mail's subject is known, a patch or cover letter is asked for by it.
+SUBJECT_PRIMERS = {
+    "patch": 'Write a patch with the subject "{subject}"',
+    "cover letter": 'Write the cover letter for the patch series "{subject}"',
+}
+# A subject's reply prefixes and bracketed tags ("Re: [PATCH v2 3/7 6.1.y] ").
+_TAGS = re.compile(r"^\s*(?:(?:re|aw|sv|fwd?)\s*:\s*)*(?:\[[^\]]*\]\s*)*", re.I)
 MIN_SECTION_WORDS = 40  # a docs section shorter than this (headings aside) gets no primer
 # og:type values of a news or blog article (schema.org's names, lower-cased, as pages write them).
 ARTICLE_TYPES = frozenset({"article", "newsarticle", "blogposting", "reportagenewsarticle", "opinionnewsarticle"})
@@ -64,4 +74,10 @@ def primer(passage: Record) -> str:
     # whose parent is not there asks about text the pair does not have (`missing_input`).
     if kind == "reply" and not passage.input:
         return ""
+    # A patch's subject line is its author's own summary of it ("minmax: fix header inclusions"):
+    # named in the instruction, the model no longer guesses the file or the purpose. Patches so
+    # primed were 16 of 22 verdicts usable against 4 of 22 (stop 30's read of two splits, RESULTS).
+    subject = _TAGS.sub("", " ".join(str(passage.meta.get("subject") or "").split())).strip()
+    if subject and kind in SUBJECT_PRIMERS:
+        return SUBJECT_PRIMERS[kind].format(subject=subject)
     return PRIMERS.get(kind, "")

@@ -165,6 +165,25 @@ def _target_modules(spec: str) -> str | list[str]:
     return "all-linear" if spec.strip() == "all-linear" else [m.strip() for m in spec.split(",") if m.strip()]
 
 
+def _targets(spec: str, count: int | None, model: Any) -> dict[str, Any]:
+    """LoraConfig's target_modules, and layers_to_transform for the top ``count`` layers (none:
+    every layer). Nothing below the lowest adapted layer needs a gradient, so backward stops there."""
+    modules = _target_modules(spec)
+    if count is None:
+        return {"target_modules": modules}
+    total = model.config.num_hidden_layers
+    if count > total:
+        raise UserError(f"lora_layers={count}, but the model has {total} layers.")
+    if modules == "all-linear":  # peft takes layers_to_transform only with named modules
+        import torch
+
+        modules = sorted(
+            {name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+            - {"lm_head"}  # as all-linear leaves the output layer out
+        )
+    return {"target_modules": modules, "layers_to_transform": list(range(total - count, total))}
+
+
 def _checkpoint(spec: str | None, folder: Path) -> str | bool | None:
     """'last' -> the newest checkpoint in folder (the Trainer finds it); a path must exist."""
     if not spec:
@@ -352,8 +371,8 @@ def fit(
         r=cfg.lora_r,
         lora_alpha=cfg.lora_alpha,
         lora_dropout=cfg.lora_dropout,
-        target_modules=_target_modules(cfg.lora_target_modules),
         task_type="CAUSAL_LM",
+        **_targets(cfg.lora_target_modules, cfg.lora_layers, model),
     )
     trainer = SFTTrainer(
         model=model,

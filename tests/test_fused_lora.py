@@ -4,13 +4,21 @@ import torch
 from backtranslate.fused_lora import fused_lora
 
 
-def _lora_model(tiny_model_dir, dropout=0.0):
+def _lora_model(tiny_model_dir, dropout=0.0, layers=None):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
-    config = LoraConfig(r=4, lora_alpha=8, lora_dropout=dropout, target_modules="all-linear", task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=4,
+        lora_alpha=8,
+        lora_dropout=dropout,
+        # peft takes layers_to_transform only with named modules, as train() names them
+        target_modules="all-linear" if layers is None else ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj"],
+        task_type="CAUSAL_LM",
+        **({"layers_to_transform": layers} if layers is not None else {}),
+    )
     model = get_peft_model(model, config)
     for name, param in model.named_parameters():
         if "lora_B" in name:  # peft starts B at zero, which would hide a wrong A or B gradient
@@ -26,8 +34,9 @@ def _loss_and_grads(model, ids):
     return out.logits.detach(), out.loss.item(), grads
 
 
-def test_fused_lora_gives_peft_outputs_and_gradients(tiny_model_dir):
-    model = _lora_model(tiny_model_dir)
+@pytest.mark.parametrize("layers", [None, [1]])  # every layer; the top one only (--lora-layers 1)
+def test_fused_lora_gives_peft_outputs_and_gradients(tiny_model_dir, layers):
+    model = _lora_model(tiny_model_dir, layers=layers)
     model.train()
     ids = torch.randint(5, 200, (3, 17))
     logits, loss, grads = _loss_and_grads(model, ids)

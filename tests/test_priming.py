@@ -14,8 +14,13 @@ def _mail(subject: str, parent: str = "", **meta) -> Record:
 
 def test_the_primer_follows_the_kind_of_mail():
     assert primer(_mail("Re: [PATCH] fix the leak", parent="> the patch")) == "Reply to the"
-    assert primer(_mail("[PATCH 2/3] fix the leak", patch=True)) == "Write a patch"
-    assert primer(_mail("[PATCH v2 0/3] leak fixes")) == PRIMERS["cover letter"]
+    # A patch and a cover letter are asked for by their subject, tags and all taken off.
+    assert primer(_mail("[PATCH 2/3] fix the leak", patch=True)) == 'Write a patch with the subject "fix the leak"'
+    assert primer(_mail("[PATCH v2 00/3 6.1.y] leak fixes")) == (
+        'Write the cover letter for the patch series "leak fixes"'
+    )
+    # Without a subject, the kind's own opening.
+    assert primer(_mail("", patch=True)) == PRIMERS["patch"] == "Write a patch"
     # A reply whose parent is not in the corpus has no message below to reply to.
     assert primer(_mail("Re: [PATCH] fix the leak")) == ""
     # A new thread, a Markdown page: nothing says what is asked of them.

@@ -55,6 +55,20 @@ def test_train_changes_the_adapter_not_the_base(tiny_model_dir, tmp_path):
     assert (out / "tokenizer_config.json").exists()
 
 
+def test_lora_layers_adapts_only_the_top_layers(tiny_model_dir, tmp_path):
+    import re
+
+    from transformers import AutoConfig
+
+    total = AutoConfig.from_pretrained(tiny_model_dir).num_hidden_layers
+    train(_cfg(tiny_model_dir, tmp_path, lora_layers=1))
+    adapter = load_file(tmp_path / "out" / "adapter_model.safetensors")
+    layers = {int(m.group(1)) for k in adapter for m in [re.search(r"\.layers\.(\d+)\.", k)] if m}
+    assert layers == {total - 1}  # the top layer only; backward stopped below it
+    with pytest.raises(UserError, match="layers"):
+        train(_cfg(tiny_model_dir, tmp_path / "too-many", lora_layers=total + 1))
+
+
 def test_loss_covers_the_instruction_only(tiny_model_dir, tmp_path):
     from transformers import AutoTokenizer
 
