@@ -45,8 +45,9 @@ def _survivors(folder: Path):
 def test_what_survives_hygiene_on_real_corpora_is_not_junk(corpora, name):
     stats, passages, kept, _ = _survivors(corpora[name])
     flagged = Counter(check for p in kept for check in junk(p.output))
-    # Web pages keep their opening passage (later pieces continue it): about one a page.
-    assert len(kept) >= 0.25 * len(passages) and len(kept) >= 40
+    # Web pages keep their opening passage (later pieces continue it): about one a page. Cut before
+    # their subheadings, pages give more (smaller) passages: 43 kept of 174 on this split.
+    assert len(kept) >= (0.2 if name == "web" else 0.25) * len(passages) and len(kept) >= 40
     assert sum(bool(junk(p.output)) for p in kept) <= 0.05 * len(kept), flagged
     assert not flagged["diff_hunk"] and not flagged["open_fence"]
 
