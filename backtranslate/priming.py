@@ -22,9 +22,7 @@ with every backend that continues token ids; the instruction is primer + continu
 
 from __future__ import annotations
 
-import re
-
-from .filters.genre import mail_kind
+from .filters.genre import mail_kind, subject_topic
 from .filters.junk import body_words
 from .records import MAIL_FORMATS, Record
 
@@ -50,8 +48,6 @@ SUBJECT_PRIMERS = {
     "patch": 'Write a patch with the subject "{subject}"',
     "cover letter": 'Write the cover letter for the patch series "{subject}"',
 }
-# A subject's reply prefixes and bracketed tags ("Re: [PATCH v2 3/7 6.1.y] ").
-_TAGS = re.compile(r"^\s*(?:(?:re|aw|sv|fwd?)\s*:\s*)*(?:\[[^\]]*\]\s*)*", re.I)
 MIN_SECTION_WORDS = 40  # a docs section shorter than this (headings aside) gets no primer
 # og:type values of a news or blog article (schema.org's names, lower-cased, as pages write them).
 ARTICLE_TYPES = frozenset({"article", "newsarticle", "blogposting", "reportagenewsarticle", "opinionnewsarticle"})
@@ -77,7 +73,7 @@ def primer(passage: Record) -> str:
     # A patch's subject line is its author's own summary of it ("minmax: fix header inclusions"):
     # named in the instruction, the model no longer guesses the file or the purpose. Patches so
     # primed were 16 of 22 verdicts usable against 4 of 22 (stop 30's read of two splits, RESULTS).
-    subject = _TAGS.sub("", " ".join(str(passage.meta.get("subject") or "").split())).strip()
+    subject = subject_topic(str(passage.meta.get("subject") or ""))
     if subject and kind in SUBJECT_PRIMERS:
         return SUBJECT_PRIMERS[kind].format(subject=subject)
     return PRIMERS.get(kind, "")

@@ -51,7 +51,17 @@ def looks_like_mail(text: str) -> bool:
 # A patch series' cover letter: "[PATCH 0/3]", "[PATCH v2 00/12]", "[RFC PATCH 0/2]", and with a
 # branch after the count, as stable backports write it: "[PATCH 00/15 v6.6.y]".
 _COVER_LETTER = re.compile(r"\[[^\]]*\bPATCH\b[^\]]*?\b0+/\d+\b[^\]]*\]", re.I)
-_REPLY_SUBJECT = re.compile(r"^\s*(?:re|aw|sv|antw)\s*:", re.I)
+_REPLY_WORDS = r"re|aw|sv|antw"  # "Re:" as mail clients in English, German, Scandinavian, Dutch write it
+_REPLY_SUBJECT = re.compile(rf"^\s*(?:{_REPLY_WORDS})\s*:", re.I)
+# A subject's reply and forward prefixes and bracketed tags ("Re: [PATCH v2 3/7 6.1.y] ").
+_SUBJECT_TAGS = re.compile(rf"^\s*(?:(?:{_REPLY_WORDS}|fwd?)\s*:\s*)*(?:\[[^\]]*\]\s*)*", re.I)
+
+
+def subject_topic(subject: str) -> str:
+    """What a mail's subject says, its prefixes and tags taken off: "minmax: fix header inclusions"."""
+    return _SUBJECT_TAGS.sub("", " ".join(subject.split())).strip()
+
+
 # What only a new thread is: a reply is none of these.
 _THREAD_STARTER = re.compile(
     r"^\s*(?:please\s+)?(?:write|draft|compose|create|prepare|produce|generate|send|post|submit|announce)\s+"

@@ -165,7 +165,8 @@ def announces(text: str, max_words: int = 80) -> bool:
     """A short passage that announces what follows it instead of holding it: the section intro
     "Rust's closures are ... We'll demonstrate how ...", a chapter's "Let's look at a few groups."
     """
-    return body_words(text) < max_words and bool(_ANNOUNCES.search(_MD_HEADING_LINE.sub("", text)))
+    body = _MD_HEADING_LINE.sub("", text)
+    return len(body.split()) < max_words and bool(_ANNOUNCES.search(body))
 
 
 def ends_in_ellipsis(text: str) -> bool:
