@@ -320,6 +320,10 @@ def segment(doc: Record, meter: TokenMeter, min_tokens: int = 32, max_tokens: in
         path = heading_path(marks, s)
         if path:
             meta["headings"] = path
+        elif marks and i == 0 and len(spans) > 1 and not meta.get("continued"):
+            # The text above a page's first heading, cut apart from the sections under it: a
+            # page's intro ("Layouts are templates that ..."). Read by the standalone filter.
+            meta["intro"] = True
         big = next((why for at, why in oversized.items() if s <= at < e), None)
         if big:
             meta["oversized"] = big

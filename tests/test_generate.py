@@ -1,7 +1,7 @@
 import json
-from pathlib import Path
 
 import pytest
+from quick_configs import CORPORA, quick_generate
 from typer.testing import CliRunner
 
 from backtranslate.cli import app
@@ -9,23 +9,13 @@ from backtranslate.config import GenerateConfig, resolve
 from backtranslate.errors import UserError
 from backtranslate.generate import generate
 
-CORPORA = Path(__file__).resolve().parents[1] / "corpora"
 runner = CliRunner()
 
 
 def _cfg(model, tmp_path, **kw):
     # One record per message, as these tests were written for (threads: test_threads.py).
-    base = dict(
-        corpus=str(CORPORA / "emails"),
-        out=str(tmp_path / "ds"),
-        model=str(model),
-        greedy=True,
-        max_new_tokens=12,
-        batch_size=8,
-        precision="fp32",
-        email_mode="message",
-    )
-    return GenerateConfig(**{**base, **kw})
+    out = kw.pop("out", tmp_path / "ds")
+    return quick_generate(model, out, **{"batch_size": 8, "email_mode": "message", **kw})
 
 
 def test_generate_end_to_end_writes_a_self_describing_dataset(tiny_adapter, tiny_model_dir, tmp_path):

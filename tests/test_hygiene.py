@@ -522,7 +522,7 @@ def test_program_output_is_dropped_as_tool_output():
 def test_a_later_piece_that_opens_no_section_is_dropped_as_a_continuation(tmp_path):
     body = "\n\n".join(f"Paragraph {i} explains one more step of the setup in some detail here." for i in range(8))
     upgrade = "Upgrading keeps your settings, moves the data folder for you and tells you which options changed name."
-    page = f"# Setup\n\n{body}\n\n## Upgrading\n\n{upgrade} {upgrade}"
+    page = f"# Setup\n\n{body}\n\n## Upgrading\n\n{upgrade} {upgrade} {upgrade}"
     passages = _passages(_docs(tmp_path, {"setup.md": page}), max_tokens=60, min_tokens=3)
     kept, rejects = _filtered(passages)
     # The whole "Upgrading" section stays; "Setup" was cut into pieces: its later pieces go as
@@ -551,3 +551,31 @@ def test_a_web_page_is_cut_before_its_subheadings_not_after_them(tmp_path):
         lines_ = lines[:4] + [line] + lines[5:]
         cut = _passages([Record(output="\n".join(lines_), meta={"format": "html"})], max_tokens=120, min_tokens=3)
         assert not cut[1].output.startswith(line)
+
+
+def test_a_docs_pages_intro_and_its_stub_sections_are_dropped_but_not_a_page_without_headings(tmp_path):
+    intro = " ".join(["Layouts are templates that wrap around your content and keep it in one place."] * 3)
+    full = " ".join(["A layout names its parent in front matter, and the content goes where it says so."] * 4)
+    stub = (
+        "The [variables](/docs/variables/) page lists what a layout can read, such as the page title, "
+        "the site's time and the content, with one short example for each of them."
+    )
+    page = f"{intro}\n\n## Inheritance\n\n{full}\n\n## Variables\n\n{stub}"
+    passages = _passages(_docs(tmp_path, {"layouts.md": page}), max_tokens=90, min_tokens=3)
+    assert [p.output.split("\n")[0] for p in passages][1:] == ["## Inheritance", "## Variables"]
+    assert passages[0].meta["intro"] and not any(p.meta.get("intro") for p in passages[1:])
+    kept, rejects = _filtered(passages)
+    assert [p.output.split("\n")[0] for p in kept] == ["## Inheritance"]
+    reasons = sorted(r.meta["reject_reason"] for r in rejects)
+    assert reasons == [
+        f"standalone: a stub section: {len(stub.split())} words under its heading (< 40)",
+        "standalone: the page's intro, above its first heading (its sections are passages of their own)",
+    ]
+    assert all(Standalone(partial_sections=True).filter(r) is True for r in rejects)
+    # A page with no heading has no intro: its passages are what it holds.
+    (tmp_path / "plain").mkdir(), (tmp_path / "whole").mkdir()
+    plain = _passages(_docs(tmp_path / "plain", {"notes.md": f"{intro}\n\n{full}"}), max_tokens=60, min_tokens=3)
+    assert len(plain) > 1 and not any(p.meta.get("intro") for p in plain)
+    # A short page kept whole, intro and sections together, is not an intro either.
+    (whole,) = _passages(_docs(tmp_path / "whole", {"layouts.md": page}), max_tokens=400, min_tokens=3)
+    assert "intro" not in whole.meta and Standalone().filter(whole) is True

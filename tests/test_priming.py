@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from backtranslate.priming import PRIMERS, primer
+from backtranslate.priming import PRIMERS, closed, finish, primer
 from backtranslate.records import Record
 
 
@@ -76,6 +76,69 @@ def test_a_primed_candidate_is_the_primer_and_the_models_continuation_of_it(live
     assert candidate.meta["raw"] == ("Reply to the" + expected).strip()
     (unprimed,) = plain.generate([passage], decoding)
     assert "primer" not in unprimed.meta
+
+
+def test_a_reply_keeps_what_it_answers_and_loses_the_models_guess_at_what_it_does():
+    o = PRIMERS["reply"]
+    cases = {
+        # What the reply does, as the model guessed it, goes: a participle or "and <verb>" clause,
+        # "with a patch ...", a quoted message after a colon, a second sentence.
+        "Reply to the following email, asking for a patch for the v3 patch.": "Reply to the following email.",
+        "Reply to the xfs_reinit_inode() patch below, explaining why it is not a bug.": (
+            "Reply to the xfs_reinit_inode() patch below."
+        ),
+        "Reply to the user who wants to rename the struct, and explain why.": (
+            "Reply to the user who wants to rename the struct."
+        ),
+        "Reply to the sender below asking for a patch.": "Reply to the sender below.",
+        "Reply to the following email with a patch for the v1 patch.": "Reply to the following email.",
+        "Reply to the thread on the mailing list. Explain why the constant changed.": (
+            "Reply to the thread on the mailing list."
+        ),
+        'Reply to the thread below: "How do I set the page size?"': "Reply to the thread below.",
+        # What it says about the message answered stays, and so does its own punctuation.
+        "Reply to the following comment on the net/mptcp/crypto_test.c patch.": (
+            "Reply to the following comment on the net/mptcp/crypto_test.c patch."
+        ),
+        "Reply to the user who says the v2.1 warnings are wrong and that the default is idiotic.": (
+            "Reply to the user who says the v2.1 warnings are wrong and that the default is idiotic."
+        ),
+        "Reply to the GCC user who has a question?": "Reply to the GCC user who has a question?",
+        # Nothing left but the primer: the instruction stays as the model wrote it.
+        "Reply to the, asking for more.": "Reply to the, asking for more.",
+    }
+    for written, kept in cases.items():
+        assert finish(written, o) == kept, written
+    # Only a reply's primer is cut after: other openings, or none, keep what the model wrote.
+    assert finish("Explain how to install it, explaining each step.", "Explain how") == (
+        "Explain how to install it, explaining each step."
+    )
+    assert finish("Reply to the email, asking for a patch.", "") == "Reply to the email, asking for a patch."
+
+
+def test_a_patch_with_a_subject_is_asked_for_by_it_and_no_model(lively_adapter):
+    from backtranslate.inference import BackwardModel, Decoding
+
+    patch = _mail("[PATCH 2/3] fix the leak", patch=True)
+    cover = _mail("[PATCH v2 0/3] leak fixes")
+    assert closed(patch) == 'Write a patch with the subject "fix the leak".'
+    assert closed(cover) == 'Write the cover letter for the patch series "leak fixes".'
+    # No subject, a reply, a docs section: the model writes (the rest of) the instruction.
+    assert closed(_mail("", patch=True)) == closed(_mail("Re: fix", parent="> x")) == ""
+    assert closed(Record(output="## Install\n\nRun it.", meta={"format": "md", "headings": ["Install"]})) == ""
+
+    reply = _mail("Re: [PATCH] fix the leak", parent="The patch frees the buffer twice.")
+    decoding = Decoding(num_candidates=2, greedy=False, max_new_tokens=8, seed=3)
+    model = BackwardModel(str(lively_adapter), precision="fp32", prime=True)
+    rows = list(model.generate([patch, reply, cover], decoding))
+    # In passage order: one candidate for a closed instruction (no tokens generated), K for the reply.
+    assert [r.meta["passage_id"] for r in rows] == [patch.id, reply.id, reply.id, cover.id]
+    assert rows[0].instruction == closed(patch) and rows[0].meta["generated_tokens"] == 0
+    assert rows[3].instruction == closed(cover) and rows[3].meta["candidate"] == 0
+    assert all(r.meta["generated_tokens"] > 0 and r.instruction.startswith("Reply to the") for r in rows[1:3])
+    # Without --prime the model writes every instruction.
+    plain = list(BackwardModel(str(lively_adapter), precision="fp32").generate([patch], decoding))
+    assert len(plain) == 2 and all(r.meta["generated_tokens"] > 0 for r in plain)
 
 
 @pytest.mark.parametrize("prime", [True, False])

@@ -4,12 +4,11 @@ bookkeeping, and a generate run with a real (tiny) rewriting model (its resume: 
 import json
 
 import pytest
+from quick_configs import quick_generate
 
-from backtranslate.config import GenerateConfig
 from backtranslate.generate import generate
 from backtranslate.records import Record
 from backtranslate.rewrite import REWRITE_KEY, Faithfulness, Rewrite, Support, sentences
-from tests.test_generate import CORPORA
 
 PASSAGE = (
     "Subject: VPN maintenance on Saturday\n\n"
@@ -95,14 +94,9 @@ def test_the_stage_keeps_a_supported_rewrite_else_the_passage_with_the_reason(te
 
 
 def _cfg(model, rewriter, out, **kw):
-    return GenerateConfig(
-        corpus=str(CORPORA / "emails"),
-        out=str(out),
-        model=str(model),
-        greedy=True,
-        max_new_tokens=12,
-        batch_size=4,
-        precision="fp32",
+    return quick_generate(
+        model,
+        out,
         email_mode="message",
         filter=False,
         max_passages=10,

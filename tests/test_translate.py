@@ -4,6 +4,7 @@ round trip (backtranslate/translate.py)."""
 import json
 
 import pytest
+from quick_configs import quick_generate
 
 from backtranslate.config import GenerateConfig
 from backtranslate.generate import _as_filtered, generate, pair_filters, passage_languages
@@ -104,18 +105,7 @@ def test_the_embedded_model_cannot_translate_and_the_round_trip_says_so():
 
 
 def _cfg(corpus, out, model, translator, **kw):
-    return GenerateConfig(
-        corpus=str(corpus),
-        out=str(out),
-        model=str(model),
-        greedy=True,
-        max_new_tokens=12,
-        batch_size=4,
-        precision="fp32",
-        relevance=False,
-        translate=str(translator),
-        **kw,
-    )
+    return quick_generate(model, out, corpus=str(corpus), relevance=False, translate=str(translator), **kw)
 
 
 def test_generate_with_translate_lets_other_languages_in_and_accounts_for_every_pair(

@@ -156,6 +156,12 @@ _ANNOUNCES = re.compile(
 _MD_HEADING_LINE = re.compile(r"^#{1,6} .*$", re.M)
 
 
+# A docs section with fewer words than this under its heading is a stub: a heading and a sentence
+# or two ("## Permalinks" and a link), which the model asks for more than it holds. --prime opens
+# sections from this length on with "Explain how"; the standalone filter drops shorter ones.
+MIN_SECTION_WORDS = 40
+
+
 def body_words(text: str) -> int:
     """Words of a Markdown passage without its heading lines."""
     return len(_MD_HEADING_LINE.sub("", text).split())

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from .. import models
-from ..priming import primer
+from .. import models, priming
 from ..records import Record, stable_id
 from ..templates import DEFAULT_TEMPLATE, Template, get_template, render
 from .base import Backend, Completion, Decoding, entry
@@ -75,7 +74,11 @@ class BackwardModel:
         return self.engine.name
 
     def primer(self, passage: Record) -> str:
-        return primer(passage) if self.prime else ""
+        return priming.primer(passage) if self.prime else ""
+
+    def closed(self, passage: Record) -> str:
+        """The whole instruction where the primer says all there is to say (priming.closed)."""
+        return priming.closed(passage) if self.prime else ""
 
     def prompt(self, passage: Record, primed: bool = True) -> str:
         """The text the model continues; ``primed=False`` leaves the primer out (a scorer that
@@ -91,23 +94,31 @@ class BackwardModel:
         (a retry's candidates follow the greedy candidate 0, so their ids differ from it)."""
         if not passages:
             return
+        # A patch asked for by its subject needs no model (priming.closed): one candidate, no tokens.
+        closed = [self.closed(p) for p in passages]
+        asked = [p for p, c in zip(passages, closed) if not c]
         # A chat template's messages go along: a server backend sends them to its chat endpoint.
-        messages = [self.template.prompt(p) for p in passages] if self.template.chat else None
-        done = self.engine.complete(
-            self.prompt_ids(passages), [p.id for p in passages], decoding, self.stop_strings, messages
+        messages = [self.template.prompt(p) for p in asked] if self.template.chat else None
+        done = iter(
+            self.engine.complete(self.prompt_ids(asked), [p.id for p in asked], decoding, self.stop_strings, messages)
+            if asked
+            else ()
         )
-        for passage, completions in zip(passages, done):
-            for index, completion in enumerate(completions, first_index):
+        for passage, instruction in zip(passages, closed):
+            if instruction:
+                yield self.candidate(passage, first_index, Completion(ids=[], finish="stop", text=""))
+                continue
+            for index, completion in enumerate(next(done), first_index):
                 yield self.candidate(passage, index, completion)
 
     def candidate(self, passage: Record, index: int, completion: Completion) -> Record:
         """The candidate record of one generation: the instruction parsed from the decoded text
         (after the primer, where there is one)."""
-        opening = self.primer(passage)
+        opening = self.closed(passage) or self.primer(passage)
         text = opening + completion.decode(self.tokenizer, getattr(self.engine, "eos_ids", ()))
         return Record(
             output=passage.output,
-            instruction=self.template.parse(text),
+            instruction=priming.finish(self.template.parse(text), opening),
             input=passage.input,
             id=stable_id(passage.id, str(index)),
             meta={
