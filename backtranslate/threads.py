@@ -113,6 +113,12 @@ def thread_records(docs: Iterable[Record], stats: ThreadStats) -> Iterator[Recor
             yield Record(output=doc.output, id=doc.id, meta=meta)
             continue
         stats.replies += 1
+        elsewhere = quotes_elsewhere(doc, parent)
+        if elsewhere:
+            meta["quotes_elsewhere"] = elsewhere
+        at = quoted_at(doc, parent)
+        if at:
+            meta["quoted_at"] = at
         earlier = _earlier(doc, parent, by_id)
         names = merge_names([n for m in (doc, parent, *earlier) for n in m.meta.get("_names") or []])
         yield Record(
@@ -128,6 +134,34 @@ def thread_records(docs: Iterable[Record], stats: ThreadStats) -> Iterator[Recor
                 **({HISTORY: [_own_words(m) for m in earlier]} if earlier else {}),
             },
         )
+
+
+MIN_QUOTES_FOUND = 0.5  # of a reply's quoted lines, the share its parent must hold
+
+
+def quotes_elsewhere(reply: Record, parent: Record) -> str:
+    """ "N of M": where a reply quotes at least two lines and its parent holds under half of them,
+    it answers another message than the one it is threaded under (a message of the thread quoted
+    from elsewhere, a digest, a forward), and its own words point at text the pair lacks: "Same.",
+    "the above annotation". "" where the parent holds what it quotes."""
+    quoted = reply.meta.get("_quoted") or []
+    if len(quoted) < 2:
+        return ""
+    held = " ".join(parent.output.split()).lower()
+    found = sum(line in held for line in quoted)
+    return f"{found} of {len(quoted)}" if found < MIN_QUOTES_FOUND * len(quoted) else ""
+
+
+def quoted_at(reply: Record, parent: Record) -> int:
+    """The line of the parent's text where the first line the reply quotes is; 0 where that is
+    its first line or nothing is found. A parent too long for the prompt is cut around this line
+    (passages.context), not at its head: a review answers the hunk it quotes, often far down."""
+    quoted = reply.meta.get("_quoted") or []
+    if not quoted:
+        return 0
+    lines = [" ".join(line.split()).lower() for line in parent.output.split("\n")]
+    hits = [i for i, line in enumerate(lines) if line and any(q in line or line in q for q in quoted if len(line) > 20)]
+    return hits[0] if hits else 0
 
 
 def _earlier(reply: Record, parent: Record, by_id: dict[str, Record]) -> list[Record]:

@@ -114,6 +114,15 @@ def test_copies_passage():
     )
 
 
+def test_a_patch_asked_for_by_its_own_subject_line_is_no_copy():
+    cover = "Subject: [PATCH 0/27] Backport minmax.h updates from v6.17-rc7\n\nThis series backports ..."
+    asked = 'Write the cover letter for the patch series "Backport minmax.h updates from v6.17-rc7".'
+    # The instruction is the passage's header (priming.closed, kept in meta.primer): no copy.
+    assert_keeps(CopiesPassage(), pair(asked, cover, primer=asked))
+    # The same words written by the model (its primer only opened the instruction) are one.
+    assert_drops(CopiesPassage(), pair(asked, cover, primer="Write the cover letter"), "8-word run")
+
+
 def test_copies_passage_short_quotes_and_none():
     # Five shared words are a topic, not a copy.
     assert_keeps(CopiesPassage(), pair("Explain why the office will be closed."))

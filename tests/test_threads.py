@@ -176,3 +176,58 @@ def test_generate_in_thread_mode_writes_the_thread_as_turns(tiny_adapter, tmp_pa
     assert sum("history" in r for r in data) == 1
     info = json.loads((tmp_path / "ds" / "dataset_info.json").read_text())
     assert info["ds"]["columns"]["history"] == "history"
+
+
+def test_a_long_parent_is_cut_around_what_the_reply_quotes_and_a_reply_quoting_another_message_goes(tmp_path):
+    from test_hygiene import _Meter
+
+    from backtranslate.filters import Standalone
+    from backtranslate.passages import segment_all
+
+    paras = [f"Paragraph {i} of the proposal describes step {i} of the migration in plain words." for i in range(30)]
+    paras[25] = "The cache is flushed before the schema changes, so readers never see stale rows."
+    (tmp_path / "1-root.eml").write_bytes(message("Migration plan", "\n\n".join(paras), "<root@x>"))
+    quote = "> The cache is flushed before the schema changes, so readers never see stale rows.\n"
+    reply = f"On Monday Ana wrote:\n{quote}\nIt is not: the flush runs after the first batch. Same for the index."
+    (tmp_path / "2-reply.eml").write_bytes(message("Re: Migration plan", reply, "<r@x>", parent="<root@x>"))
+    elsewhere = (
+        "> We could also drop the old tables on Friday evening after the backup.\n"
+        "> Nobody reads them since the export moved to the warehouse last year.\n\nSame."
+    )
+    (tmp_path / "3-other.eml").write_bytes(message("Re: Migration plan", elsewhere, "<o@x>", parent="<root@x>"))
+    records = {r.id: r for r in thread_records(read_corpus(str(tmp_path)), ThreadStats())}
+    answer = next(r for r in records.values() if r.output.startswith("It is not"))
+    assert answer.meta["quoted_at"] > 40 and "quotes_elsewhere" not in answer.meta
+    (passage,) = segment_all([answer], _Meter(), 3, 120)
+    # Its head would stop at paragraph 7; the reply answers paragraph 25, under the subject line.
+    assert passage.meta["input_truncated"] and passage.input.startswith("Subject: Migration plan\n\n[...]\n")
+    assert paras[25] in passage.input and paras[0] not in passage.input
+    assert Standalone().filter(passage) is True
+    # A reply whose quotes its parent does not hold answers another message: it goes.
+    other = next(r for r in records.values() if r.output.endswith("Same."))
+    assert other.meta["quotes_elsewhere"] == "0 of 2" and "quoted_at" not in other.meta
+    (cut,) = segment_all([other], _Meter(), 1, 120)
+    verdict = Standalone().filter(cut)
+    assert verdict[0] is False and verdict[1].startswith("answers quoted text its input does not hold (0 of 2")
+
+
+def test_a_reply_that_answers_its_parent_point_by_point_goes_one_that_quotes_once_stays(tmp_path):
+    from test_hygiene import _Meter
+
+    from backtranslate.filters import Standalone
+    from backtranslate.passages import segment_all
+
+    points = [f"Point {i}: the importer should keep the original file name {i} in the log." for i in range(3)]
+    (tmp_path / "1-root.eml").write_bytes(message("Importer review", "\n\n".join(points), "<root@x>"))
+    inline = "\n\n".join(f"> {p}\n\nSame." if i else f"> {p}\n\nAgreed, see below." for i, p in enumerate(points))
+    under = "> " + "\n> ".join(points) + "\n\nAll three make sense; I will send a v2 that logs the names."
+    (tmp_path / "2-inline.eml").write_bytes(message("Re: Importer review", inline, "<a@x>", parent="<root@x>"))
+    (tmp_path / "3-under.eml").write_bytes(message("Re: Importer review", under, "<b@x>", parent="<root@x>"))
+    replies = {r.meta["message_id"]: r for r in thread_records(read_corpus(str(tmp_path)), ThreadStats()) if r.input}
+    assert replies["<a@x>"].meta["quote_blocks"] == 3 and replies["<b@x>"].meta["quote_blocks"] == 1
+    (inline_passage,) = segment_all([replies["<a@x>"]], _Meter(), 1, 200)
+    verdict = Standalone().filter(inline_passage)
+    assert verdict[0] is False and verdict[1] == "answers its input point by point (3 quoted runs cut out of it)"
+    (under_passage,) = segment_all([replies["<b@x>"]], _Meter(), 1, 200)
+    assert Standalone().filter(under_passage) is True
+    assert Standalone(max_quote_blocks=4).filter(inline_passage) is True

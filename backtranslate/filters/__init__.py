@@ -215,11 +215,16 @@ class CopiesPassage(Filter):
     """Instructions that copy the passage (a long shared word run) instead of asking for it."""
 
     name = "copies_passage"
+    version = 2  # v2: an instruction that is the passage's own subject line (priming.closed) is no copy
 
     def __init__(self, max_ngram: Optional[int] = 8, min_copied_words: Optional[int] = 6):
         self.max_ngram, self.min_copied_words = max_ngram, min_copied_words
 
     def filter(self, record: Record) -> Verdict:
+        # A patch asked for by its own subject line (priming.closed) quotes the mail's header on
+        # purpose; a cover letter holds its subject. Such instructions were dropped here on every split.
+        if record.meta.get("primer") and record.meta["primer"] == record.instruction:
+            return True
         instruction, output = words(record.instruction), words(record.output)
         if self.min_copied_words is not None and len(instruction) >= self.min_copied_words:
             # Padding with spaces keeps the match on word boundaries ("art" is not in "start").
@@ -666,12 +671,20 @@ class Standalone(Filter):
     # message it answers, and a passage that opens mid-sentence got an instruction about a fragment.
     name = "standalone"
     # v2: a passage that ends on a colon goes too; v3: a Markdown section cut short or only announced;
-    # v4: a Markdown page's intro and its stub sections
+    # v4: a Markdown page's intro and its stub sections; a reply whose quotes its parent lacks, or
+    # that answers its parent point by point
     version = 4
     stages = ("passage",)
 
-    def __init__(self, orphan_replies: bool = False, continuations: bool = False, partial_sections: bool = False):
+    def __init__(
+        self,
+        orphan_replies: bool = False,
+        continuations: bool = False,
+        partial_sections: bool = False,
+        max_quote_blocks: int = 3,
+    ):
         self.orphan_replies = orphan_replies  # True keeps replies whose parent is missing
+        self.max_quote_blocks = max_quote_blocks  # a reply with this many quoted runs or more goes
         # A later piece of a long page that does not open a section goes on from the piece before
         # it ("Another study found ..."): the blind read called 19 of 30 such web pairs unusable.
         self.continuations = continuations
@@ -690,6 +703,16 @@ class Standalone(Filter):
             return False, f"{meta['oversized']} longer than max_tokens (kept whole or not at all)"
         if meta.get("orphan_reply") and not self.orphan_replies and not record.input:
             return False, "reply whose message is not in the corpus"
+        # A reply that answers its parent point by point, its quotes cut out: "Same.", "Eg:" and
+        # comments on lines the reader must find in the input. Of such replies (3 or more quoted
+        # runs) in stop 31's reads 32% of verdicts were usable and 32% unusable; with 1-2, 50-57%
+        # and 8-13% (RESULTS).
+        if record.input and (meta.get("quote_blocks") or 0) >= self.max_quote_blocks:
+            return False, f"answers its input point by point ({meta['quote_blocks']} quoted runs cut out of it)"
+        # Its quotes are not in the message it is threaded under (threads.quotes_elsewhere): it
+        # answers text the pair does not hold ("Same.", "the above annotation").
+        if meta.get("quotes_elsewhere") and record.input:
+            return False, f"answers quoted text its input does not hold ({meta['quotes_elsewhere']} quoted lines found)"
         # The first words of a message are its beginning, however they are written ("thanks! ...").
         opening = meta.get("format") in MAIL_FORMATS and not meta.get("start")
         if meta.get("mid_sentence") or (not opening and junk.mid_sentence(record.output)):
