@@ -24,6 +24,19 @@ def test_a_matching_instruction_scores_above_a_mismatched_one():
     assert good > 0.3 > bad
 
 
+def test_a_reply_is_scored_against_the_message_it_answers_too():
+    parent = "Subject: [PATCH] cache: evict the oldest entries first\n\n" + PASSAGE
+    reply = "Looks good to me, applied. Thanks for the quick turnaround."
+    asked = "Reply to the patch below that makes the result cache evict its oldest entries first."
+    scorer = EmbeddingRelevance()
+    (alone,) = scorer.score([Record(output=reply, instruction=asked, meta={"passage_id": "r"})])
+    (threaded,) = scorer.score([Record(output=reply, input=parent, instruction=asked, meta={"passage_id": "t"})])
+    # The instruction names the parent, not the reply's words: only the input shows they match.
+    assert threaded > 0.28 > alone
+    (unrelated,) = scorer.score([Record(output=reply, input=parent, instruction=MISMATCHED, meta={"passage_id": "t"})])
+    assert unrelated < 0.28
+
+
 def test_the_relevance_filter_records_scores_and_drops_below_its_threshold():
     pairs = [
         Record(output=PASSAGE, instruction=MATCHING, id="a"),
