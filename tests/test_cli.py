@@ -82,7 +82,9 @@ def test_generate_logs_plain_progress_with_a_file_total_when_not_on_a_terminal(t
     for i in range(3):
         (corpus / f"note-{i}.txt").write_text(f"Note {i}. {hours} every {i + 2} hours from the north pier.\n")
     (corpus / "sub").mkdir()
-    (corpus / "sub" / "late.md").write_text(f"# Late ferries\n\n{hours} at six in the evening, except on holidays.\n")
+    # A Markdown section of 40 words or more: a shorter one is a stub (standalone).
+    late = f"{hours} at six in the evening, except on holidays, when the last boat leaves the pier at four."
+    (corpus / "sub" / "late.md").write_text(f"# Late ferries\n\n{late} Tickets are sold on board by the crew.\n")
     result = runner.invoke(
         app,
         [
