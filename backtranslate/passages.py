@@ -345,7 +345,7 @@ QUOTE_LEAD = 3  # lines kept above the first line a reply quotes: what leads up 
 
 
 def _context(text: str, meter: TokenMeter, max_tokens: int, quoted_at: int) -> str:
-    """A reply's input over max_tokens: from the lines it quotes (threads.quoted_at), under the
+    """A reply's input over max_tokens: from the lines it quotes (threads.quote_match), under the
     parent's subject line, where the quote is past the part its head would keep. Replies whose
     parent was cut at its head were 14% unusable in stop 31's reads ("Same.", a comment on an
     "== 0" the input does not show), those with the whole parent 5%."""
@@ -355,8 +355,7 @@ def _context(text: str, meter: TokenMeter, max_tokens: int, quoted_at: int) -> s
         return head
     subject = lines[0] + "\n\n[...]\n" if lines[0].startswith("Subject: ") else "[...]\n"
     start = max(quoted_at - QUOTE_LEAD, 1 if subject.startswith("Subject") else 0)
-    window = _head(subject + "\n".join(lines[start:]).lstrip("\n"), meter, max_tokens)
-    return window
+    return _head(subject + "\n".join(lines[start:]).lstrip("\n"), meter, max_tokens)
 
 
 def segment_all(docs: Iterable[Record], meter: TokenMeter, min_tokens: int, max_tokens: int) -> Iterator[Record]:

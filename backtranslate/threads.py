@@ -113,10 +113,9 @@ def thread_records(docs: Iterable[Record], stats: ThreadStats) -> Iterator[Recor
             yield Record(output=doc.output, id=doc.id, meta=meta)
             continue
         stats.replies += 1
-        elsewhere = quotes_elsewhere(doc, parent)
+        elsewhere, at = quote_match(doc, parent)
         if elsewhere:
             meta["quotes_elsewhere"] = elsewhere
-        at = quoted_at(doc, parent)
         if at:
             meta["quoted_at"] = at
         earlier = _earlier(doc, parent, by_id)
@@ -139,29 +138,26 @@ def thread_records(docs: Iterable[Record], stats: ThreadStats) -> Iterator[Recor
 MIN_QUOTES_FOUND = 0.5  # of a reply's quoted lines, the share its parent must hold
 
 
-def quotes_elsewhere(reply: Record, parent: Record) -> str:
-    """ "N of M": where a reply quotes at least two lines and its parent holds under half of them,
-    it answers another message than the one it is threaded under (a message of the thread quoted
-    from elsewhere, a digest, a forward), and its own words point at text the pair lacks: "Same.",
-    "the above annotation". "" where the parent holds what it quotes."""
-    quoted = reply.meta.get("_quoted") or []
-    if len(quoted) < 2:
-        return ""
-    held = " ".join(parent.output.split()).lower()
-    found = sum(line in held for line in quoted)
-    return f"{found} of {len(quoted)}" if found < MIN_QUOTES_FOUND * len(quoted) else ""
+def quote_match(reply: Record, parent: Record) -> tuple[str, int]:
+    """Where the reply's quoted lines are in its parent, in one pass over the parent's lines:
 
-
-def quoted_at(reply: Record, parent: Record) -> int:
-    """The line of the parent's text where the first line the reply quotes is; 0 where that is
-    its first line or nothing is found. A parent too long for the prompt is cut around this line
-    (passages.context), not at its head: a review answers the hunk it quotes, often far down."""
+    - "N of M" where it quotes at least two lines and the parent holds under half of them: it
+      answers another message than the one it is threaded under (a message of the thread quoted
+      from elsewhere, a digest, a forward), and its own words point at text the pair lacks
+      ("Same.", "the above annotation"); "" where the parent holds what it quotes;
+    - the line of the parent where the first quoted line is (0: its first line, or none found). A
+      parent too long for the prompt is cut around it (passages._context), not at its head: a
+      review answers the hunk it quotes, often far down.
+    """
     quoted = reply.meta.get("_quoted") or []
     if not quoted:
-        return 0
+        return "", 0
     lines = [" ".join(line.split()).lower() for line in parent.output.split("\n")]
-    hits = [i for i, line in enumerate(lines) if line and any(q in line or line in q for q in quoted if len(line) > 20)]
-    return hits[0] if hits else 0
+    held = " ".join(" ".join(lines).split())
+    found = sum(q in held for q in quoted)
+    elsewhere = f"{found} of {len(quoted)}" if len(quoted) >= 2 and found < MIN_QUOTES_FOUND * len(quoted) else ""
+    hits = (i for i, line in enumerate(lines) if len(line) > 20 and any(q in line or line in q for q in quoted))
+    return elsewhere, next(hits, 0)
 
 
 def _earlier(reply: Record, parent: Record, by_id: dict[str, Record]) -> list[Record]:

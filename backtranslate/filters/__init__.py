@@ -223,7 +223,7 @@ class CopiesPassage(Filter):
     def filter(self, record: Record) -> Verdict:
         # A patch asked for by its own subject line (priming.closed) quotes the mail's header on
         # purpose; a cover letter holds its subject. Such instructions were dropped here on every split.
-        if record.meta.get("primer") and record.meta["primer"] == record.instruction:
+        if record.meta.get("primer") == record.instruction:
             return True
         instruction, output = words(record.instruction), words(record.output)
         if self.min_copied_words is not None and len(instruction) >= self.min_copied_words:
@@ -709,7 +709,7 @@ class Standalone(Filter):
         # and 8-13% (RESULTS).
         if record.input and (meta.get("quote_blocks") or 0) >= self.max_quote_blocks:
             return False, f"answers its input point by point ({meta['quote_blocks']} quoted runs cut out of it)"
-        # Its quotes are not in the message it is threaded under (threads.quotes_elsewhere): it
+        # Its quotes are not in the message it is threaded under (threads.quote_match): it
         # answers text the pair does not hold ("Same.", "the above annotation").
         if meta.get("quotes_elsewhere") and record.input:
             return False, f"answers quoted text its input does not hold ({meta['quotes_elsewhere']} quoted lines found)"

@@ -155,7 +155,7 @@ def email_document(data: bytes, mbox: bool = False) -> tuple[str, dict[str, str]
     if cleaning:
         fields["_cleaning"] = cleaning
     fields["_names"] = merge_names(header_names(msg) + signature_names(raw_body))
-    quoted, runs = quoted_lines(raw_body), quote_blocks(raw_body)
+    quoted, runs = quotes(raw_body)
     if quoted:
         fields["_quoted"] = quoted
     if runs:
@@ -168,29 +168,17 @@ def email_document(data: bytes, mbox: bool = False) -> tuple[str, dict[str, str]
 MAX_QUOTED = 40  # quoted lines kept per message to check against its parent: enough to tell
 
 
-def quoted_lines(body: str) -> list[str]:
-    """The lines a message quotes from the one it answers (one ">" deep; deeper ones quote earlier
-    messages), whitespace-normalised, lower-cased, four words or more: what threads.py looks for
-    in the parent. Attribution lines and quoted diff markers are text like any other here."""
-    found = []
-    for line in body.replace("\r\n", "\n").split("\n"):
-        if not line.startswith(">") or line.startswith((">>", "> >")):
-            continue
-        own = line[1:].strip()
-        # The parent's trailers and diffstat are cleaned out of its text: a quote of them is no clue.
-        if _TRAILER.match(own) or junk.DIFFSTAT_LINE.match(line[1:]):
-            continue
-        text = " ".join(own.split()).lower()
-        if len(text.split()) >= 4:
-            found.append(text)
-            if len(found) == MAX_QUOTED:
-                break
-    return found
+def quotes(body: str) -> tuple[list[str], int]:
+    """A message's quotes, in one pass over its lines:
 
-
-def quote_blocks(body: str) -> int:
-    """How many separate runs of quoted lines a message has (blank lines do not end a run): 1 for
-    a reply under or over its quote, more for one that answers it point by point."""
+    - the lines it quotes from the one it answers (one ">" deep; deeper ones quote earlier
+      messages), whitespace-normalised, lower-cased, four words or more, at most MAX_QUOTED: what
+      threads.py looks for in the parent. The parent's trailers and diffstat are cleaned out of its
+      text, so a quote of them is no clue;
+    - how many separate runs of quoted lines it has (blank lines do not end a run): 1 for a reply
+      under or over its quote, more for one that answers it point by point.
+    """
+    found: list[str] = []
     runs, quoting = 0, False
     for line in body.replace("\r\n", "\n").split("\n"):
         if not line.strip():
@@ -198,7 +186,15 @@ def quote_blocks(body: str) -> int:
         starts = line.startswith(">")
         runs += starts and not quoting
         quoting = starts
-    return runs
+        if not starts or line.startswith((">>", "> >")) or len(found) == MAX_QUOTED:
+            continue
+        own = line[1:].strip()
+        if _TRAILER.match(own) or junk.DIFFSTAT_LINE.match(line[1:]):
+            continue
+        text = " ".join(own.split()).lower()
+        if len(text.split()) >= 4:
+            found.append(text)
+    return found, runs
 
 
 def merge_names(names: list[str]) -> list[str]:
