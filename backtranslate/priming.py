@@ -19,10 +19,12 @@ plain-text file, a page of another type, a new thread) gets no primer.
 The primer is appended to the rendered prompt after the template's response marker, so it works
 with every backend that continues token ids; the instruction is primer + continuation.
 
-Two kinds say more about themselves than the model could add (stop 31, RESULTS):
+Some kinds say more about themselves than the model could add (stop 31, RESULTS):
 - a patch or cover letter whose subject is known is asked for by its subject and nothing else
   (``closed``): what the model went on to write ("... that makes the following changes: rename
   the function ...") was what the readers called mismatch, 4 of 12 usable on two fresh splits;
+- so is an article whose headline is known (stop 32): the model's own topic was the web reads'
+  commonest mismatch, "a new planet in Saturn's orbit" over a map of Titan;
 - a reply keeps what the model says about the message it answers ("Reply to the xfs_reinit_inode()
   patch below") and loses what it guesses the reply does (", explaining why ...", ", asking for a
   patch ...", a second sentence): replies with such a claim were 10 of 46 verdicts usable, those
@@ -60,6 +62,19 @@ SUBJECT_PRIMERS = {
     "patch": 'Write a patch with the subject "{subject}"',
     "cover letter": 'Write the cover letter for the patch series "{subject}"',
 }
+# Where an article's headline is known, it is asked for by it: a headline is its writer's summary as
+# a subject line is a patch's. The model's own topic was what readers called mismatch ("a new planet
+# in Saturn's orbit" over a map of Titan, "LeBron James' triple-double against the Lakers" over
+# "LeBron sets triple-double mark, Lakers hold off OKC").
+HEADLINE_PRIMERS = {
+    "article": 'Write an article headlined "{headline}"',
+    "opening": 'Write the opening paragraphs of an article headlined "{headline}"',
+}
+# A headline of fewer words names no story ("News", "Home", "Obituaries").
+MIN_HEADLINE_WORDS = 4
+# The separators a page title puts between its headline and the site's name or section
+# ("... - Auto News", "... | DW | 10.06.2013"); a colon is the headline's own ("Tennis Podcast: ...").
+_TITLE_PARTS = re.compile(r"\s+[|\-\u2013\u2014\u00b7\u00bb]\s+")
 # og:type values of a news or blog article (schema.org's names, lower-cased, as pages write them).
 ARTICLE_TYPES = frozenset({"article", "newsarticle", "blogposting", "reportagenewsarticle", "opinionnewsarticle"})
 
@@ -85,7 +100,9 @@ def primer(passage: Record) -> str:
         return PRIMERS["docs section"]
     if fmt == "html" and passage.meta.get("pagetype") in ARTICLE_TYPES:
         # Most articles are longer than a passage; their first passage is their opening.
-        return PRIMERS["opening" if passage.meta.get("continued") else "article"]
+        part = "opening" if passage.meta.get("continued") else "article"
+        title = headline(str(passage.meta.get("title") or ""))
+        return HEADLINE_PRIMERS[part].format(headline=title) if title else PRIMERS[part]
     if fmt not in MAIL_FORMATS:
         return ""
     kind = mail_kind(passage.meta, bool(passage.input))
@@ -104,10 +121,19 @@ def primer(passage: Record) -> str:
 
 def closed(passage: Record) -> str:
     """The whole instruction where the passage's own header says what it is (a patch or a series'
-    cover letter, by its subject), so the model is not asked to go on; "" elsewhere."""
+    cover letter by its subject, an article by its headline), so the model is not asked to go on;
+    "" elsewhere. Only those primers end on the quoted subject or headline."""
     opening = primer(passage)
-    kind = mail_kind(passage.meta, bool(passage.input)) if passage.meta.get("format") in MAIL_FORMATS else ""
-    return opening + "." if kind in SUBJECT_PRIMERS and opening.endswith('"') else ""
+    return opening + "." if opening.endswith('"') else ""
+
+
+def headline(title: str) -> str:
+    """An article's headline from its page title: the longest of the parts a site's name or section
+    is set off by, its double quotes made single (it is quoted in the instruction); "" when that
+    is under MIN_HEADLINE_WORDS words."""
+    parts = _TITLE_PARTS.split(" ".join(title.split()))
+    best = max(parts, key=lambda part: len(part.split())).strip().replace('"', "'")
+    return best if len(best.split()) >= MIN_HEADLINE_WORDS else ""
 
 
 def finish(instruction: str, opening: str) -> str:

@@ -619,6 +619,17 @@ def test_ungrounded_drops_an_instruction_that_names_what_the_pair_lacks(instruct
     assert (with_input is True) == (kept or missing == ["Philippines"])
 
 
+def test_an_articles_own_headline_is_not_checked_for_grounding():
+    # A headline's capitals read as names: "Weird" and "Plumes" are nowhere in the opening.
+    asked = 'Write the opening paragraphs of an article headlined "The Weird Plumes of Kunar Province".'
+    assert grounding.ungrounded(asked, NEWS) == ["Weird", "Plumes"]
+    # Asked by the page's own headline (priming.closed, kept in meta.primer): nothing to check.
+    assert Ungrounded().filter(Record(output=NEWS, instruction=asked, meta={"primer": asked})) is True
+    # The same words written by the model after its primer are checked as the model's.
+    written = Record(output=NEWS, instruction=asked, meta={"primer": "Write the opening paragraphs of"})
+    assert Ungrounded().filter(written)[0] is False
+
+
 def test_ungrounded_reads_cpp_as_its_name_not_as_the_letter_c():
     patch = "Include <asm/processor.h> in lib/foo.c so that cpu_relax() is declared.\n"
     assert grounding.ungrounded("Write a C++ function that spins on a lock.", patch) == ["C++"]

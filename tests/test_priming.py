@@ -50,6 +50,25 @@ def test_a_docs_section_and_an_article_are_primed_by_what_they_are():
         assert primer(Record(output="Buy now.", meta={"format": "html", "pagetype": kind})) == ""
 
 
+def test_an_article_with_a_headline_is_asked_for_by_it():
+    meta = {"format": "html", "pagetype": "article", "continued": True}
+    titled = Record(output="Scientists unveiled the first map of Titan.", meta={**meta, "title": ""})
+    # The site's name and section are set off from the headline; a colon belongs to it.
+    titled.meta["title"] = 'Titan: the first "global" map of a moon - Science News | Example Daily'
+    assert closed(titled) == (
+        "Write the opening paragraphs of an article headlined \"Titan: the first 'global' map of a moon\"."
+    )
+    whole = Record(output=titled.output, meta={**titled.meta, "continued": False})
+    assert closed(whole) == "Write an article headlined \"Titan: the first 'global' map of a moon\"."
+    # A title that names no story leaves the model to say what the article is about.
+    for title in ("Home - Example Daily", "News", None):
+        bare = Record(output=titled.output, meta={**meta, "title": title})
+        assert closed(bare) == "" and primer(bare) == "Write the opening paragraphs of an article about"
+    # Only an article: another page's title says what the site is, not what the passage asks.
+    page = Record(output=titled.output, meta={**titled.meta, "pagetype": "website"})
+    assert closed(page) == primer(page) == ""
+
+
 def test_a_primed_candidate_is_the_primer_and_the_models_continuation_of_it(lively_adapter):
     import torch
     from transformers import AutoModelForCausalLM

@@ -211,6 +211,12 @@ class TemplateLeak(Filter):
         return True
 
 
+def closed_instruction(record: Record) -> bool:
+    """The instruction is the passage's own header (a patch's subject, an article's headline;
+    priming.closed), not the model's words: the checks of what a model copies or invents skip it."""
+    return record.meta.get("primer") == record.instruction
+
+
 class CopiesPassage(Filter):
     """Instructions that copy the passage (a long shared word run) instead of asking for it."""
 
@@ -223,7 +229,7 @@ class CopiesPassage(Filter):
     def filter(self, record: Record) -> Verdict:
         # A patch asked for by its own subject line (priming.closed) quotes the mail's header on
         # purpose; a cover letter holds its subject. Such instructions were dropped here on every split.
-        if record.meta.get("primer") == record.instruction:
+        if closed_instruction(record):
             return True
         instruction, output = words(record.instruction), words(record.output)
         if self.min_copied_words is not None and len(instruction) >= self.min_copied_words:
@@ -430,11 +436,17 @@ class Ungrounded(Filter):
     # judged pairs the other default filters keep, it drops 105: 97 judged mismatch or unusable,
     # 8 usable. What counts as a specific: grounding.py.
     name = "ungrounded"
+    # v2: a headline or subject line (priming.closed) is the page's or mail's own, not checked. A
+    # headline's capitals read as names: "The Weird Plumes of Jupiter's Moon Europa ..." was dropped
+    # for 'Weird', 'Spewing' (4 of heldout4's 25 web articles).
+    version = 2
 
     def __init__(self, max_missing: int = 0):
         self.max_missing = max_missing
 
     def filter(self, record: Record) -> Verdict:
+        if closed_instruction(record):
+            return True
         missing = grounding.ungrounded(record.instruction, record.output, record.input)
         if len(missing) > self.max_missing:
             return False, "names what the pair does not have: " + ", ".join(quote(m, 30) for m in missing[:5])
