@@ -25,11 +25,14 @@ Some kinds say more about themselves than the model could add (stop 31, RESULTS)
   the function ...") was what the readers called mismatch, 4 of 12 usable on two fresh splits;
 - so is an article whose headline is known (stop 32): the model's own topic was the web reads'
   commonest mismatch, "a new planet in Saturn's orbit" over a map of Titan;
-- a reply keeps what the model says about the message it answers ("Reply to the xfs_reinit_inode()
-  patch below") and loses what it guesses the reply does (", explaining why ...", ", asking for a
-  patch ...", a second sentence): replies with such a claim were 10 of 46 verdicts usable, those
-  without 15 of 36 (``finish``). A cut that leaves only "Reply to the following email." is then
-  a duplicate of another pair's and goes as one.
+- so is a reply whose thread has a subject (stop 32): `Reply to the message below about "..."`,
+  its parent the pair's input. The model's account of the message answered was the replies'
+  commonest mismatch ("the user who says ..." what the parent does not say);
+- a reply without one keeps what the model says about the message it answers ("Reply to the
+  xfs_reinit_inode() patch below") and loses what it guesses the reply does (", explaining why
+  ...", ", asking for a patch ...", a second sentence): replies with such a claim were 10 of 46
+  verdicts usable, those without 15 of 36 (``finish``). A cut that leaves only "Reply to the
+  following email." is then a duplicate of another pair's and goes as one.
 """
 
 from __future__ import annotations
@@ -57,11 +60,17 @@ PRIMERS = {
     # a news story about ...", "Give me the first few paragraphs of ...".
     "opening": "Write the opening paragraphs of an article about",
 }
-# Where the mail's subject is known, a patch or cover letter is asked for by it.
+# Where the mail's subject is known, a patch or cover letter is asked for by it, and a reply (its
+# parent the pair's input) by the thread's subject. The model's account of the message answered was
+# the replies' commonest mismatch: "the user who says the bit_spinlock patch is too late for Clang",
+# "the following Tue, 2025 at 09:31:25PM +0000", "the kref-compat mailing list" (stop 32, RESULTS).
 SUBJECT_PRIMERS = {
     "patch": 'Write a patch with the subject "{subject}"',
     "cover letter": 'Write the cover letter for the patch series "{subject}"',
+    "reply": 'Reply to the message below about "{subject}"',
 }
+# A one-word subject ("Re: test", "Re: hi") names no topic; the model writes the reply's instruction.
+MIN_REPLY_SUBJECT_WORDS = 2
 # Where an article's headline is known, it is asked for by it: a headline is its writer's summary as
 # a subject line is a patch's. The model's own topic was what readers called mismatch ("a new planet
 # in Saturn's orbit" over a map of Titan, "LeBron James' triple-double against the Lakers" over
@@ -113,7 +122,9 @@ def primer(passage: Record) -> str:
     # A patch's subject line is its author's own summary of it ("minmax: fix header inclusions"):
     # named in the instruction, the model no longer guesses the file or the purpose. Patches so
     # primed were 16 of 22 verdicts usable against 4 of 22 (stop 30's read of two splits, RESULTS).
-    subject = subject_topic(str(passage.meta.get("subject") or ""))
+    subject = subject_topic(str(passage.meta.get("subject") or "")).replace('"', "'")
+    if kind == "reply" and len(subject.split()) < MIN_REPLY_SUBJECT_WORDS:
+        subject = ""
     if subject and kind in SUBJECT_PRIMERS:
         return SUBJECT_PRIMERS[kind].format(subject=subject)
     return PRIMERS.get(kind, "")

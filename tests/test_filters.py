@@ -283,6 +283,44 @@ def test_near_duplicate_none_turns_check_off():
     assert_keeps(f, pair())
 
 
+@pytest.mark.parametrize("cls", [ExactDuplicate, NearDuplicate])
+def test_one_instruction_over_two_inputs_is_two_pairs(cls):
+    # Replies in one thread are asked for by its subject: the same instruction, each its own parent.
+    asked = 'Reply to the message below about "Scheduled CSV export missing last day of the month".'
+    first = "Hi, the scheduled CSV export of the billing report has stopped including the last day of each month."
+    second = "We moved the export job to 02:00 UTC last week; the cut-off may now fall before midnight in your zone."
+    f = cls(field="prompt")
+    assert f.filter(Record(output="Thanks, we will look.", instruction=asked, input=first)) is True
+    assert f.filter(Record(output="That explains it.", instruction=asked, input=second)) is True
+    # The same instruction over the same input is the same prompt twice.
+    assert f.filter(Record(output="Sorry about that.", instruction=asked, input=first))[0] is False
+    # Without an input the prompt is the instruction, as before.
+    assert f.filter(Record(output="One.", instruction="Write a haiku about the export."))
+    assert f.filter(Record(output="Two.", instruction="Write a haiku about the export."))[0] is False
+    # By instruction alone, the second reply was a duplicate of the first.
+    by_instruction = cls(field="instruction")
+    assert by_instruction.filter(Record(output="a", instruction=asked, input=first)) is True
+    assert by_instruction.filter(Record(output="b", instruction=asked, input=second))[0] is False
+
+
+def test_the_patches_of_one_series_are_not_near_duplicates():
+    # Each patch of a series is asked for by its subject, its input the series' cover letter.
+    cover = "This series adds context-analysis annotations to the locking primitives, one file a patch."
+    subjects = (
+        "kref: add context-analysis annotations to kref_get and kref_put in the header",
+        "kref: add context-analysis annotations to kref_get and kref_put in the header file",
+    )
+    asked = [f'Write a patch with the subject "{s}".' for s in subjects]
+    closed = NearDuplicate()
+    for i, instruction in enumerate(asked):
+        row = Record(output=f"diff {i}", instruction=instruction, input=cover, meta={"primer": instruction})
+        assert closed.filter(row) is True
+    # The same words written by the model (no header of its own) are a near duplicate.
+    written = NearDuplicate()
+    assert written.filter(Record(output="diff 0", instruction=asked[0], input=cover)) is True
+    assert written.filter(Record(output="diff 1", instruction=asked[1], input=cover))[0] is False
+
+
 def test_near_duplicate_is_deterministic():
     texts = [
         f"Write a short email inviting the team to {d}'s {m}."
@@ -411,7 +449,7 @@ def test_default_filter_lists_and_registry():
         "tool_output",
         "exact_duplicate",
     ]
-    assert passages[-1].field == "output" and pairs[-1].field == "instruction"
+    assert passages[-1].field == "output" and pairs[-1].field == "instruction" and pairs[-2].field == "prompt"
     assert set(FILTERS) >= {f.name for f in pairs + passages}
     assert all(cls.__doc__ and "\n" not in cls.__doc__.strip() for cls in FILTERS.values())
     # Fresh state per call: two pipelines do not share what they have seen.

@@ -13,7 +13,12 @@ def _mail(subject: str, parent: str = "", **meta) -> Record:
 
 
 def test_the_primer_follows_the_kind_of_mail():
-    assert primer(_mail("Re: [PATCH] fix the leak", parent="> the patch")) == "Reply to the"
+    # A reply is asked for by its thread's subject, its parent the input; a one-word subject names
+    # no topic, so the model goes on from the reply's opening.
+    assert primer(_mail("Re: [PATCH] fix the leak", parent="> the patch")) == (
+        'Reply to the message below about "fix the leak"'
+    )
+    assert primer(_mail("Re: leak", parent="> the patch")) == "Reply to the"
     # A patch and a cover letter are asked for by their subject, tags and all taken off.
     assert primer(_mail("[PATCH 2/3] fix the leak", patch=True)) == 'Write a patch with the subject "fix the leak"'
     assert primer(_mail("[PATCH v2 00/3 6.1.y] leak fixes")) == (
@@ -75,7 +80,7 @@ def test_a_primed_candidate_is_the_primer_and_the_models_continuation_of_it(live
 
     from backtranslate.inference import BackwardModel, Decoding
 
-    passage = _mail("Re: [PATCH] fix the leak", parent="The patch frees the buffer twice.")
+    passage = _mail("Re: leak", parent="The patch frees the buffer twice.")
     primed = BackwardModel(str(lively_adapter), precision="fp32", prime=True)
     plain = BackwardModel(str(lively_adapter), precision="fp32")
     assert primed.prompt(passage) == plain.prompt(passage) + "Reply to the"
@@ -142,11 +147,14 @@ def test_a_patch_with_a_subject_is_asked_for_by_it_and_no_model(lively_adapter):
     cover = _mail("[PATCH v2 0/3] leak fixes")
     assert closed(patch) == 'Write a patch with the subject "fix the leak".'
     assert closed(cover) == 'Write the cover letter for the patch series "leak fixes".'
-    # No subject, a reply, a docs section: the model writes (the rest of) the instruction.
+    assert closed(_mail('Re: [PATCH] the "leak" fix', parent="> x")) == (
+        "Reply to the message below about \"the 'leak' fix\"."
+    )
+    # No subject, a one-word one, a docs section: the model writes (the rest of) the instruction.
     assert closed(_mail("", patch=True)) == closed(_mail("Re: fix", parent="> x")) == ""
     assert closed(Record(output="## Install\n\nRun it.", meta={"format": "md", "headings": ["Install"]})) == ""
 
-    reply = _mail("Re: [PATCH] fix the leak", parent="The patch frees the buffer twice.")
+    reply = _mail("Re: leak", parent="The patch frees the buffer twice.")
     decoding = Decoding(num_candidates=2, greedy=False, max_new_tokens=8, seed=3)
     model = BackwardModel(str(lively_adapter), precision="fp32", prime=True)
     rows = list(model.generate([patch, reply, cover], decoding))

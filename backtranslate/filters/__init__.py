@@ -472,6 +472,15 @@ class LengthRatio(Filter):
         return True
 
 
+def dedup_text(record: Record, field: str) -> str:
+    """The text a dedup filter compares: a record's field, or ``prompt``, the instruction with its
+    input (what the model is asked). Replies in one thread are asked for by the thread's subject
+    (priming.closed): by instruction alone, every reply after a thread's first was a duplicate."""
+    if field == "prompt":
+        return f"{record.instruction}\n\n{record.input}" if record.input else record.instruction
+    return getattr(record, field)
+
+
 class ExactDuplicate(Filter):
     """A text already kept, up to case, spacing and trailing punctuation (dataset-wide, stateful)."""
 
@@ -490,7 +499,7 @@ class ExactDuplicate(Filter):
         return re.sub(r"[\W_]+$", "", " ".join(text.lower().split()))
 
     def filter(self, record: Record) -> Verdict:
-        key = hashlib.blake2b(self.normalise(getattr(record, self.field)).encode("utf-8"), digest_size=16).digest()
+        key = hashlib.blake2b(self.normalise(dedup_text(record, self.field)).encode("utf-8"), digest_size=16).digest()
         first = self._first.get(key)
         if first is not None:
             return False, f"duplicate of {first}"
@@ -507,7 +516,7 @@ class NearDuplicate(Filter):
     name = "near_duplicate"
     stages = ("passage", "pair")
     dataset_wide = True
-    version = 2
+    version = 3  # v3: a closed instruction (priming.closed) is not compared
 
     def __init__(
         self,
@@ -536,7 +545,12 @@ class NearDuplicate(Filter):
     def filter(self, record: Record) -> Verdict:
         if self._index is None:
             return True
-        sketch = self._sketcher.sketch(getattr(record, self.field))
+        # A header's own words (priming.closed) are matched whole, as a prompt, by exact_duplicate:
+        # the patches of one series and the replies of one thread share most of them, and a long
+        # input (the series' cover letter) would make any two of them near duplicates as prompts.
+        if self.field in ("instruction", "prompt") and closed_instruction(record):
+            return True
+        sketch = self._sketcher.sketch(dedup_text(record, self.field))
         if sketch is None:  # nothing to compare; the length filters deal with empty texts
             return True
         match = self._index.match(sketch)
@@ -860,7 +874,8 @@ _PAIR_DEFAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("repetition", {}),
     ("length_ratio", {}),
     ("copies_passage", {}),
-    ("exact_duplicate", {"field": "instruction"}),
+    # The prompt (instruction and input): one instruction over two inputs is two pairs.
+    ("exact_duplicate", {"field": "prompt"}),
     ("near_duplicate", {"field": "instruction"}),
 )
 _PASSAGE_DEFAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
