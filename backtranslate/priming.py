@@ -147,8 +147,48 @@ def headline(title: str) -> str:
     return best if len(best.split()) >= MIN_HEADLINE_WORDS else ""
 
 
+# An email's recipient as the model guesses it: "to the kitchen team" over a note to all staff, "to
+# the customer who submitted the invoice" over the customer's own mail. Over every read up to stop
+# 32, email instructions that named a recipient were 31 of 78 verdicts usable, those without 58 of 73.
+_TO_WHOM = re.compile(r"\b(?:e-?mail|message|note|memo|letter)\s+(?P<to>to\s+)(?P<first>\S+)", re.I)
+# A recipient opens with one of these, a name or a placeholder; "an email to announce ..." says
+# what the mail is for, not whom it goes to.
+_RECIPIENT_OPENERS = frozenset(
+    "the a an all your my our their his her everyone everybody staff colleagues customers employees "
+    "users members students parents clients".split()
+)
+# Where the recipient ends: what the mail is about or does.
+_RECIPIENT_END = re.compile(
+    r"\s+(?:about|asking|announcing|explaining|informing|inviting|regarding|requesting|reminding|telling|"
+    r"thanking|letting|confirming|proposing|suggesting|describing|summari[sz]ing|introducing|updating|"
+    r"concerning|on|with|that|to\s+(?:ask|announce|explain|inform|invite|request|remind|tell|thank|let|"
+    r"confirm|propose|suggest|describe|introduce|update|share|say|discuss))\b|\s*[,.;:!?](?:\s|$)|\s*$",
+    re.I,
+)
+
+
+def without_recipient(instruction: str) -> str:
+    """An email instruction without the recipient the model guessed ("Write a brief email to the
+    finance team about the export error." -> "Write a brief email about the export error."); as
+    written where nothing would be left but "Write an email." or no recipient is named."""
+    match = _TO_WHOM.search(instruction)
+    if not match:
+        return instruction
+    first = match.group("first")
+    if first.lower() not in _RECIPIENT_OPENERS and not first[:1].isupper() and not first.startswith("<"):
+        return instruction
+    end = _RECIPIENT_END.search(instruction, match.end("first"))
+    rest = instruction[end.start() :] if end else ""
+    if not re.search(r"\w", rest):
+        return instruction
+    return instruction[: match.start("to")].rstrip() + rest
+
+
 def finish(instruction: str, opening: str) -> str:
-    """The instruction as kept: a primed reply without the model's guess at what the reply does."""
+    """The instruction as kept: a primed reply without the model's guess at what the reply does,
+    an unprimed email without its guess at the recipient."""
+    if not opening:
+        return without_recipient(instruction)
     if opening != PRIMERS["reply"] or not instruction.startswith(opening):
         return instruction
     rest = instruction[len(opening) :]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from backtranslate.priming import PRIMERS, closed, finish, primer
+from backtranslate.priming import PRIMERS, closed, finish, primer, without_recipient
 from backtranslate.records import Record
 
 
@@ -138,6 +138,36 @@ def test_a_reply_keeps_what_it_answers_and_loses_the_models_guess_at_what_it_doe
         "Explain how to install it, explaining each step."
     )
     assert finish("Reply to the email, asking for a patch.", "") == "Reply to the email, asking for a patch."
+
+
+def test_an_email_loses_the_recipient_the_model_guessed():
+    cases = {
+        # The recipient goes; what the mail is about or does stays.
+        "Write a brief email to the finance team about the CSV export error.": (
+            "Write a brief email about the CSV export error."
+        ),
+        "Write a short email to the Atlas team announcing the migration, and the next steps.": (
+            "Write a short email announcing the migration, and the next steps."
+        ),
+        "Write a short email to <PERSON_1> about the Q3 plan.": "Write a short email about the Q3 plan.",
+        "Write a note to the team, thanking them for the launch.": "Write a note, thanking them for the launch.",
+        # What the mail is for is no recipient.
+        "Write an email to announce the new office hours.": "Write an email to announce the new office hours.",
+        # Nothing would be left but "Write a brief email.": as written.
+        "Write a brief email to the customer who submitted the invoice INV-2025-0193.": (
+            "Write a brief email to the customer who submitted the invoice INV-2025-0193."
+        ),
+        "Explain how to set up the VPN.": "Explain how to set up the VPN.",
+    }
+    for written, kept in cases.items():
+        assert without_recipient(written) == kept, written
+    # Only an instruction the model wrote from scratch: a primed one is the primer's business.
+    assert finish("Write a brief email to the finance team about the error.", "") == (
+        "Write a brief email about the error."
+    )
+    assert finish("Reply to the email to the finance team about the error.", "Reply to the") == (
+        "Reply to the email to the finance team about the error."
+    )
 
 
 def test_a_patch_with_a_subject_is_asked_for_by_it_and_no_model(lively_adapter):
