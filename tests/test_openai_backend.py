@@ -147,7 +147,10 @@ def test_sampled_candidates_are_seeded_per_candidate(server, key, lively_adapter
 
 
 def test_generate_resumes_after_the_server_dies_and_comes_back(server, key, proxy, lively_adapter, tmp_path, bt_home):
-    whole = _generate(lively_adapter, tmp_path / "whole", server)
+    # Every passage asks the server: with --prime a reply is asked for by its subject without a
+    # request, and the requests per chunk would not be the 16 this counts on.
+    unprimed = "--no-prime"
+    whole = _generate(lively_adapter, tmp_path / "whole", server, unprimed)
     assert whole.exit_code == 0, whole.output
     # A second chunk to lose: more than one chunk of 16 passages reach the model.
     assert json.loads((tmp_path / "whole" / "stats.json").read_text())["passages"]["kept"] > 16
@@ -155,7 +158,7 @@ def test_generate_resumes_after_the_server_dies_and_comes_back(server, key, prox
     proxy.down_after = 1 + 16 + 1
     out = tmp_path / "resumed"
     started = time.monotonic()
-    broken = _generate(lively_adapter, out, proxy.url, "--max-retries", "2")
+    broken = _generate(lively_adapter, out, proxy.url, "--max-retries", "2", unprimed)
     assert broken.exit_code == 2, broken.output
     assert time.monotonic() - started < 60  # bounded: 3 tries with backoff, not a stall
     said = " ".join(broken.output.split())
@@ -163,7 +166,7 @@ def test_generate_resumes_after_the_server_dies_and_comes_back(server, key, prox
     progress = [json.loads(line) for line in (out / "progress.jsonl").read_text().splitlines()]
     assert sum(1 for p in progress if "chunk" in p) == 1
     proxy.up()  # the server is back
-    resumed = _generate(lively_adapter, out, proxy.url, "--resume")
+    resumed = _generate(lively_adapter, out, proxy.url, "--resume", unprimed)
     assert resumed.exit_code == 0, resumed.output
     assert (out / "data.jsonl").read_bytes() == (tmp_path / "whole" / "data.jsonl").read_bytes()
     assert (out / "candidates.jsonl").read_bytes() == (tmp_path / "whole" / "candidates.jsonl").read_bytes()
