@@ -247,7 +247,9 @@ class GenerateConfig(BackendSettings):
         "Open the instruction by what the passage is, as the seed's pairs of that kind open: "
         "'Reply to the' over a list reply with its parent, 'Write a patch' over a patch, 'Explain how' "
         "over a docs section, 'Write an article about' over a page that says it is an article "
-        "(priming.py). On real mail, docs and web pages it raised the usable share of a blind read "
+        "(priming.py). Where the header says it all (a patch's or thread's subject, an article's "
+        "headline, a docs section's headings) it is the whole instruction and the model does not "
+        "run. On real mail, docs and web pages it raised the usable share of a blind read "
         "(benchmarks/RESULTS.md); --no-prime lets the model choose.",
     )
     text_field: str = opt("text", "Column holding the text in JSONL/JSON/CSV/Parquet corpora and datasets.")

@@ -137,6 +137,11 @@ def heading_marks(text: str, fences: list[Span]) -> list[tuple[int, int, str]]:
     return marks
 
 
+def headings_in(text: str) -> list[tuple[int, int, str]]:
+    """(offset, level, title) of each Markdown heading of ``text`` outside its code blocks."""
+    return heading_marks(text, _fences(text))
+
+
 def heading_path(marks: list[tuple[int, int, str]], at: int) -> list[str]:
     """The titles of the sections that hold offset ``at``, outermost first."""
     path: list[tuple[int, str]] = []
@@ -237,6 +242,42 @@ def _intro_with_block(
     return out
 
 
+def _heading_to_next(text: str, spans: list[Span], meter: TokenMeter, max_tokens: int) -> list[Span]:
+    """A web passage that ends on its next part's subheading ("2. Never urged Ukraine to ...",
+    "___" and "HOW WILL OBAMA PLAY?") hands those lines to the passage they head, or leaves them
+    out where it would no longer fit. Readers called such endings a fragment (stop 33, RESULTS)."""
+    out = list(spans)
+    for i in range(len(out) - 1):
+        (a0, a1), b1 = out[i], out[i + 1][1]
+        end, moved = a1, a1  # this passage's new end; where the lines handed on start
+        while True:
+            line_start = text.rfind("\n", a0, end) + 1
+            if line_start <= a0 or not _subheading(text[line_start:end].strip()):
+                break
+            moved, end = line_start, len(text[a0:line_start].rstrip()) + a0
+        if moved == a1:
+            continue
+        out[i] = _trim(text, a0, end)
+        if not meter.over(text[moved:b1], max_tokens):
+            out[i + 1] = (moved, b1)
+    return out
+
+
+def _subheading(line: str) -> bool:
+    """A line of extracted web text that heads what follows it: a title line, a numbered one
+    ("2. Never urged ..."), one in capitals ("HOW WILL OBAMA PLAY?") or a rule ("___")."""
+    words = line.split()
+    if not words:
+        return False
+    if re.fullmatch(r"[_*=-]{3,}", line):
+        return True
+    if re.match(r"\d{1,2}[.)] [A-Z]", line) and len(words) <= 12 and not line.endswith("."):
+        return True
+    if len(words) <= 8 and line.upper() == line and re.search(r"[A-Z]{3}", line) and not line.endswith("."):
+        return True
+    return _title_line(line)
+
+
 def _title_line(line: str) -> bool:
     """A line of extracted web text that reads as a subheading: a few words, capitalized, not a
     sentence (no closing punctuation) and not a list item ("Module efficiency", "Straight outta
@@ -308,6 +349,8 @@ def segment(doc: Record, meter: TokenMeter, min_tokens: int = 32, max_tokens: in
                 blocks.extend(_split_block(text, s, e, meter, max_tokens, mid_sentence, titles))
         spans = _merge_short_tail(text, _pack(text, blocks, meter, max_tokens, headings), meter, min_tokens, max_tokens)
         spans = _intro_with_block(text, spans, blocks, meter, max_tokens, set(oversized))
+        if titles:
+            spans = _heading_to_next(text, spans, meter, max_tokens)
     context = _context(doc.input, meter, max_tokens, doc.meta.get("quoted_at") or 0) if doc.input else ""
     extra = {"input_truncated": True} if len(context) < len(doc.input) else {}
     marks = heading_marks(text, fences) if doc.meta.get("format") in _MARKDOWN_FORMATS else []

@@ -13,8 +13,9 @@ Two more kinds say what they are: a section of a Markdown page (its heading path
 page that declares itself an article (its og:type, as trafilatura reads it). Their blind reads
 found the same fault: "Write a Rust function ..." over a book section that explains one, "Write a
 short story about ..." or "What is the weather in Napa County?" over a news article. A section's
-instruction opens "Explain how", an article's "Write an article about". Text with no such signal (a
-plain-text file, a page of another type, a new thread) gets no primer.
+instruction opens "Explain how" (where its headings cannot name it, below), an article's "Write an
+article about". Text with no such signal (a plain-text file, a page of another type, a new thread)
+gets no primer.
 
 The primer is appended to the rendered prompt after the template's response marker, so it works
 with every backend that continues token ids; the instruction is primer + continuation.
@@ -25,6 +26,9 @@ Some kinds say more about themselves than the model could add (stop 31, RESULTS)
   the function ...") was what the readers called mismatch, 4 of 12 usable on two fresh splits;
 - so is an article whose headline is known (stop 32): the model's own topic was the web reads'
   commonest mismatch, "a new planet in Saturn's orbit" over a map of Titan;
+- so is a docs section under its own heading (stop 33): `Write the section "Tags and Categories >
+  Tags" of the documentation page "Posts".` Under "Explain how" the model named the wrong subtopic
+  or promised more than the section holds;
 - so is a reply whose thread has a subject (stop 32): `Reply to the message below about "..."`,
   its parent the pair's input. The model's account of the message answered was the replies'
   commonest mismatch ("the user who says ..." what the parent does not say);
@@ -41,6 +45,7 @@ import re
 
 from .filters.genre import mail_kind, subject_topic
 from .filters.junk import MIN_SECTION_WORDS, body_words
+from .passages import headings_in
 from .records import MAIL_FORMATS, Record
 
 # Openings taken from the shipped seed's pairs of each kind (backtranslate/data/seed.jsonl: its
@@ -59,6 +64,10 @@ PRIMERS = {
     # The seed's news pairs ask for a part where they have one: "Write the opening paragraphs of
     # a news story about ...", "Give me the first few paragraphs of ...".
     "opening": "Write the opening paragraphs of an article about",
+    # Any other web page is asked for as text to write: unprimed, the model asked questions the page
+    # does not answer ("What is the latest version of Python 3.6?" over its release notice), all 6
+    # of the 11 unprimed web pairs the readers faulted; the 5 it opened "Write" were usable (stop 33).
+    "page": "Write",
 }
 # Where the mail's subject is known, a patch or cover letter is asked for by it, and a reply (its
 # parent the pair's input) by the thread's subject. The model's account of the message answered was
@@ -78,6 +87,16 @@ MIN_REPLY_SUBJECT_WORDS = 2
 HEADLINE_PRIMERS = {
     "article": 'Write an article headlined "{headline}"',
     "opening": 'Write the opening paragraphs of an article headlined "{headline}"',
+}
+# Where a docs section's heading path is known, it is asked for by it and its page's title: a heading
+# is its writer's name for what the section holds. Under "Explain how" the model named the wrong
+# subtopic or promised more than the section holds ("... and what to do if they don't respond"):
+# docs were 70-83% usable on four splits and 50-58% on the fifth (stop 31, RESULTS). LongForm asks
+# for structured text by its title the same way.
+SECTION_PRIMERS = {
+    "section": 'Write the section "{section}" of the documentation page "{page}"',
+    "opening": 'Write the opening section of the documentation page "{page}"',
+    "untitled": 'Write the documentation section "{section}"',
 }
 # A headline of fewer words names no story ("News", "Home", "Obituaries").
 MIN_HEADLINE_WORDS = 4
@@ -106,12 +125,14 @@ def primer(passage: Record) -> str:
     # "Explain how" presumes a section that explains something: over a heading and a sentence or
     # two it over-promised (2 of 18 verdicts usable under 40 words, against 6 of 16 unprimed).
     if fmt == "md" and passage.meta.get("headings") and body_words(passage.output) >= MIN_SECTION_WORDS:
-        return PRIMERS["docs section"]
+        return docs_section(passage) or PRIMERS["docs section"]
     if fmt == "html" and passage.meta.get("pagetype") in ARTICLE_TYPES:
         # Most articles are longer than a passage; their first passage is their opening.
         part = "opening" if passage.meta.get("continued") else "article"
         title = headline(str(passage.meta.get("title") or ""))
         return HEADLINE_PRIMERS[part].format(headline=title) if title else PRIMERS[part]
+    if fmt == "html":
+        return PRIMERS["page"]
     if fmt not in MAIL_FORMATS:
         return ""
     kind = mail_kind(passage.meta, bool(passage.input))
@@ -132,10 +153,35 @@ def primer(passage: Record) -> str:
 
 def closed(passage: Record) -> str:
     """The whole instruction where the passage's own header says what it is (a patch or a series'
-    cover letter by its subject, an article by its headline), so the model is not asked to go on;
-    "" elsewhere. Only those primers end on the quoted subject or headline."""
+    cover letter by its subject, an article by its headline, a docs section by its headings), so the
+    model is not asked to go on; "" elsewhere. Only those primers end on the quoted header."""
     opening = primer(passage)
     return opening + "." if opening.endswith('"') else ""
+
+
+def docs_section(passage: Record) -> str:
+    """The instruction naming a docs passage's section and page (SECTION_PRIMERS), or "" where the
+    passage is not one section opening on its own heading (a short section joined to the one before
+    it, a page short enough to be one passage): a heading names only the text under it."""
+    marks = headings_in(passage.output)
+    if len(marks) != 1 or marks[0][0] != 0:
+        return ""
+    path = [_quotable(h) for h in passage.meta.get("headings") or []]
+    page = _quotable(str(passage.meta.get("title") or ""))
+    if not page and len(path) > 1:
+        page, path = path[0], path[1:]
+    elif page and path and path[0].casefold() == page.casefold():
+        path = path[1:]  # the page's top heading repeats its title
+    if not page:
+        return SECTION_PRIMERS["untitled"].format(section=" > ".join(path)) if path else ""
+    if not path:
+        return SECTION_PRIMERS["opening"].format(page=page)
+    return SECTION_PRIMERS["section"].format(section=" > ".join(path), page=page)
+
+
+def _quotable(text: str) -> str:
+    """One line, its double quotes made single: it is quoted in the instruction."""
+    return " ".join(text.split()).replace('"', "'")
 
 
 def headline(title: str) -> str:

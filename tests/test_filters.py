@@ -626,6 +626,22 @@ def test_asks_for_code_wants_a_function_to_be_most_of_the_output(instruction, ou
     assert AsksForCode(min_code_share=None).filter(Record(output=BOOK_SECTION, instruction=instruction)) is True
 
 
+def test_a_passages_own_header_is_no_request_for_code_or_another_genre():
+    # A docs heading and a reply's subject name code; asked by them (priming.closed, kept in
+    # meta.primer), the instruction asks for the section or the reply, not for a function or a patch.
+    heading = 'Write the section "Function-Like Macros" of the documentation page "Macros".'
+    reply = "Reply to the message below about \"compiler_types.h: add 'auto' as a macro for '__auto_type'\"."
+    for asked, output in ((heading, BOOK_SECTION), (reply, "Looks good to me.\n\nThanks, applied.")):
+        written = Record(output=output, instruction=asked, meta={"primer": asked[:13]})
+        assert AsksForCode().filter(written)[0] is False  # the same words from the model are checked
+        assert AsksForCode().filter(Record(output=output, instruction=asked, meta={"primer": asked})) is True
+    # An open letter a page declares an article opens like a mail; its headline asks for the article.
+    headline = 'Write an article headlined "An open letter to the staff about Friday".'
+    written = Record(output=PASSAGE, instruction=headline, meta={"primer": "Write an article"})
+    assert AsksForGenre().filter(written)[0] is False
+    assert AsksForGenre().filter(Record(output=PASSAGE, instruction=headline, meta={"primer": headline})) is True
+
+
 NEWS = """Helicopter crash kills 12 in eastern Afghanistan
 
 A military helicopter crashed in the mountains of Kunar province on Tuesday, killing all 12

@@ -311,8 +311,9 @@ def test_a_page_whose_naive_cut_starts_mid_sentence_is_cut_at_lines_or_dropped(t
     passages = _passages([Record(output="\n".join(lines), meta={"format": "html"})], max_tokens=40, min_tokens=3)
     assert len(passages) > 1 and all(p.output.startswith("Paragraph") for p in passages)
     # One endless sentence must be cut by tokens: every piece after the first starts inside it.
-    run_on = " ".join(["the boats went out and came back"] * 40)
-    pieces = _passages([Record(output="Then " + run_on + ".", meta={"format": "html"})], max_tokens=30, min_tokens=3)
+    # (Pieces of 60 tokens: a web passage needs 40 words of running text, or it is a caption.)
+    run_on = " ".join(["the boats went out and came back"] * 80)
+    pieces = _passages([Record(output="Then " + run_on + ".", meta={"format": "html"})], max_tokens=60, min_tokens=3)
     kept, rejects = _filtered(pieces)
     assert len(kept) == 1 and kept[0].output.startswith("Then")
     assert all(
@@ -579,3 +580,61 @@ def test_a_docs_pages_intro_and_its_stub_sections_are_dropped_but_not_a_page_wit
     # A short page kept whole, intro and sections together, is not an intro either.
     (whole,) = _passages(_docs(tmp_path / "whole", {"layouts.md": page}), max_tokens=400, min_tokens=3)
     assert "intro" not in whole.meta and Standalone().filter(whole) is True
+
+
+def test_a_pages_related_stories_embedded_tweets_and_calls_to_action_are_cleaned():
+    from backtranslate.readers.web_text import clean_web
+
+    story = "The band will kick off the tour on June 9 in West Palm Beach, with 30 cities to follow."
+    text = "\n".join(
+        [
+            story,
+            "READ MORE: Who will make the Rock Hall in 2020?",
+            "Saturday night's captures are 30fps, while the browser aims for 60. pic.twitter.com/Ab12Cd",
+            "— Dave Schukin (@schukin) July 3, 2019",
+            "Click here to subscribe to our newsletter",
+            "Tickets go on sale Friday at 10 a.m.",
+            "You may also like...",
+            "Doobie Brothers perform with Santana at Blossom Music Center in 2019",
+            "Dave Matthews Band takes over Rock Hall Fan Vote",
+        ]
+    )
+    counts = Counter()
+    assert clean_web(text, counts) == f"{story}\nTickets go on sale Friday at 10 a.m."
+    assert counts == Counter(related_links=4, tweet_embeds=2, calls_to_action=1)
+    # A sentence that mentions them is the story's own: "subscribe" ends like a sentence, "Related"
+    # heads no list when it says more, a first line is never a list's heading.
+    kept = "Subscribe to the feed for updates.\nRelated research was published in May by the same team."
+    assert clean_web(kept) == kept
+    assert clean_web("Most popular\nThe ministry said so.") == "Most popular\nThe ministry said so."
+
+
+def test_a_web_passage_that_ends_on_the_next_parts_subheading_hands_it_over(tmp_path):
+    para = "Volker and Morrison testified side by side on {} about the events at the center of the inquiry."
+    for heading in (["2. Never urged Ukraine to investigate Joe Biden"], ["___", "HOW WILL OBAMA PLAY?"]):
+        lines = [para.format(f"day {i}") for i in range(4)] + heading + [para.format(f"day {i}") for i in range(4, 8)]
+        passages = _passages([Record(output="\n".join(lines), meta={"format": "html"})], max_tokens=90, min_tokens=3)
+        assert len(passages) == 2
+        assert passages[0].output.endswith(lines[3])
+        assert passages[1].output.startswith(heading[0])
+
+
+def test_a_web_passage_with_little_running_text_is_dropped():
+    caption = (
+        "Taiwanese President Tsai Ing-wen speaks during a televised policy debate in Taipei on December 29 "
+        "in the run-up to the presidential election. Photo: AP"
+    )
+    stub = (
+        "Does Marie Yovanovitch Have a Net Worth of $17 Million?\n"
+        "An unsubstantiated rumor was circulated in November 2019 in an apparent attempt to discredit her.\n"
+        "- Published 18 November 2019\nClaim\nFormer U.S. ambassador Marie Yovanovitch has a net worth of $17 million."
+    )
+    article = (
+        stub + "\n" + " ".join(["The rumor spread on social media, and the claim has no basis in any filing."] * 3)
+    )
+    for text, words in ((caption, 0), (stub, 27)):
+        verdict = Standalone().filter(Record(output=text, meta={"format": "html"}))
+        assert verdict == (False, f"little running text ({words} words in sentences)")
+    assert Standalone().filter(Record(output=article, meta={"format": "html"})) is True
+    # Mail and docs have their own rules: a short note is a whole message.
+    assert Standalone().filter(Record(output=caption, meta={"format": "eml"})) is True

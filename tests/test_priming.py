@@ -37,7 +37,11 @@ def test_the_primer_follows_the_kind_of_mail():
 def test_a_docs_section_and_an_article_are_primed_by_what_they_are():
     body = " ".join(["Cargo is Rust's build system and package manager, and it builds your code."] * 4)
     section = Record(output=f"## Hello, Cargo!\n\n{body}", meta={"format": "md", "headings": ["Hello, Cargo!"]})
-    assert primer(section) == "Explain how"
+    assert primer(section) == 'Write the documentation section "Hello, Cargo!"'
+    # Two sections in one passage (a short one joined to the one before it): a heading names only
+    # the text under it, so the model says what the passage explains.
+    joined = Record(output=f"{section.output}\n\n## Cargo.lock\n\n{body}", meta=section.meta)
+    assert primer(joined) == "Explain how" and closed(joined) == ""
     # A heading and a sentence: "Explain how" would promise what it does not hold.
     stub = Record(output="## Hello, Cargo!\n\nCargo builds your code.", meta=section.meta)
     assert primer(stub) == ""
@@ -50,9 +54,10 @@ def test_a_docs_section_and_an_article_are_primed_by_what_they_are():
     # The first passage of an article that goes on is its opening.
     opening = Record(output="The council voted.", meta={"format": "html", "pagetype": "article", "continued": True})
     assert primer(opening) == "Write the opening paragraphs of an article about"
-    # A page that is not an article (a product page, a site's front page) or says nothing.
+    # Any other page (a product page, a site's front page, one that says nothing) is text to write:
+    # the model, unprimed, asked questions such pages do not answer.
     for kind in ("website", "product", None):
-        assert primer(Record(output="Buy now.", meta={"format": "html", "pagetype": kind})) == ""
+        assert primer(Record(output="Buy now.", meta={"format": "html", "pagetype": kind})) == "Write"
 
 
 def test_an_article_with_a_headline_is_asked_for_by_it():
@@ -71,7 +76,36 @@ def test_an_article_with_a_headline_is_asked_for_by_it():
         assert closed(bare) == "" and primer(bare) == "Write the opening paragraphs of an article about"
     # Only an article: another page's title says what the site is, not what the passage asks.
     page = Record(output=titled.output, meta={**titled.meta, "pagetype": "website"})
-    assert closed(page) == primer(page) == ""
+    assert closed(page) == "" and primer(page) == "Write"
+
+
+def test_a_docs_section_is_asked_for_by_its_heading_path_and_page():
+    body = " ".join(["Patterns can match several values at once, and a match arm runs for any of them."] * 4)
+
+    def section(heading: str, path: list, title="Pattern Syntax", level=2) -> Record:
+        return Record(
+            output=f"{'#' * level} {heading}\n\n{body}", meta={"format": "md", "headings": path, "title": title}
+        )
+
+    # The page's title names the page; the headings above the passage name the section in it.
+    assert closed(section("Matching Ranges", ["Pattern Syntax", "Matching Ranges"])) == (
+        'Write the section "Matching Ranges" of the documentation page "Pattern Syntax".'
+    )
+    assert closed(section("Tags", ["Tags and Categories", "Tags"], title="Posts", level=3)) == (
+        'Write the section "Tags and Categories > Tags" of the documentation page "Posts".'
+    )
+    # Under the page's own top heading: the page's opening section.
+    assert closed(section("Pattern Syntax", ["Pattern Syntax"], level=1)) == (
+        'Write the opening section of the documentation page "Pattern Syntax".'
+    )
+    # No title: the outermost heading names the page; a double quote in a heading turns single.
+    assert closed(section("Using `_`", ["Ignoring Values", 'Using "_"'], title=None)) == (
+        "Write the section \"Using '_'\" of the documentation page \"Ignoring Values\"."
+    )
+    # A comment in a code block is no second heading.
+    code = section("Install", ["Install"], title="Cargo")
+    code = Record(output=f"{code.output}\n\n```sh\n# install it\ncargo install\n```", meta=code.meta)
+    assert closed(code) == 'Write the section "Install" of the documentation page "Cargo".'
 
 
 def test_a_primed_candidate_is_the_primer_and_the_models_continuation_of_it(lively_adapter):

@@ -374,13 +374,17 @@ class AsksForCode(Filter):
     # review replies, thank-you notes and cover letters (half of mail's mismatches). On the 613
     # pairs of all blind reads so far it drops 75: 74 judged mismatch or unusable, 1 usable.
     name = "asks_for_code"
-    version = 3  # v2: a function, program or script must be at least half the output's lines; v3: not
-    # a request for text about code ("the cover letter for a patch series", "a reply to the patch")
+    version = 4  # v2: a function, program or script must be at least half the output's lines; v3: not
+    # a request for text about code ("the cover letter for a patch series", "a reply to the patch");
+    # v4: not the passage's own header (a reply's subject "add 'auto' as a macro", a docs heading
+    # "Function-Like Macros" is no request for code)
 
     def __init__(self, min_code_share: Optional[float] = 0.5):
         self.min_code_share = min_code_share  # None: any code will do
 
     def filter(self, record: Record) -> Verdict:
+        if closed_instruction(record):
+            return True
         ask = _ASKS_FOR_CODE.search(record.instruction) or _ASKS_FOR_PATCH.search(record.instruction)
         if not ask or _ABOUT_CODE.search(ask.group(0)):
             return True
@@ -409,9 +413,12 @@ class AsksForGenre(Filter):
     # ..." over a documentation section. On the 788 judged pairs of every blind read so far it
     # drops 38: 36 judged mismatch, 1 unusable, 1 usable.
     name = "asks_for_genre"
-    version = 2  # v2: the kind of list mail too (a question over a patch, an announcement over a reply)
+    version = 3  # v2: the kind of list mail too (a question over a patch, an announcement over a reply);
+    # v3: not the passage's own header (priming.closed), which names the kind it is asked as
 
     def filter(self, record: Record) -> Verdict:
+        if closed_instruction(record):
+            return True
         in_mail = record.meta.get("format") in MAIL_FORMATS
         kind = genre.mail_kind(record.meta, bool(record.input)) if in_mail else None
         why = genre.mail_mismatch(record.instruction, kind)
@@ -698,8 +705,8 @@ class Standalone(Filter):
     name = "standalone"
     # v2: a passage that ends on a colon goes too; v3: a Markdown section cut short or only announced;
     # v4: a Markdown page's intro and its stub sections; a reply whose quotes its parent lacks, or
-    # that answers its parent point by point
-    version = 4
+    # that answers its parent point by point; v5: a web passage with little running text
+    version = 5
     stages = ("passage",)
 
     def __init__(
@@ -757,6 +764,9 @@ class Standalone(Filter):
             return False, f"ends on an ellipsis (the text goes on elsewhere): {quote(record.output.rstrip()[-40:], 40)}"
         if not self.continuations and meta.get("passage", 0) > 0 and not _HEADING_START.match(record.output):
             return False, "continues the passage before it (no heading opens it)"
+        # A photo's caption, a title and a byline, a menu: a web passage with little running text.
+        if meta.get("format") == "html" and junk.prose_words(record.output) < junk.MIN_PROSE_WORDS:
+            return False, f"little running text ({junk.prose_words(record.output)} words in sentences)"
         if not self.partial_sections and meta.get("format") == "md":
             if meta.get("continued"):
                 return False, "its section goes on in the next passage (cut short)"

@@ -162,6 +162,22 @@ _MD_HEADING_LINE = re.compile(r"^#{1,6} .*$", re.M)
 MIN_SECTION_WORDS = 40
 
 
+# A line of running text: a sentence of some length that ends like one.
+_PROSE_LINE = re.compile(r"[.!?\"”’')]\s*$")
+# A web passage with fewer words of running text than this below its first line is a caption, a
+# title and a byline, or a list of links: none of the 4 such pairs the stop-33 reads saw was usable.
+MIN_PROSE_WORDS = 40
+
+
+def prose_words(text: str) -> int:
+    """Words in the lines of running text below the first (a page's first line is often its
+    title): 8 words or more ending like a sentence, or 25 or more (a paragraph cut short)."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    body = lines[1:] if len(lines) > 1 else lines
+    sizes = [(len(line.split()), line) for line in body]
+    return sum(n for n, line in sizes if n >= 25 or (n >= 8 and _PROSE_LINE.search(line)))
+
+
 def body_words(text: str) -> int:
     """Words of a Markdown passage without its heading lines."""
     return len(_MD_HEADING_LINE.sub("", text).split())
