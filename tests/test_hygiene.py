@@ -588,25 +588,61 @@ def test_a_pages_related_stories_embedded_tweets_and_calls_to_action_are_cleaned
     story = "The band will kick off the tour on June 9 in West Palm Beach, with 30 cities to follow."
     text = "\n".join(
         [
+            "Music",  # a section label over the headline
+            "October 22, 2019 report",  # a dateline
+            "Doobie Brothers to reunite with Michael McDonald for Blossom show",
             story,
             "READ MORE: Who will make the Rock Hall in 2020?",
+            "[Related: Santana plays Blossom Music Center]",
+            "Also on rt.com Fans queue overnight for tickets",
             "Saturday night's captures are 30fps, while the browser aims for 60. pic.twitter.com/Ab12Cd",
             "— Dave Schukin (@schukin) July 3, 2019",
             "Click here to subscribe to our newsletter",
+            "(Credit: Clayton Aldern / Grist)",
+            "https://www.example.com/news/doobie-brothers-tour",
+            "#RockHall",
             "Tickets go on sale Friday at 10 a.m.",
+            "Comments",
             "You may also like...",
             "Doobie Brothers perform with Santana at Blossom Music Center in 2019",
             "Dave Matthews Band takes over Rock Hall Fan Vote",
         ]
     )
     counts = Counter()
-    assert clean_web(text, counts) == f"{story}\nTickets go on sale Friday at 10 a.m."
-    assert counts == Counter(related_links=4, tweet_embeds=2, calls_to_action=1)
-    # A sentence that mentions them is the story's own: "subscribe" ends like a sentence, "Related"
-    # heads no list when it says more, a first line is never a list's heading.
-    kept = "Subscribe to the feed for updates.\nRelated research was published in May by the same team."
+    cleaned = clean_web(text, counts)
+    assert cleaned == "\n".join([text.split("\n")[2], story, "Tickets go on sale Friday at 10 a.m."])
+    assert counts == Counter(
+        related_links=6,
+        tweet_embeds=2,
+        calls_to_action=1,
+        credits_and_links=3,
+        page_furniture=1,
+        datelines_and_labels=2,
+    )
+    # The same words in the story's own sentences stay: "subscribe" that ends like a sentence, a
+    # "Related" or "More" that says more, a short first line over a short line.
+    kept = (
+        "Subscribe to the feed for updates.\nRelated research was published in May by the same team.\n"
+        "More than 100 people died.\nAlso, the team said it would return.\nWatch the video below."
+    )
     assert clean_web(kept) == kept
-    assert clean_web("Most popular\nThe ministry said so.") == "Most popular\nThe ministry said so."
+    assert clean_web("Overview\nIt rained.") == "Overview\nIt rained."
+
+
+def test_a_page_that_opens_on_other_stories_headlines_loses_them():
+    from backtranslate.readers.web_text import clean_web
+
+    others = [
+        "Post Malone, Ariana Grande & Billie Eilish Lead 2019 American Music Awards Nominations: See Full List",
+        "Jonas Brothers Added to 2019 American Music Awards Performance Lineup",
+        "Ciara to Host 2019 American Music Awards, Plus New Performers Announced",
+    ]
+    story = "A half century on, The Doobie Brothers are still smoking, and they will tour in 2020."
+    counts = Counter()
+    assert clean_web("\n".join([*others, story]), counts) == story and counts == Counter(related_links=3)
+    # A headline and its subheading over the story are not a list.
+    two = "\n".join(others[1:] + [story])
+    assert clean_web(two) == two
 
 
 def test_a_web_passage_that_ends_on_the_next_parts_subheading_hands_it_over(tmp_path):
