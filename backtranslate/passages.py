@@ -360,6 +360,8 @@ def segment(doc: Record, meter: TokenMeter, min_tokens: int = 32, max_tokens: in
         # cut before its end, an article's opening. Read by the standalone filter and --prime.
         if i + 1 < len(spans) and not _HEADING.match(text[spans[i + 1][0] : spans[i + 1][0] + 200]):
             meta["continued"] = True
+        if len(spans) == 1 and doc.meta.get("format") == "md":
+            meta["whole_page"] = True  # a docs page short enough to be one passage: --prime asks for the page
         path = heading_path(marks, s)
         if path:
             meta["headings"] = path

@@ -95,7 +95,9 @@ HEADLINE_PRIMERS = {
 # for structured text by its title the same way.
 SECTION_PRIMERS = {
     "section": 'Write the section "{section}" of the documentation page "{page}"',
+    "sections": 'Write the sections {sections} of the documentation page "{page}"',
     "opening": 'Write the opening section of the documentation page "{page}"',
+    "page": 'Write the documentation page "{page}"',
     "untitled": 'Write the documentation section "{section}"',
 }
 # A headline of fewer words names no story ("News", "Home", "Obituaries").
@@ -124,8 +126,12 @@ def primer(passage: Record) -> str:
     fmt = passage.meta.get("format")
     # "Explain how" presumes a section that explains something: over a heading and a sentence or
     # two it over-promised (2 of 18 verdicts usable under 40 words, against 6 of 16 unprimed).
-    if fmt == "md" and passage.meta.get("headings") and body_words(passage.output) >= MIN_SECTION_WORDS:
-        return docs_section(passage) or PRIMERS["docs section"]
+    if fmt == "md" and body_words(passage.output) >= MIN_SECTION_WORDS:
+        # Model-written docs instructions were 0 of 6 verdicts usable where a heading could not
+        # name the passage (stop 33); "Explain how" stays for a passage no heading or title names.
+        closed_form = docs_section(passage)
+        if closed_form or passage.meta.get("headings"):
+            return closed_form or PRIMERS["docs section"]
     if fmt == "html" and passage.meta.get("pagetype") in ARTICLE_TYPES:
         # Most articles are longer than a passage; their first passage is their opening.
         part = "opening" if passage.meta.get("continued") else "article"
@@ -160,14 +166,28 @@ def closed(passage: Record) -> str:
 
 
 def docs_section(passage: Record) -> str:
-    """The instruction naming a docs passage's section and page (SECTION_PRIMERS), or "" where the
-    passage is not one section opening on its own heading (a short section joined to the one before
-    it, a page short enough to be one passage): a heading names only the text under it."""
+    """The instruction naming a docs passage by its page's title and its headings
+    (SECTION_PRIMERS): a whole page by its title, one section by its heading path, sections joined
+    in one passage by their headings; "" where neither names it."""
     marks = headings_in(passage.output)
-    if len(marks) != 1 or marks[0][0] != 0:
-        return ""
-    path = [_quotable(h) for h in passage.meta.get("headings") or []]
     page = _quotable(str(passage.meta.get("title") or ""))
+    if passage.meta.get("whole_page"):
+        return SECTION_PRIMERS["page"].format(page=page) if page else ""
+    if not marks or marks[0][0] != 0:
+        return ""
+    if len(marks) > 1:
+        # Sections joined in one passage (a short one to the one before it): the headings no
+        # earlier heading of the passage holds.
+        names, floor = [], 7
+        for _, level, name in marks:
+            if level <= floor:
+                names.append(f'"{_quotable(name)}"')
+            floor = min(floor, level)
+        if len(names) < 2 or not page:
+            return ""
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        return SECTION_PRIMERS["sections"].format(sections=listed, page=page)
+    path = [_quotable(h) for h in passage.meta.get("headings") or []]
     if not page and len(path) > 1:
         page, path = path[0], path[1:]
     elif page and path and path[0].casefold() == page.casefold():

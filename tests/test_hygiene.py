@@ -288,6 +288,10 @@ def test_markdown_passages_carry_their_heading_path_and_never_cut_a_code_block(t
     code = next(p for p in passages if "```toml" in p.output)
     assert code.output.count("```") == 2  # whole, blank line inside and all
     assert all(not junk.open_fence(p.output) for p in passages)
+    # Cut into passages, no piece is the whole page; uncut, the one passage is (--prime asks for it).
+    assert not any(p.meta.get("whole_page") for p in passages)
+    (whole,) = _passages(docs, max_tokens=2000, min_tokens=3)
+    assert whole.meta["whole_page"] is True
 
 
 def test_a_code_block_longer_than_max_tokens_is_dropped_whole(tmp_path):

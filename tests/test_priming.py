@@ -102,6 +102,15 @@ def test_a_docs_section_is_asked_for_by_its_heading_path_and_page():
     assert closed(section("Using `_`", ["Ignoring Values", 'Using "_"'], title=None)) == (
         "Write the section \"Using '_'\" of the documentation page \"Ignoring Values\"."
     )
+    # A page short enough to be one passage is asked for whole, by its title, headings or not.
+    whole = Record(output=body, meta={"format": "md", "title": "Blog Migrations", "whole_page": True})
+    assert closed(whole) == 'Write the documentation page "Blog Migrations".'
+    # Sections joined in one passage: the headings no earlier one of the passage holds.
+    joined = "\n\n".join(f"{h}\n\n{body}" for h in ("### Ruby", "### Gems", "#### Notes", "## Verify install"))
+    joined = Record(output=joined, meta={"format": "md", "title": "Jekyll on FreeBSD", "headings": ["Setup", "Ruby"]})
+    assert closed(joined) == (
+        'Write the sections "Ruby", "Gems" and "Verify install" of the documentation page "Jekyll on FreeBSD".'
+    )
     # A comment in a code block is no second heading.
     code = section("Install", ["Install"], title="Cargo")
     code = Record(output=f"{code.output}\n\n```sh\n# install it\ncargo install\n```", meta=code.meta)
