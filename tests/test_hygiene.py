@@ -633,6 +633,38 @@ def test_a_pages_related_stories_embedded_tweets_and_calls_to_action_are_cleaned
     assert clean_web("Overview\nIt rained.") == "Overview\nIt rained."
 
 
+def test_a_pages_credits_disclosures_widgets_and_promoted_headlines_are_cleaned():
+    from backtranslate.readers.web_text import clean_web
+
+    para = "Dow component Home Depot reported earnings that topped estimates as revenue fell short."
+    text = "\n".join(
+        [
+            "5:45 AM PST 11/19/2019 by Patrick Shanley",
+            "This article originally appeared on VICE US.",
+            "Courtesy of Forests News",
+            "Written by: Julie Mollins",
+            "This shop has been compensated by #CollectiveBias, Inc. and its advertiser. #ad",
+            para,
+            "| Ticker | Security | Last | Change |",
+            "|---|---|---|---|",
+            "| HD | THE HOME DEPOT INC. | 225.86 | -12.99 |",
+            "CO-FOUNDER 'PROUD' OF HOME DEPOT EMPLOYEES LIVING OUT THEIR AMERICAN DREAM",
+            "Download:\xa0http://po.st/TP_615",
+            para,
+        ]
+    )
+    counts = Counter()
+    assert clean_web(text, counts) == f"{para}\n{para}"
+    assert counts == Counter(datelines_and_labels=1, credits_and_links=4, widgets=3, related_links=1, calls_to_action=1)
+    # A table of the story's own, a script without capitals, a heading in capitals stay.
+    table = "| Player | Plays |\n|---|---|\n| Smith | 29 |"
+    korean = "다만 MBC <숨바꼭질>은 방영을 시작한 지 얼마 되지 않았지만 벌써 지쳐가는 인상이다."
+    for kept in (f"{para}\n{table}\n{para}", f"{para}\n{korean}\n{para}", f"{para}\nHOW WILL OBAMA PLAY?\n{para}"):
+        assert clean_web(kept) == kept
+    # A bare "Related" over the article's own next paragraph goes alone, not with the article.
+    assert clean_web(f"{para}\nRelated\n{para}\n{para}") == f"{para}\n{para}\n{para}"
+
+
 def test_a_page_that_opens_on_other_stories_headlines_loses_them():
     from backtranslate.readers.web_text import clean_web
 
@@ -644,9 +676,11 @@ def test_a_page_that_opens_on_other_stories_headlines_loses_them():
     story = "A half century on, The Doobie Brothers are still smoking, and they will tour in 2020."
     counts = Counter()
     assert clean_web("\n".join([*others, story]), counts) == story and counts == Counter(related_links=3)
-    # A headline and its subheading over the story are not a list.
+    # A headline and its subheading over the story are not a list, nor is a page that is a list.
     two = "\n".join(others[1:] + [story])
     assert clean_web(two) == two
+    calendar = "\n".join(f"Round {i}: the race at Interlagos on {i} March" for i in range(1, 13))
+    assert clean_web(calendar) == calendar
 
 
 def test_a_web_passage_that_ends_on_the_next_parts_subheading_hands_it_over(tmp_path):

@@ -33,10 +33,27 @@ _TWEET_BY = re.compile(rf"^\s*[—-]\s*.{{1,80}}\(@\w{{1,15}}\)\s*{_MONTHS} \d{{
 _TWEET_LINK = re.compile(r"pic\.twitter\.com/\w+|(?:twitter|x)\.com/\w+/status/\d+")
 # A short line that asks the reader to do something on the page, not part of what it says.
 _CALL_TO_ACTION = re.compile(
-    r"^\s*-?\s*(?:click (?:here|for|to)|subscribe|sign up|learn more|find out more|download\s*:|shop now|buy now"
-    r"|see it (?:now|at)|follow us|listen\s*:|watch\s*:|get (?:the|our) (?:newsletter|app))\b",
+    r"^\s*-?\s*(?:(?:click (?:here|for|to)|subscribe|sign up|learn more|find out more|shop now|buy now"
+    r"|see it (?:now|at)|follow us|get (?:the|our) (?:newsletter|app))\b|(?:download|listen|watch|itunes)\s*:)",
     re.I,
 )
+# Where the text came from and who wrote it, on a line of its own ("This article originally
+# appeared on VICE US.", "Courtesy of Forests News", "Written by: Julie Mollins"), and what the
+# site was paid ("This shop has been compensated by ...", "We may earn a commission ...").
+_SOURCE_LINE = re.compile(
+    r"^\s*(?:this (?:article|story|post|piece) (?:was )?(?:originally |first )?(?:appeared|published|ran) (?:on|in)\b.{0,80}"
+    r"|courtesy of\b.{1,60}|(?:written|posted|reported|words) by\s*:?\s*.{1,60})$",
+    re.I,
+)
+_DISCLOSURE = re.compile(
+    r"\b(?:has been compensated by|affiliate (?:links?|commissions?|partnerships?)|we (?:may )?(?:earn|receive) "
+    r"(?:a )?(?:small )?commission|sponsored (?:post|content) (?:by|from)|paid partnership)\b",
+    re.I,
+)
+_MAX_DISCLOSURE_WORDS = 45
+# A stock ticker widget: a table that opens on a "Ticker" or "Symbol" column.
+_TICKER_HEAD = re.compile(r"^\s*\|\s*(?:ticker|symbol)\s*\|", re.I)
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _MAX_ACTION_WORDS = 12
 # The page's furniture around comments, sharing and printing.
 _FURNITURE = re.compile(
@@ -53,9 +70,12 @@ _BARE_LINK = re.compile(r"^\s*(?:https?://|www\.)\S+\s*$")
 _HASHTAG = re.compile(r"^\s*#\w+\s*$")
 # Above the headline: a dateline ("October 22, 2019 report", "January 13, 2020 at 08:45 AM |
 # categories: ...") or a section label ("Tech", "immunology").
-_DATELINE = re.compile(rf"^\s*{_MONTHS} \d{{1,2}}, \d{{4}}\b[^.!?]{{0,100}}$")
+_DATELINE = re.compile(
+    rf"^\s*(?:{_MONTHS} \d{{1,2}}, \d{{4}}\b[^.!?]{{0,100}}|\d{{1,2}}:\d\d\s*[AP]M\b[^.!?]{{0,80}})$", re.I
+)
 _HEAD_LINES = 3  # how far down a page its dateline and label sit
 # A line of a list of other stories' headlines: 4 to 22 words, no sentence end, no list mark.
+_MAX_HEADLINE_RUN = 10
 _HEADLINE_LIKE = re.compile(r"^(?![-*•]|\d+[.)]\s)\S.*[^.!?:\"”’')\s]$")
 
 
@@ -88,8 +108,12 @@ def _clutter(line: str, i: int, lines: list[str], kept: list[str]) -> str:
     words = len(stripped.split())
     if not stripped:
         return ""
-    if any(part.strip() for part in kept) and _RELATED_HEAD.match(line):
-        return "related_list"
+    if _RELATED_HEAD.match(line):
+        # A list of other stories follows it (headlines, no sentences): the list goes with it. A
+        # bare "Related" over the article's own next paragraph goes alone.
+        after = [part.strip() for part in lines[i + 1 :] if part.strip()][:3]
+        listed = sum(_headline(part) for part in after) >= min(2, len(after))
+        return "related_list" if listed and after and any(part.strip() for part in kept) else "related_links"
     if _PROMO_LINE.match(line) and words <= 25:
         return "related_links"
     if _TWEET_BY.match(line) or _TWEET_LINK.search(line):
@@ -98,6 +122,14 @@ def _clutter(line: str, i: int, lines: list[str], kept: list[str]) -> str:
         return "calls_to_action"
     if _FURNITURE.match(line):
         return "page_furniture"
+    if _SOURCE_LINE.match(line) or (_DISCLOSURE.search(line) and words <= _MAX_DISCLOSURE_WORDS):
+        return "credits_and_links"
+    if _TICKER_HEAD.match(line) or (_TABLE_ROW.match(line) and _in_ticker(lines, i)):
+        return "widgets"
+    # Another story's headline in capitals between paragraphs ("CO-FOUNDER 'PROUD' OF HOME DEPOT
+    # EMPLOYEES ..."): a promotion. A heading in capitals is shorter.
+    if 0 < i < len(lines) - 1 and words >= 6 and _in_capitals(stripped) and not re.search(r"[?:]$", stripped):
+        return "related_links"
     if _CREDIT.match(line) or _BARE_LINK.match(line) or _HASHTAG.match(line):
         return "credits_and_links"
     above = sum(1 for part in kept if part.strip())  # lines of the page kept above this one
@@ -114,19 +146,40 @@ def _label(line: str, rest: list[str]) -> bool:
     return len(line.split()) <= 2 and not re.search(r"[.!?:]$", line) and len(after.split()) >= 4
 
 
+def _in_capitals(line: str) -> bool:
+    """Written in capital letters: none in lower case, and capitals most of its characters (a
+    script without case, such as Korean, is not)."""
+    letters = [c for c in line if not c.isspace()]
+    return not any(c.islower() for c in line) and sum(c.isupper() for c in letters) >= 0.5 * len(letters)
+
+
+def _in_ticker(lines: list[str], i: int) -> bool:
+    """The table row at ``i`` belongs to a table that opens on a ticker header."""
+    while i > 0 and _TABLE_ROW.match(lines[i - 1]):
+        i -= 1
+    return bool(_TICKER_HEAD.match(lines[i]))
+
+
+def _headline(line: str) -> bool:
+    return 3 <= len(line.split()) <= 22 and bool(_HEADLINE_LIKE.match(line))
+
+
 def _without_headline_run(lines: list[str], counts: Counter) -> list[str]:
-    """A page that opens on a list of other stories' headlines (3 or more such lines before its
-    first sentence) loses them; the page's own headline among them is the instruction's."""
+    """A page that opens on a list of other stories' headlines (3 to 10 such lines before its
+    first sentence, and sentences after them) loses them; the page's own headline among them is
+    the instruction's. A page that is a list (a calendar, a table of dates) keeps it."""
     run = 0
     for line in lines:
         stripped = line.strip()
         if not stripped:
             continue
-        if 4 <= len(stripped.split()) <= 22 and _HEADLINE_LIKE.match(stripped):
+        if len(stripped.split()) >= 4 and _headline(stripped):
             run += 1
             continue
         break
-    if run < 3:
+    rest = [line for line in lines if line.strip()][run:]
+    prose = any(len(line.split()) >= 12 and re.search(r"[.!?\"”]\s*$", line) for line in rest[:5])
+    if not 3 <= run <= _MAX_HEADLINE_RUN or not prose:
         return lines
     out, dropped = [], 0
     for line in lines:
