@@ -242,25 +242,30 @@ def _intro_with_block(
     return out
 
 
-def _heading_to_next(text: str, spans: list[Span], meter: TokenMeter, max_tokens: int) -> list[Span]:
-    """A web passage that ends on its next part's subheading ("2. Never urged Ukraine to ...",
-    "___" and "HOW WILL OBAMA PLAY?") hands those lines to the passage they head, or leaves them
-    out where it would no longer fit. Readers called such endings a fragment (stop 33, RESULTS)."""
+def _heading_to_next(text: str, spans: list[Span], meter: TokenMeter, max_tokens: int, heading) -> list[Span]:
+    """A passage that ends on its next part's heading (web: "2. Never urged Ukraine to ...", "___"
+    and "HOW WILL OBAMA PLAY?"; docs: "## Ways to contribute") hands those lines to the passage
+    they head, or leaves them out where that would no longer fit or no passage follows. Readers
+    called such endings a fragment (stop 33, RESULTS)."""
     out = list(spans)
-    for i in range(len(out) - 1):
-        (a0, a1), b1 = out[i], out[i + 1][1]
+    for i in range(len(out)):
+        a0, a1 = out[i]
         end, moved = a1, a1  # this passage's new end; where the lines handed on start
         while True:
             line_start = text.rfind("\n", a0, end) + 1
-            if line_start <= a0 or not _subheading(text[line_start:end].strip()):
+            if line_start <= a0 or not heading(text[line_start:end].strip()):
                 break
             moved, end = line_start, len(text[a0:line_start].rstrip()) + a0
         if moved == a1:
             continue
         out[i] = _trim(text, a0, end)
-        if not meter.over(text[moved:b1], max_tokens):
-            out[i + 1] = (moved, b1)
+        if i + 1 < len(out) and not meter.over(text[moved : out[i + 1][1]], max_tokens):
+            out[i + 1] = (moved, out[i + 1][1])
     return out
+
+
+def _atx_line(line: str) -> bool:
+    return bool(_ATX.match(line))
 
 
 def _subheading(line: str) -> bool:
@@ -349,8 +354,9 @@ def segment(doc: Record, meter: TokenMeter, min_tokens: int = 32, max_tokens: in
                 blocks.extend(_split_block(text, s, e, meter, max_tokens, mid_sentence, titles))
         spans = _merge_short_tail(text, _pack(text, blocks, meter, max_tokens, headings), meter, min_tokens, max_tokens)
         spans = _intro_with_block(text, spans, blocks, meter, max_tokens, set(oversized))
-        if titles:
-            spans = _heading_to_next(text, spans, meter, max_tokens)
+    ends = {"html": _subheading, "md": _atx_line}.get(doc.meta.get("format"))
+    if ends and not doc.meta.get("patch"):
+        spans = _heading_to_next(text, spans, meter, max_tokens, ends)
     context = _context(doc.input, meter, max_tokens, doc.meta.get("quoted_at") or 0) if doc.input else ""
     extra = {"input_truncated": True} if len(context) < len(doc.input) else {}
     marks = heading_marks(text, fences) if doc.meta.get("format") in _MARKDOWN_FORMATS else []

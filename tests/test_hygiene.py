@@ -693,6 +693,15 @@ def test_a_web_passage_that_ends_on_the_next_parts_subheading_hands_it_over(tmp_
         assert passages[1].output.startswith(heading[0])
 
 
+def test_a_docs_passage_does_not_end_on_an_empty_heading():
+    # "## Ways to contribute" alone is under min_tokens and joins the section before it; what it
+    # heads is not in the passage, so the heading goes (readers called such endings a fragment).
+    body = "If you're looking for support for Jekyll, there are a lot of options to choose from here."
+    page = Record(output=f"## Where to get support\n\n{body}\n\n## Ways to contribute", meta={"format": "md"})
+    (passage,) = _passages([page], max_tokens=60, min_tokens=5)
+    assert passage.output == f"## Where to get support\n\n{body}"
+
+
 def test_a_web_passage_with_little_running_text_is_dropped():
     caption = (
         "Taiwanese President Tsai Ing-wen speaks during a televised policy debate in Taipei on December 29 "
