@@ -242,11 +242,13 @@ def _intro_with_block(
     return out
 
 
-def _heading_to_next(text: str, spans: list[Span], meter: TokenMeter, max_tokens: int, heading) -> list[Span]:
+def _heading_to_next(
+    text: str, spans: list[Span], meter: TokenMeter, max_tokens: int, heading, hand_on: bool = True
+) -> list[Span]:
     """A passage that ends on its next part's heading (web: "2. Never urged Ukraine to ...", "___"
     and "HOW WILL OBAMA PLAY?"; docs: "## Ways to contribute") hands those lines to the passage
-    they head, or leaves them out where that would no longer fit or no passage follows. Readers
-    called such endings a fragment (stop 33, RESULTS)."""
+    they head (``hand_on``), or leaves them out where that would no longer fit or no passage
+    follows. Readers called such endings a fragment (stop 33, RESULTS)."""
     out = list(spans)
     for i in range(len(out)):
         a0, a1 = out[i]
@@ -259,7 +261,7 @@ def _heading_to_next(text: str, spans: list[Span], meter: TokenMeter, max_tokens
         if moved == a1:
             continue
         out[i] = _trim(text, a0, end)
-        if i + 1 < len(out) and not meter.over(text[moved : out[i + 1][1]], max_tokens):
+        if hand_on and i + 1 < len(out) and not meter.over(text[moved : out[i + 1][1]], max_tokens):
             out[i + 1] = (moved, out[i + 1][1])
     return out
 
@@ -356,7 +358,9 @@ def segment(doc: Record, meter: TokenMeter, min_tokens: int = 32, max_tokens: in
         spans = _intro_with_block(text, spans, blocks, meter, max_tokens, set(oversized))
     ends = {"html": _subheading, "md": _atx_line}.get(doc.meta.get("format"))
     if ends and not doc.meta.get("patch"):
-        spans = _heading_to_next(text, spans, meter, max_tokens, ends)
+        # A Markdown heading is in the heading path of the passages under it, so it is left out,
+        # not handed on: handed on, it would open the next section's passage as a second heading.
+        spans = _heading_to_next(text, spans, meter, max_tokens, ends, hand_on=ends is _subheading)
     context = _context(doc.input, meter, max_tokens, doc.meta.get("quoted_at") or 0) if doc.input else ""
     extra = {"input_truncated": True} if len(context) < len(doc.input) else {}
     marks = heading_marks(text, fences) if doc.meta.get("format") in _MARKDOWN_FORMATS else []

@@ -700,6 +700,12 @@ def test_a_docs_passage_does_not_end_on_an_empty_heading():
     page = Record(output=f"## Where to get support\n\n{body}\n\n## Ways to contribute", meta={"format": "md"})
     (passage,) = _passages([page], max_tokens=60, min_tokens=5)
     assert passage.output == f"## Where to get support\n\n{body}"
+    # A parent heading joined to the section before it stays in its subsection's heading path,
+    # not in its text: that passage opens on its own heading alone.
+    page = Record(output=f"## Support\n\n{body}\n\n## Bug?\n\n### Reproducibility\n\n{body}", meta={"format": "md"})
+    first, second = _passages([page], max_tokens=30, min_tokens=5)
+    assert first.output == f"## Support\n\n{body}"
+    assert second.output.startswith("### Reproducibility") and second.meta["headings"] == ["Bug?", "Reproducibility"]
 
 
 def test_a_web_passage_with_little_running_text_is_dropped():
