@@ -725,5 +725,8 @@ def test_a_web_passage_with_little_running_text_is_dropped():
         verdict = Standalone().filter(Record(output=text, meta={"format": "html"}))
         assert verdict == (False, f"little running text ({words} words in sentences)")
     assert Standalone().filter(Record(output=article, meta={"format": "html"})) is True
+    # A first line that is a paragraph, not a title, is running text too.
+    paragraph = " ".join(["The rumor spread on social media, and the claim has no basis in any filing."] * 3)
+    assert Standalone().filter(Record(output=f"{paragraph}\nClaim", meta={"format": "html"})) is True
     # Mail and docs have their own rules: a short note is a whole message.
     assert Standalone().filter(Record(output=caption, meta={"format": "eml"})) is True

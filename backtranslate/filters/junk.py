@@ -169,13 +169,17 @@ _PROSE_LINE = re.compile(r"[.!?\"”’')]\s*$")
 MIN_PROSE_WORDS = 40
 
 
+_PARAGRAPH_WORDS = 25  # a line this long is a paragraph, however it ends
+
+
 def prose_words(text: str) -> int:
-    """Words in the lines of running text below the first (a page's first line is often its
-    title): 8 words or more ending like a sentence, or 25 or more (a paragraph cut short)."""
+    """Words in the lines of running text: 8 words or more ending like a sentence, or 25 or more
+    (a paragraph cut short). A short first line is left out: it is often the page's title."""
     lines = [line for line in text.split("\n") if line.strip()]
-    body = lines[1:] if len(lines) > 1 else lines
+    short_first = len(lines) > 1 and len(lines[0].split()) < _PARAGRAPH_WORDS
+    body = lines[1:] if short_first else lines
     sizes = [(len(line.split()), line) for line in body]
-    return sum(n for n, line in sizes if n >= 25 or (n >= 8 and _PROSE_LINE.search(line)))
+    return sum(n for n, line in sizes if n >= _PARAGRAPH_WORDS or (n >= 8 and _PROSE_LINE.search(line)))
 
 
 def body_words(text: str) -> int:
