@@ -265,6 +265,97 @@ def test_markdown_loses_front_matter_html_directives_image_and_link_lines_but_no
     assert not junk.markup(cleaned)
 
 
+MKDOCS_PAGE = """# Setting up navigation
+
+Material provides [tabs] and [sections], and [instant loading][instant].
+
+  [tabs]: #navigation-tabs
+  [sections]: #navigation-sections
+  [instant]: #instant-loading
+
+!!! info "The [`site_url`][mkdocs.site_url] setting must be set"
+
+    Note that you must set `site_url` when using instant navigation. Example:
+
+    ``` yaml
+    site_url: https://example.com
+    ```
+
+=== "Unordered list"
+
+    Lists keep their [order] as written.
+
+[![Navigation tabs enabled]][Navigation tabs enabled]
+
+``` markdown
+!!! note "An example stays an example"
+
+    Lorem ipsum.
+```
+"""
+
+MDX_PAGE = """---
+title: Getting Started
+---
+
+import { Tabs, TabItem } from '@astrojs/starlight/components';
+import {
+  Steps,
+  FileTree,
+} from '@astrojs/starlight/components';
+
+Starlight is a documentation theme. An Option<String> in prose is a type, not a component.
+
+<Tabs syncKey="pkg">
+<TabItem label="npm">
+
+```sh
+npm create astro@latest -- --template starlight
+```
+
+</TabItem>
+</Tabs>
+
+:::tip[See it in action]
+Try Starlight in your browser.
+:::
+
+:::note
+Asides without a title lose their fences only.
+:::
+"""
+
+
+def test_mkdocs_admonitions_tabs_and_reference_links_read_as_their_page_shows_them():
+    counts = Counter()
+    cleaned = clean_markdown(MKDOCS_PAGE, counts)
+    assert "Material provides tabs and sections, and instant loading." in cleaned
+    # The admonition's title is a line of its own; its text and code are no longer indented.
+    assert "**The `site_url` setting must be set**\n\nNote that you must set `site_url`" in cleaned
+    assert "\n``` yaml\nsite_url: https://example.com\n```" in cleaned
+    assert "**Unordered list**\n\nLists keep their [order] as written." in cleaned  # [order] has no definition
+    assert "[![Navigation" not in cleaned and "[tabs]:" not in cleaned
+    # Inside a code block the syntax is the example the page shows.
+    assert '``` markdown\n!!! note "An example stays an example"\n\n    Lorem ipsum.\n```' in cleaned
+    assert counts["admonitions"] == 2 and counts["reference_links"] == 4 and counts["image_lines"] == 1
+
+
+def test_an_mdx_page_loses_its_imports_components_and_aside_fences(tmp_path):
+    counts = Counter()
+    cleaned = clean_markdown(MDX_PAGE, counts)
+    assert cleaned.startswith("Starlight is a documentation theme. An Option<String> in prose is a type")
+    for gone in ("import", "<Tabs", "</TabItem>", ":::"):
+        assert gone not in cleaned
+    assert "```sh\nnpm create astro@latest -- --template starlight\n```" in cleaned
+    assert "**See it in action**\n\nTry Starlight in your browser." in cleaned
+    assert "\n\nAsides without a title lose their fences only." in cleaned
+    assert counts["mdx_imports"] == 2 and counts["mdx_components"] == 4 and counts["admonitions"] == 2
+    # An .mdx file is read as Markdown, its title from its front matter.
+    (page,) = _docs(tmp_path, {"getting-started.mdx": MDX_PAGE})
+    assert page.meta["format"] == "md" and page.meta["title"] == "Getting Started"
+    assert page.output == cleaned
+
+
 def test_reference_links_show_their_words_and_liquid_output_in_prose_is_markup():
     counts = Counter()
     page = (

@@ -487,6 +487,7 @@ READERS: dict[str, tuple[str, Reader]] = {
     ".txt": ("txt", _read_text),
     ".md": ("md", _read_markdown),
     ".markdown": ("md", _read_markdown),
+    ".mdx": ("md", _read_markdown),  # MDX (Docusaurus, Starlight): Markdown with module lines and components
     ".eml": ("eml", _read_eml),
     ".mbox": ("mbox", _read_mbox),
     ".html": ("html", _read_html),

@@ -35,7 +35,11 @@ _ENTITY = re.compile(r"&(?!(?:lt|gt|amp);)(?:[A-Za-z]{2,8}|#\d{2,6}|#x[0-9A-Fa-f
 _INLINE_CODE = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)", re.S)
 # Candidates for tags; junk.html_tags decides which are HTML ("Vec<T>" and "<your name>" stay).
 _TAG_LIKE = re.compile(r"</?[A-Za-z][\w:-]*(?:\s+[^<>]*?)?/?>")
-_IMAGE = r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]"
+# An image, and a link around one ("[![Navigation tabs enabled]][Navigation tabs enabled]").
+_IMAGE = (
+    r"!\[[^\]]*\]\([^)]*\)|!\[[^\]]*\]\[[^\]]*\]"
+    r"|\[!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])?\](?:\([^)]*\)|\[[^\]]*\])"
+)
 _LINK = r"\[[^\]]*\]\([^)]*\)|\[[^\]]*\]\[[^\]]*\]|<https?://[^>]+>|https?://\S+"
 _IMAGE_ONLY = re.compile(rf"^\s*(?:[-*+]\s+)?(?:(?:{_IMAGE})\s*)+$")
 _LINK_ONLY = re.compile(rf"^\s*(?:[-*+]\s+|\d+\.\s+)?(?:(?:{_LINK}|{_IMAGE})[\s|·,;]*)+$")
@@ -43,6 +47,30 @@ _LINK_ONLY = re.compile(rf"^\s*(?:[-*+]\s+|\d+\.\s+)?(?:(?:{_LINK}|{_IMAGE})[\s|
 _LINK_DEFINITION = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+\S+.*$")
 # "[HTML Proofer][5]": its definition line goes (above), so the page shows the words only.
 _REFERENCE_LINK = re.compile(r"(?<!!)\[([^\]\n]+)\]\[[^\]\n]*\]")
+# The same around inline code ("[`site_url`][mkdocs.site_url]"): matched on the whole line, since
+# the code span splits it for the pattern above.
+_CODE_REFERENCE_LINK = re.compile(r"(?<!!)\[((?:`[^`\n]+`[^\[\]`\n]*)+)\]\[[^\]\n]*\]")
+# "[tabs]" whose label a definition line names: a shortcut reference link, shown as its words.
+_SHORTCUT_LINK = re.compile(r"(?<![!\]])\[([^\[\]\n]+)\](?![\[(:])")
+# MkDocs admonitions and collapsible blocks (`!!! note "Title"`, `??? tip`), content tabs
+# (`=== "Tab"`): their text is indented four spaces under the marker, which Markdown would show as
+# code. Docusaurus and Starlight asides: `:::tip[Title]` ... `:::`.
+_INDENTED_BLOCK = re.compile(
+    r'^(?:(?:!!!|\?\?\?\+?)\s+[\w-]+(?:\s+[\w-]+)*(?:\s+"(?P<title>[^"]*)")?|===\+?\s+"(?P<tab>[^"]*)")\s*$'
+)
+_ASIDE_OPEN = re.compile(
+    r"^\s{0,3}:{3,}\s*(?P<kind>[A-Za-z][\w-]*)(?:\[(?P<title>[^\]]*)\])?(?:\{[^}]*\})?(?:\s+(?P<rest>.+?))?\s*$"
+)
+_ASIDE_CLOSE = re.compile(r"^\s{0,3}:{3,}\s*$")
+# MDX's module lines: `import { Tabs } from '@astrojs/starlight/components';`, `export const x = ...`.
+_MDX_IMPORT = re.compile(
+    r"^(?:import\s+(?:.+\s+from\s+)?['\"][^'\"]+['\"];?|export\s+(?:const|let|default|function)\b.*)\s*$"
+)
+_MDX_IMPORT_START = re.compile(r"^import\s+\{[^}]*$")
+# A line of JSX components only (`<Steps>`, `</TabItem>`, `<CardGrid stagger>`, `<ShowcaseSites />`):
+# what they render is not in the source. A capitalized word after a word character is a type
+# ("Option<String>"), not a component.
+_COMPONENT_LINE = re.compile(r"^\s*(?:</?(?=\w*[a-z])[A-Z]\w+(?:\s+[^<>]*?)?/?>\s*)+$")
 _KRAMDOWN_ATTRIBUTES = re.compile(r"^\s*\{:[^}]*\}\s*$")  # "{: .note}" lines of Jekyll's kramdown
 _HEADING_ID = re.compile(r"^(#{1,6}\s.*?)\s*\{[#:.][^}]*\}\s*$", re.M)  # "## Title {#anchor}"
 
@@ -60,6 +88,8 @@ def clean_markdown(text: str, counts: Counter | None = None, base: Path | None =
     if match:
         counts["front_matter"] += 1
         text = text[match.end() :]
+    text = _unwrap_site_blocks(text, counts)
+    defined = {m.group(1).strip().lower() for m in re.finditer(r"^\s{0,3}\[([^\]]+)\]:\s+\S", text, re.M)}
     out: list[str] = []
     prose: list[str] = []  # prose lines waiting to be cleaned (an HTML tag may span lines)
     fence = ""
@@ -84,13 +114,13 @@ def clean_markdown(text: str, counts: Counter | None = None, base: Path | None =
             out.append(line)
             continue
         if opening:
-            out.extend(_clean_prose("\n".join(prose), counts))
+            out.extend(_clean_prose("\n".join(prose), counts, defined))
             prose = []
             fence = opening.group(1)
             out.append(line)
             continue
         prose.append(line)
-    out.extend(_clean_prose("\n".join(prose), counts))
+    out.extend(_clean_prose("\n".join(prose), counts, defined))
     if sum(counts.values()) == before:  # nothing to clean: the file as it is, byte for byte
         return original
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip() + "\n"
@@ -125,7 +155,60 @@ def _include(match: re.Match, base: Path | None) -> list[str] | None:
     return shown
 
 
-def _clean_prose(text: str, counts: Counter) -> list[str]:
+def _unwrap_site_blocks(text: str, counts: Counter) -> str:
+    """A static-site generator's blocks as their page shows them: an admonition's or a tab's
+    title as a bold line over its text, dedented; an aside's fences gone; MDX module lines gone.
+    Fenced code is left alone (docs show these syntaxes as examples)."""
+    lines, out, fence, i = text.split("\n"), [], "", 0
+    while i < len(lines):
+        line = lines[i]
+        opening = _FENCE.match(line)
+        if fence:
+            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence):
+                fence = ""
+            out.append(line)
+            i += 1
+            continue
+        if opening:
+            fence = opening.group(1)
+            out.append(line)
+            i += 1
+            continue
+        block = _INDENTED_BLOCK.match(line)
+        if block:
+            counts["admonitions"] += 1
+            label = block.group("title") if block.group("title") is not None else block.group("tab")
+            body, i = [], i + 1
+            while i < len(lines) and (not lines[i].strip() or lines[i].startswith(("    ", "\t"))):
+                body.append(lines[i][4:] if lines[i].startswith("    ") else lines[i].lstrip("\t"))
+                i += 1
+            out.extend([f"**{label.strip()}**", ""] if label and label.strip() else [])
+            out.extend(_unwrap_site_blocks("\n".join(body).strip("\n"), counts).split("\n") + [""])
+            continue
+        aside = _ASIDE_OPEN.match(line)
+        if aside or _ASIDE_CLOSE.match(line):
+            counts["admonitions"] += bool(aside)
+            label = aside and (aside.group("title") or aside.group("rest"))
+            out.extend([f"**{label.strip()}**", ""] if label and label.strip() else [""])
+            i += 1
+            continue
+        if _COMPONENT_LINE.match(line):
+            counts["mdx_components"] += 1
+            i += 1
+            continue
+        if _MDX_IMPORT.match(line) or _MDX_IMPORT_START.match(line):
+            counts["mdx_imports"] += 1
+            if _MDX_IMPORT_START.match(line):  # `import {` ... `} from '...'` over several lines
+                while i + 1 < len(lines) and not re.search(r"\bfrom\s+['\"]", lines[i]):
+                    i += 1
+            i += 1
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+def _clean_prose(text: str, counts: Counter, defined: frozenset | set = frozenset()) -> list[str]:
     if not text:
         return [] if text == "" else [text]
     text = _count_sub(_COMMENT, "", text, counts, "html_comments")
@@ -152,9 +235,22 @@ def _clean_prose(text: str, counts: Counter) -> list[str]:
         if _KRAMDOWN_ATTRIBUTES.match(line):
             counts["html_tags"] += 1
             continue
+        line = _count_sub(_CODE_REFERENCE_LINK, r"\1", line, counts, "reference_links")
         line = _outside_code(line, lambda t: _count_sub(_REFERENCE_LINK, r"\1", t, counts, "reference_links"))
+        if defined:
+            line = _outside_code(line, lambda t: _shortcut_links(t, defined, counts))
         lines.append(line.rstrip())
     return lines
+
+
+def _shortcut_links(text: str, defined: set, counts: Counter) -> str:
+    def words(m: re.Match) -> str:
+        if m.group(1).strip().lower() not in defined:
+            return m.group(0)
+        counts["reference_links"] += 1
+        return m.group(1)
+
+    return _SHORTCUT_LINK.sub(words, text)
 
 
 def _outside_code(text: str, clean) -> str:
