@@ -285,6 +285,10 @@ Material provides [tabs] and [sections], and [instant loading][instant].
 
     Lists keep their [order] as written.
 
+#### <!-- md:setting config.enabled -->
+
+Use this setting to enable the plugin.
+
 [![Navigation tabs enabled]][Navigation tabs enabled]
 
 ``` markdown
@@ -338,6 +342,9 @@ def test_mkdocs_admonitions_tabs_and_reference_links_read_as_their_page_shows_th
     # Inside a code block the syntax is the example the page shows.
     assert '``` markdown\n!!! note "An example stays an example"\n\n    Lorem ipsum.\n```' in cleaned
     assert counts["admonitions"] == 2 and counts["reference_links"] == 4 and counts["image_lines"] == 1
+    # A heading that was all markup goes; the text under it stays.
+    assert "####" not in cleaned and "\n\nUse this setting to enable the plugin." in cleaned
+    assert counts["empty_headings"] == 1
 
 
 def test_an_mdx_page_loses_its_imports_components_and_aside_fences(tmp_path):

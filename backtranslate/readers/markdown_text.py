@@ -235,6 +235,10 @@ def _clean_prose(text: str, counts: Counter, defined: frozenset | set = frozense
         if _KRAMDOWN_ATTRIBUTES.match(line):
             counts["html_tags"] += 1
             continue
+        # "#### <!-- md:setting config.enabled -->": a heading that was all markup names nothing.
+        if re.fullmatch(r"\s{0,3}#{1,6}\s*", line):
+            counts["empty_headings"] += 1
+            continue
         line = _count_sub(_CODE_REFERENCE_LINK, r"\1", line, counts, "reference_links")
         line = _outside_code(line, lambda t: _count_sub(_REFERENCE_LINK, r"\1", t, counts, "reference_links"))
         if defined:
