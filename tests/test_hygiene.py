@@ -285,6 +285,10 @@ Material provides [tabs] and [sections], and [instant loading][instant].
 
     Lists keep their [order] as written.
 
+=== "Screenshot"
+
+    [![Navigation tabs enabled]][Navigation tabs enabled]
+
 #### <!-- md:setting config.enabled -->
 
 Use this setting to enable the plugin.
@@ -339,9 +343,10 @@ def test_mkdocs_admonitions_tabs_and_reference_links_read_as_their_page_shows_th
     assert "\n``` yaml\nsite_url: https://example.com\n```" in cleaned
     assert "**Unordered list**\n\nLists keep their [order] as written." in cleaned  # [order] has no definition
     assert "[![Navigation" not in cleaned and "[tabs]:" not in cleaned
+    assert "Screenshot" not in cleaned  # a tab of an image only shows nothing here
     # Inside a code block the syntax is the example the page shows.
     assert '``` markdown\n!!! note "An example stays an example"\n\n    Lorem ipsum.\n```' in cleaned
-    assert counts["admonitions"] == 2 and counts["reference_links"] == 4 and counts["image_lines"] == 1
+    assert counts["admonitions"] == 3 and counts["reference_links"] == 4 and counts["image_lines"] == 2
     # A heading that was all markup goes; the text under it stays.
     assert "####" not in cleaned and "\n\nUse this setting to enable the plugin." in cleaned
     assert counts["empty_headings"] == 1

@@ -182,7 +182,9 @@ def _unwrap_site_blocks(text: str, counts: Counter) -> str:
             while i < len(lines) and (not lines[i].strip() or lines[i].startswith(("    ", "\t"))):
                 body.append(lines[i][4:] if lines[i].startswith("    ") else lines[i].lstrip("\t"))
                 i += 1
-            out.extend([f"**{label.strip()}**", ""] if label and label.strip() else [])
+            # A tab of screenshots only ("With section index pages" over an image) shows nothing here.
+            shown = [b for b in body if b.strip() and not (_IMAGE_ONLY.match(b) or _LINK_ONLY.match(b))]
+            out.extend([f"**{label.strip()}**", ""] if label and label.strip() and shown else [])
             out.extend(_unwrap_site_blocks("\n".join(body).strip("\n"), counts).split("\n") + [""])
             continue
         aside = _ASIDE_OPEN.match(line)
