@@ -200,9 +200,12 @@ def calibrate(outs: dict[str, Path], tag: str, scorers: list[str]) -> dict:
         rows = rng.sample(rows, min(150, len(rows)))
         for i, r in enumerate(rows):
             other = rows[(i + 1 + rng.randrange(len(rows) - 1)) % len(rows)] if len(rows) > 1 else r
+            # Each pair as the relevance filter scores it: a reply against its own words and its
+            # parent's (relevance v2), so the shuffled pair takes the other passage's input too.
             matched.append(
                 Record(
                     output=r["output"],
+                    input=r.get("input", ""),
                     instruction=r["instruction"],
                     id=f"m{name}{i}",
                     meta={"passage_id": r["meta"].get("passage_id")},
@@ -211,6 +214,7 @@ def calibrate(outs: dict[str, Path], tag: str, scorers: list[str]) -> dict:
             mismatched.append(
                 Record(
                     output=other["output"],
+                    input=other.get("input", ""),
                     instruction=r["instruction"],
                     id=f"x{name}{i}",
                     meta={"passage_id": other["meta"].get("passage_id")},
