@@ -765,8 +765,9 @@ class Standalone(Filter):
         if not self.continuations and meta.get("passage", 0) > 0 and not _HEADING_START.match(record.output):
             return False, "continues the passage before it (no heading opens it)"
         # A photo's caption, a title and a byline, a menu: a web passage with little running text.
-        if meta.get("format") == "html" and junk.prose_words(record.output) < junk.MIN_PROSE_WORDS:
-            return False, f"little running text ({junk.prose_words(record.output)} words in sentences)"
+        prose = junk.prose_words(record.output) if meta.get("format") == "html" else None
+        if prose is not None and prose < junk.MIN_PROSE_WORDS:
+            return False, f"little running text ({prose} words in sentences)"
         if not self.partial_sections and meta.get("format") == "md":
             if meta.get("continued"):
                 return False, "its section goes on in the next passage (cut short)"

@@ -37,6 +37,7 @@ _CALL_TO_ACTION = re.compile(
     r"|see it (?:now|at)|follow us|get (?:the|our) (?:newsletter|app))\b|(?:download|listen|watch|itunes)\s*:)",
     re.I,
 )
+_MAX_ACTION_WORDS = 12
 # Where the text came from and who wrote it, on a line of its own ("This article originally
 # appeared on VICE US.", "Courtesy of Forests News", "Written by: Julie Mollins"), and what the
 # site was paid ("This shop has been compensated by ...", "We may earn a commission ...").
@@ -54,7 +55,6 @@ _MAX_DISCLOSURE_WORDS = 45
 # A stock ticker widget: a table that opens on a "Ticker" or "Symbol" column.
 _TICKER_HEAD = re.compile(r"^\s*\|\s*(?:ticker|symbol)\s*\|", re.I)
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
-_MAX_ACTION_WORDS = 12
 # The page's furniture around comments, sharing and printing.
 _FURNITURE = re.compile(
     r"^\s*(?:\d*\s*comments?|view comments|leave a comment|tell us what you think\W*|like this story\?.*"
@@ -74,7 +74,7 @@ _DATELINE = re.compile(
     rf"^\s*(?:{_MONTHS} \d{{1,2}}, \d{{4}}\b[^.!?]{{0,100}}|\d{{1,2}}:\d\d\s*[AP]M\b[^.!?]{{0,80}})$", re.I
 )
 _HEAD_LINES = 3  # how far down a page its dateline and label sit
-# A line of a list of other stories' headlines: 4 to 22 words, no sentence end, no list mark.
+# A line of a list of other stories' headlines: a few words, no sentence end, no list mark.
 _MAX_HEADLINE_RUN = 10
 _HEADLINE_LIKE = re.compile(r"^(?![-*•]|\d+[.)]\s)\S.*[^.!?:\"”’')\s]$")
 
@@ -84,26 +84,30 @@ def clean_web(text: str, counts: Counter | None = None) -> str:
     one count per line removed, by kind."""
     counts = counts if counts is not None else Counter()
     lines = _without_headline_run(text.split("\n"), counts)
+    tickers = _ticker_rows(lines)
     kept: list[str] = []
+    above = 0  # lines with text kept so far
     for i, line in enumerate(lines):
-        kind = _clutter(line, i, lines, kept)
+        kind = "widgets" if i in tickers else _clutter(line, i, lines, above)
         if kind == "related_list":
-            counts["related_links"] += len([rest for rest in lines[i:] if rest.strip()])
+            counts["related_links"] += sum(1 for rest in lines[i:] if rest.strip())
             break
         if kind == "tweet_embeds" and kept and _TWEET_BY.match(line):
             # The tweet's own text is the line above its attribution, ending on its link.
             if re.search(r"https?://\S+\s*$|pic\.twitter\.com/\w+\s*$", kept[-1]):
-                kept.pop()
+                above -= bool(kept.pop().strip())
                 counts["tweet_embeds"] += 1
         if kind:
             counts[kind] += 1
             continue
         kept.append(line)
+        above += bool(line.strip())
     return "\n".join(kept).strip()
 
 
-def _clutter(line: str, i: int, lines: list[str], kept: list[str]) -> str:
-    """The kind of page furniture ``line`` is, or ""."""
+def _clutter(line: str, i: int, lines: list[str], above: int) -> str:
+    """The kind of page furniture ``line`` is, or ""; ``above`` counts the lines with text kept
+    above it."""
     stripped = line.strip()
     words = len(stripped.split())
     if not stripped:
@@ -111,9 +115,9 @@ def _clutter(line: str, i: int, lines: list[str], kept: list[str]) -> str:
     if _RELATED_HEAD.match(line):
         # A list of other stories follows it (headlines, no sentences): the list goes with it. A
         # bare "Related" over the article's own next paragraph goes alone.
-        after = [part.strip() for part in lines[i + 1 :] if part.strip()][:3]
+        after = _next_lines(lines, i, 3)
         listed = sum(_headline(part) for part in after) >= min(2, len(after))
-        return "related_list" if listed and after and any(part.strip() for part in kept) else "related_links"
+        return "related_list" if listed and after and above else "related_links"
     if _PROMO_LINE.match(line) and words <= 25:
         return "related_links"
     if _TWEET_BY.match(line) or _TWEET_LINK.search(line):
@@ -124,26 +128,33 @@ def _clutter(line: str, i: int, lines: list[str], kept: list[str]) -> str:
         return "page_furniture"
     if _SOURCE_LINE.match(line) or (_DISCLOSURE.search(line) and words <= _MAX_DISCLOSURE_WORDS):
         return "credits_and_links"
-    if _TICKER_HEAD.match(line) or (_TABLE_ROW.match(line) and _in_ticker(lines, i)):
-        return "widgets"
     # Another story's headline in capitals between paragraphs ("CO-FOUNDER 'PROUD' OF HOME DEPOT
     # EMPLOYEES ..."): a promotion. A heading in capitals is shorter.
     if 0 < i < len(lines) - 1 and words >= 6 and _in_capitals(stripped) and not re.search(r"[?:]$", stripped):
         return "related_links"
     if _CREDIT.match(line) or _BARE_LINK.match(line) or _HASHTAG.match(line):
         return "credits_and_links"
-    above = sum(1 for part in kept if part.strip())  # lines of the page kept above this one
     if above < _HEAD_LINES and _DATELINE.match(stripped):
         return "datelines_and_labels"
-    if above == 0 and _label(stripped, lines[i + 1 :]):
+    if above == 0 and _label(stripped, _next_lines(lines, i, 1)):
         return "datelines_and_labels"
     return ""
 
 
-def _label(line: str, rest: list[str]) -> bool:
+def _next_lines(lines: list[str], i: int, n: int) -> list[str]:
+    """Up to ``n`` lines with text after line ``i``, stripped."""
+    found: list[str] = []
+    for j in range(i + 1, len(lines)):
+        if lines[j].strip():
+            found.append(lines[j].strip())
+            if len(found) == n:
+                break
+    return found
+
+
+def _label(line: str, after: list[str]) -> bool:
     """A section label of a word or two over a longer line (the headline): "Tech", "immunology"."""
-    after = next((part.strip() for part in rest if part.strip()), "")
-    return len(line.split()) <= 2 and not re.search(r"[.!?:]$", line) and len(after.split()) >= 4
+    return len(line.split()) <= 2 and not re.search(r"[.!?:]$", line) and bool(after) and len(after[0].split()) >= 4
 
 
 def _in_capitals(line: str) -> bool:
@@ -153,11 +164,15 @@ def _in_capitals(line: str) -> bool:
     return not any(c.islower() for c in line) and sum(c.isupper() for c in letters) >= 0.5 * len(letters)
 
 
-def _in_ticker(lines: list[str], i: int) -> bool:
-    """The table row at ``i`` belongs to a table that opens on a ticker header."""
-    while i > 0 and _TABLE_ROW.match(lines[i - 1]):
-        i -= 1
-    return bool(_TICKER_HEAD.match(lines[i]))
+def _ticker_rows(lines: list[str]) -> set[int]:
+    """The lines of the tables that open on a ticker header, found in one pass."""
+    rows: set[int] = set()
+    inside = False
+    for i, line in enumerate(lines):
+        inside = bool(_TICKER_HEAD.match(line)) or (inside and bool(_TABLE_ROW.match(line)))
+        if inside:
+            rows.add(i)
+    return rows
 
 
 def _headline(line: str) -> bool:
