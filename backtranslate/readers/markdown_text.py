@@ -88,6 +88,8 @@ def clean_markdown(text: str, counts: Counter | None = None, base: Path | None =
     if match:
         counts["front_matter"] += 1
         text = text[match.end() :]
+    # Before the main pass: an admonition's code is indented under it, so its fences are fences
+    # only once the block is dedented.
     text = _unwrap_site_blocks(text, counts)
     defined = {m.group(1).strip().lower() for m in re.finditer(r"^\s{0,3}\[([^\]]+)\]:\s+\S", text, re.M)}
     out: list[str] = []
@@ -96,12 +98,7 @@ def clean_markdown(text: str, counts: Counter | None = None, base: Path | None =
     for line in text.split("\n"):
         opening = _FENCE.match(line)
         if fence:
-            if (
-                opening
-                and opening.group(1)[0] == fence[0]
-                and len(opening.group(1)) >= len(fence)
-                and not line.strip()[len(opening.group(1)) :].strip()
-            ):
+            if _closes(fence, line):
                 fence = ""
             elif _INCLUDE.match(line):  # mdBook pulls listings in here: the page shows the file
                 included = _include(_INCLUDE.match(line), base)
@@ -124,6 +121,18 @@ def clean_markdown(text: str, counts: Counter | None = None, base: Path | None =
     if sum(counts.values()) == before:  # nothing to clean: the file as it is, byte for byte
         return original
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip() + "\n"
+
+
+def _closes(fence: str, line: str) -> bool:
+    """``line`` closes a code block opened by ``fence``: the same character, at least as many,
+    and nothing after them."""
+    closing = _FENCE.match(line)
+    return bool(
+        closing
+        and closing.group(1)[0] == fence[0]
+        and len(closing.group(1)) >= len(fence)
+        and not line.strip()[len(closing.group(1)) :].strip()
+    )
 
 
 def _include(match: re.Match, base: Path | None) -> list[str] | None:
@@ -164,8 +173,7 @@ def _unwrap_site_blocks(text: str, counts: Counter) -> str:
         line = lines[i]
         opening = _FENCE.match(line)
         if fence:
-            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence):
-                fence = ""
+            fence = "" if _closes(fence, line) else fence
             out.append(line)
             i += 1
             continue
